@@ -1,0 +1,261 @@
+"""In-memory reference data: frames with DFT energies and forces, and model predictions.
+
+A :class:`ReferenceSet` holds ASE ``Atoms`` frames, each carrying its DFT energy (eV) and forces
+(eV/Å) through a ``SinglePointCalculator`` and the metadata keys ``element``, ``temperature`` (K,
+NaN when unknown), ``source`` and ``frame_id`` in ``atoms.info``. :meth:`ReferenceSet.arrays`
+flattens it into numpy arrays for vectorised metrics.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+from numpy.typing import NDArray
+
+UNITS: dict[str, str] = {"energy": "eV", "forces": "eV/Å", "temperature": "K", "positions": "Å"}
+
+
+def temperature_label(temperature_k: float) -> str:
+    """Label used in tables and URLs: '300' for 300 K, 'unknown' for NaN."""
+    if temperature_k is None or math.isnan(temperature_k):
+        return "unknown"
+    return f"{temperature_k:g}"
+
+
+def frame_element(atoms: Atoms) -> str:
+    """The element of an elemental frame, or the reduced formula of a compound frame."""
+    species = sorted(set(atoms.get_chemical_symbols()))
+    if len(species) == 1:
+        return species[0]
+    return atoms.get_chemical_formula(mode="reduce")
+
+
+def make_frame(
+    atoms: Atoms,
+    energy_ev: float,
+    forces_ev_per_a: NDArray[np.float64],
+    *,
+    temperature_k: float = math.nan,
+    source: str = "",
+    element: str | None = None,
+    extra_info: dict[str, Any] | None = None,
+) -> Atoms:
+    """Return a copy of ``atoms`` labelled with DFT energy and forces and the frame metadata."""
+    forces = np.asarray(forces_ev_per_a, dtype=np.float64)
+    if forces.shape != (len(atoms), 3):
+        raise ValueError(f"forces shape {forces.shape} does not match {len(atoms)} atoms")
+    frame = Atoms(
+        numbers=atoms.get_atomic_numbers(),
+        positions=atoms.get_positions(),
+        cell=atoms.get_cell(),
+        pbc=atoms.get_pbc(),
+    )
+    frame.info.update(extra_info or {})
+    frame.info["element"] = element or frame_element(atoms)
+    frame.info["temperature"] = float(temperature_k)
+    frame.info["source"] = source
+    frame.calc = SinglePointCalculator(frame, energy=float(energy_ev), forces=forces)
+    return frame
+
+
+def frame_energy(atoms: Atoms) -> float:
+    """DFT energy (eV) stored on a frame."""
+    return float(atoms.calc.results["energy"])
+
+
+def frame_forces(atoms: Atoms) -> NDArray[np.float64]:
+    """DFT forces (eV/Å) stored on a frame."""
+    return np.asarray(atoms.calc.results["forces"], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class FrameArrays:
+    """Flat arrays of a reference set, in the set's frame order.
+
+    Attributes:
+        frame_id: (F,) unique frame ids.
+        element: (F,) element of each frame.
+        temperature: (F,) temperature in K (NaN when unknown).
+        n_atoms: (F,) atoms per frame.
+        energy: (F,) DFT energy in eV.
+        forces: (A, 3) DFT forces in eV/Å, frames concatenated.
+        offsets: (F+1,) start of each frame's atoms in ``forces``.
+    """
+
+    frame_id: NDArray[np.str_]
+    element: NDArray[np.str_]
+    temperature: NDArray[np.float64]
+    n_atoms: NDArray[np.int64]
+    energy: NDArray[np.float64]
+    forces: NDArray[np.float64]
+
+    @property
+    def offsets(self) -> NDArray[np.int64]:
+        return np.concatenate([[0], np.cumsum(self.n_atoms)]).astype(np.int64)
+
+    def __len__(self) -> int:
+        return len(self.frame_id)
+
+
+@dataclass
+class ReferenceSet:
+    """A reference data set: labelled frames plus provenance.
+
+    Frames are kept sorted by (element, temperature) and each gets a unique ``frame_id``
+    ('Al/1120K/0003') when it has none.
+    """
+
+    frames: list[Atoms]
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for atoms in self.frames:
+            if atoms.calc is None or "energy" not in atoms.calc.results or "forces" not in atoms.calc.results:
+                raise ValueError("every frame needs a DFT energy and forces (SinglePointCalculator)")
+            atoms.info.setdefault("element", frame_element(atoms))
+            atoms.info["temperature"] = float(atoms.info.get("temperature", math.nan))
+            atoms.info.setdefault("source", "")
+        self.frames.sort(key=lambda a: (a.info["element"], _sort_temp(a.info["temperature"])))
+        self._assign_ids()
+
+    def _assign_ids(self) -> None:
+        seen: set[str] = set()
+        counters: Counter[tuple[str, str]] = Counter()
+        for atoms in self.frames:
+            fid = atoms.info.get("frame_id")
+            if not fid or fid in seen:
+                key = (atoms.info["element"], temperature_label(atoms.info["temperature"]))
+                while True:
+                    fid = f"{key[0]}/{key[1]}K/{counters[key]:04d}"
+                    counters[key] += 1
+                    if fid not in seen:
+                        break
+                atoms.info["frame_id"] = fid
+            seen.add(str(fid))
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def groups(self) -> dict[tuple[str, float], list[Atoms]]:
+        """Frames grouped by (element, temperature in K)."""
+        out: dict[tuple[str, float], list[Atoms]] = {}
+        for atoms in self.frames:
+            out.setdefault((atoms.info["element"], atoms.info["temperature"]), []).append(atoms)
+        return out
+
+    @property
+    def elements(self) -> list[str]:
+        return sorted({a.info["element"] for a in self.frames})
+
+    @cached_property
+    def _arrays(self) -> FrameArrays:
+        n_atoms = np.array([len(a) for a in self.frames], dtype=np.int64)
+        forces = (
+            np.concatenate([frame_forces(a) for a in self.frames]) if self.frames else np.zeros((0, 3))
+        )
+        return FrameArrays(
+            frame_id=np.array([str(a.info["frame_id"]) for a in self.frames], dtype=str),
+            element=np.array([a.info["element"] for a in self.frames], dtype=str),
+            temperature=np.array([a.info["temperature"] for a in self.frames], dtype=np.float64),
+            n_atoms=n_atoms,
+            energy=np.array([frame_energy(a) for a in self.frames], dtype=np.float64),
+            forces=forces,
+        )
+
+    def arrays(self) -> FrameArrays:
+        """Flat numpy arrays of the frames (computed once)."""
+        return self._arrays
+
+    def content_hash(self) -> str:
+        """SHA-256 (first 16 hex digits) of the frames' structures, labels and metadata."""
+        digest = hashlib.sha256()
+        for atoms in self.frames:
+            digest.update(str(atoms.info["frame_id"]).encode())
+            digest.update(str(atoms.info["element"]).encode())
+            digest.update(np.float64(atoms.info["temperature"]).tobytes())
+            digest.update(np.ascontiguousarray(atoms.get_atomic_numbers(), dtype=np.int64).tobytes())
+            digest.update(np.ascontiguousarray(atoms.get_positions(), dtype=np.float64).round(8).tobytes())
+            digest.update(np.ascontiguousarray(atoms.cell.array, dtype=np.float64).round(8).tobytes())
+            digest.update(np.float64(frame_energy(atoms)).round(8).tobytes())
+            digest.update(np.ascontiguousarray(frame_forces(atoms)).round(8).tobytes())
+        return digest.hexdigest()[:16]
+
+    def subset(self, *, elements: Iterable[str] | None = None, temperatures: Iterable[float] | None = None) -> "ReferenceSet":
+        """A new set with only the given elements and/or temperatures."""
+        el = set(elements) if elements is not None else None
+        ts = set(temperatures) if temperatures is not None else None
+        frames = [
+            _copy_frame(a)
+            for a in self.frames
+            if (el is None or a.info["element"] in el) and (ts is None or a.info["temperature"] in ts)
+        ]
+        return ReferenceSet(frames, dict(self.provenance))
+
+    @staticmethod
+    def merge(sets: Sequence["ReferenceSet"]) -> "ReferenceSet":
+        """Concatenate several sets (frame ids are made unique)."""
+        frames = [a for s in sets for a in s.frames]
+        provenance = {"merged_from": [s.provenance for s in sets]}
+        return ReferenceSet(frames, provenance)
+
+
+def _copy_frame(atoms: Atoms) -> Atoms:
+    copy = atoms.copy()
+    copy.calc = SinglePointCalculator(copy, **atoms.calc.results)
+    return copy
+
+
+def _sort_temp(t: float) -> float:
+    return math.inf if math.isnan(t) else t
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """A model's predictions on a reference set, per frame.
+
+    Attributes:
+        model: model name/spec string.
+        dataset_hash: content hash of the reference set they were computed on.
+        frame_id: (F,) frame ids, matching the reference set's.
+        energy: (F,) predicted total energies in eV.
+        forces: (A, 3) predicted forces in eV/Å, in the same frame order.
+        n_atoms: (F,) atoms per frame.
+        meta: free-form metadata (device, dtype, timings, versions).
+    """
+
+    model: str
+    dataset_hash: str
+    frame_id: NDArray[np.str_]
+    energy: NDArray[np.float64]
+    forces: NDArray[np.float64]
+    n_atoms: NDArray[np.int64]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def aligned_to(self, ref: FrameArrays, *, source: str = "predictions") -> "Predictions":
+        """Reorder to the reference frame order; raise ValueError naming the counts on any mismatch."""
+        if len(self.frame_id) != len(ref.frame_id):
+            raise ValueError(f"{source}: {len(self.frame_id)} predicted frames but the reference has {len(ref.frame_id)}")
+        index = {fid: i for i, fid in enumerate(self.frame_id)}
+        missing = [fid for fid in ref.frame_id if fid not in index]
+        if missing:
+            raise ValueError(f"{source}: {len(missing)} reference frames have no prediction, e.g. {missing[0]}")
+        order = np.array([index[fid] for fid in ref.frame_id], dtype=np.int64)
+        n_atoms = self.n_atoms[order]
+        if not np.array_equal(n_atoms, ref.n_atoms):
+            bad = int(np.flatnonzero(n_atoms != ref.n_atoms)[0])
+            raise ValueError(
+                f"{source}: frame {ref.frame_id[bad]} has {n_atoms[bad]} predicted atoms, reference {ref.n_atoms[bad]}"
+            )
+        offsets = np.concatenate([[0], np.cumsum(self.n_atoms)])
+        if np.array_equal(order, np.arange(len(order))):
+            forces = self.forces
+        else:
+            forces = np.concatenate([self.forces[offsets[i] : offsets[i + 1]] for i in order])
+        return Predictions(self.model, self.dataset_hash, self.frame_id[order], self.energy[order], forces, n_atoms, self.meta)

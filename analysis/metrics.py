@@ -1,0 +1,271 @@
+"""Error metrics of model predictions against reference DFT, vectorised with numpy.
+
+Units: energies per atom in meV/atom, forces in meV/Å. Force errors are per Cartesian component
+(as reported for NEP/DeePMD and in the paper) unless named ``force_vector_*``, which use the
+norm of each atom's force-error vector.
+
+The per-element constant energy shift (SI section 3) for universal models is the mean over an
+element's frames (all its temperatures) of ``(E_pred - E_ref) / N_atoms``; it is subtracted from
+the predictions before the energy errors are computed when ``shift`` asks for it, and reported in
+the ``energy_shift_ev_per_atom`` column (0 when not applied).
+"""
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from analysis.dataset import FrameArrays, Predictions, temperature_label
+
+METRIC_COLUMNS: tuple[str, ...] = (
+    "energy_rmse_mev_per_atom",
+    "energy_mae_mev_per_atom",
+    "force_rmse_mev_per_a",
+    "force_mae_mev_per_a",
+    "force_vector_rmse_mev_per_a",
+    "force_vector_mae_mev_per_a",
+)
+METRIC_LABELS: dict[str, str] = {
+    "energy_rmse_mev_per_atom": "Energy RMSE (meV/atom)",
+    "energy_mae_mev_per_atom": "Energy MAE (meV/atom)",
+    "force_rmse_mev_per_a": "Force RMSE (meV/Å)",
+    "force_mae_mev_per_a": "Force MAE (meV/Å)",
+    "force_vector_rmse_mev_per_a": "Force-vector RMSE (meV/Å)",
+    "force_vector_mae_mev_per_a": "Force-vector MAE (meV/Å)",
+}
+# the spread of the reference data that each metric is normalised by in "relative" mode
+REFERENCE_SPREAD: dict[str, str] = {
+    "energy_rmse_mev_per_atom": "ref_energy_std_mev_per_atom",
+    "energy_mae_mev_per_atom": "ref_energy_std_mev_per_atom",
+    "force_rmse_mev_per_a": "ref_force_std_mev_per_a",
+    "force_mae_mev_per_a": "ref_force_std_mev_per_a",
+    "force_vector_rmse_mev_per_a": "ref_force_std_mev_per_a",
+    "force_vector_mae_mev_per_a": "ref_force_std_mev_per_a",
+}
+POOLED = "all"
+ShiftMode = bool | Literal["auto"] | Collection[str]
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """Frame -> (element, temperature) group codes."""
+
+    code: NDArray[np.int64]  # (F,) group index of each frame
+    element: list[str]  # per group
+    temperature: list[str]  # per group label
+    element_code: NDArray[np.int64]  # (F,) element index of each frame
+    elements: list[str]
+    group_element: NDArray[np.int64]  # (G,) element index of each group
+
+
+def _groups(ref: FrameArrays) -> _Groups:
+    elements, element_code = np.unique(ref.element, return_inverse=True)
+    temps = np.where(np.isnan(ref.temperature), -1.0, ref.temperature)
+    pairs = element_code.astype(np.float64) * 1e6 + temps
+    keys, code = np.unique(pairs, return_inverse=True)
+    group_element = (keys // 1e6).astype(np.int64)
+    group_temp = keys - group_element * 1e6
+    return _Groups(
+        code=code.astype(np.int64),
+        element=[str(elements[i]) for i in group_element],
+        temperature=[temperature_label(float("nan") if t < 0 else float(t)) for t in group_temp],
+        element_code=element_code.astype(np.int64),
+        elements=[str(e) for e in elements],
+        group_element=group_element,
+    )
+
+
+def _frame_sums(values: NDArray[np.float64], offsets: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Sum per-atom ``values`` over each frame (frames must be non-empty)."""
+    return np.add.reduceat(values, offsets[:-1]) if len(values) else np.zeros(len(offsets) - 1)
+
+
+def per_element_energy_shift(ref: FrameArrays, pred: Predictions) -> dict[str, float]:
+    """The per-element constant shift (eV/atom): mean of (E_pred - E_ref)/N over each element's frames."""
+    g = _groups(ref)
+    de = (pred.energy - ref.energy) / ref.n_atoms
+    shift = np.bincount(g.element_code, de, minlength=len(g.elements)) / np.bincount(g.element_code, minlength=len(g.elements))
+    return dict(zip(g.elements, shift.tolist()))
+
+
+def _wants_shift(model: str, pred: Predictions, shift: ShiftMode) -> bool:
+    if shift == "auto":
+        return bool(pred.meta.get("universal", False))
+    if isinstance(shift, bool):
+        return shift
+    return model in shift
+
+
+def compute_metrics_table(
+    ref: FrameArrays,
+    predictions: Mapping[str, Predictions],
+    *,
+    shift: ShiftMode = "auto",
+    include_pooled: bool = True,
+) -> pd.DataFrame:
+    """Errors per element x model x temperature (plus pooled 'all' temperature rows).
+
+    Args:
+        ref: the reference arrays.
+        predictions: model name -> predictions (any frame order; aligned by frame id).
+        shift: apply the per-element constant energy shift: True/False for all models, a
+            collection of model names, or 'auto' (models whose ``meta['universal']`` is true).
+        include_pooled: add rows with temperature 'all' pooling every temperature of an element.
+
+    Returns:
+        One row per (element, model, temperature) with the columns of :data:`METRIC_COLUMNS`, plus
+        n_frames, n_atoms, energy_shift_ev_per_atom, ref_energy_std_mev_per_atom and
+        ref_force_std_mev_per_a.
+    """
+    g = _groups(ref)
+    n_groups = len(g.element)
+    offsets = ref.offsets
+    count = np.bincount(g.code, minlength=n_groups).astype(np.float64)
+    atoms = np.bincount(g.code, ref.n_atoms, minlength=n_groups)
+    # reference spreads: per-atom energy and force components, from additive sums
+    e_ref = ref.energy / ref.n_atoms
+    f_frame_sum = _frame_sums(ref.forces.sum(axis=1), offsets)
+    f_frame_sq = _frame_sums(np.einsum("ij,ij->i", ref.forces, ref.forces), offsets)
+    ref_sums = np.stack(
+        [
+            np.bincount(g.code, e_ref, minlength=n_groups),
+            np.bincount(g.code, e_ref**2, minlength=n_groups),
+            np.bincount(g.code, f_frame_sum, minlength=n_groups),
+            np.bincount(g.code, f_frame_sq, minlength=n_groups),
+        ]
+    )
+    frames: list[pd.DataFrame] = []
+    for model, raw in predictions.items():
+        pred = raw.aligned_to(ref, source=f"predictions of {model}")
+        de = (pred.energy - ref.energy) / ref.n_atoms
+        el_shift = np.zeros(len(g.elements))
+        if _wants_shift(model, pred, shift):
+            el_shift = np.bincount(g.element_code, de, minlength=len(g.elements)) / np.bincount(
+                g.element_code, minlength=len(g.elements)
+            )
+            de = de - el_shift[g.element_code]
+        df = pred.forces - ref.forces
+        sq = np.einsum("ij,ij->i", df, df)
+        sums = np.stack(
+            [
+                np.bincount(g.code, de**2, minlength=n_groups),
+                np.bincount(g.code, np.abs(de), minlength=n_groups),
+                np.bincount(g.code, _frame_sums(sq, offsets), minlength=n_groups),
+                np.bincount(g.code, _frame_sums(np.abs(df).sum(axis=1), offsets), minlength=n_groups),
+                np.bincount(g.code, _frame_sums(np.sqrt(sq), offsets), minlength=n_groups),
+            ]
+        )
+        frames.append(_rows(model, g.element, g.temperature, count, atoms, sums, ref_sums, el_shift[g.group_element]))
+        if include_pooled:
+            agg = lambda x: np.stack([np.bincount(g.group_element, row, minlength=len(g.elements)) for row in x])  # noqa: E731
+            frames.append(
+                _rows(
+                    model,
+                    g.elements,
+                    [POOLED] * len(g.elements),
+                    agg(count[None])[0],
+                    agg(atoms[None].astype(np.float64))[0],
+                    agg(sums),
+                    agg(ref_sums),
+                    el_shift,
+                )
+            )
+    if not frames:
+        return pd.DataFrame(columns=["element", "model", "temperature", "n_frames", "n_atoms", *METRIC_COLUMNS])
+    table = pd.concat(frames, ignore_index=True)
+    return table.sort_values(["model", "element", "temperature"], kind="stable").reset_index(drop=True)
+
+
+def _rows(
+    model: str,
+    element: list[str],
+    temperature: list[str],
+    count: NDArray[np.float64],
+    atoms: NDArray[np.float64],
+    sums: NDArray[np.float64],
+    ref_sums: NDArray[np.float64],
+    shift: NDArray[np.float64],
+) -> pd.DataFrame:
+    n_comp = 3.0 * atoms
+    e_mean = ref_sums[0] / count
+    f_mean = ref_sums[2] / n_comp
+    return pd.DataFrame(
+        {
+            "element": element,
+            "model": model,
+            "temperature": temperature,
+            "n_frames": count.astype(np.int64),
+            "n_atoms": atoms.astype(np.int64),
+            "energy_rmse_mev_per_atom": 1e3 * np.sqrt(sums[0] / count),
+            "energy_mae_mev_per_atom": 1e3 * sums[1] / count,
+            "force_rmse_mev_per_a": 1e3 * np.sqrt(sums[2] / n_comp),
+            "force_mae_mev_per_a": 1e3 * sums[3] / n_comp,
+            "force_vector_rmse_mev_per_a": 1e3 * np.sqrt(sums[2] / atoms),
+            "force_vector_mae_mev_per_a": 1e3 * sums[4] / atoms,
+            "energy_shift_ev_per_atom": shift,
+            "ref_energy_std_mev_per_atom": 1e3 * np.sqrt(np.maximum(ref_sums[1] / count - e_mean**2, 0.0)),
+            "ref_force_std_mev_per_a": 1e3 * np.sqrt(np.maximum(ref_sums[3] / n_comp - f_mean**2, 0.0)),
+        }
+    )
+
+
+def relative_metric(table: pd.DataFrame, metric: str) -> pd.Series:
+    """``metric`` divided by the reference spread of its quantity (dimensionless; NaN where spread is 0)."""
+    spread = table[REFERENCE_SPREAD[metric]].replace(0.0, np.nan)
+    return table[metric] / spread
+
+
+def distribution_stats(table: pd.DataFrame, metric: str, *, temperature: str = POOLED) -> pd.DataFrame:
+    """Mean, standard deviation (ddof=1), median and count of ``metric`` across elements, per model.
+
+    As in Supplementary Figure 2 (c, d): one value per element (the pooled temperature by default).
+    """
+    sub = table[table["temperature"] == temperature]
+    stats = sub.groupby("model")[metric].agg(["mean", "std", "median", "count"]).reset_index()
+    return stats.rename(columns={"count": "n_elements"})
+
+
+@dataclass(frozen=True)
+class FrameErrors:
+    """Per-frame view of one model's predictions, for parity plots and histograms.
+
+    Attributes:
+        element, temperature, frame_id: (F,) frame metadata.
+        energy_ref_ev_per_atom, energy_pred_ev_per_atom: (F,) per-atom energies, the shift applied.
+        force_ref_ev_per_a, force_pred_ev_per_a: (A*3,) force components.
+        force_frame: (A*3,) index of the frame each component belongs to.
+    """
+
+    element: NDArray[np.str_]
+    temperature: NDArray[np.float64]
+    frame_id: NDArray[np.str_]
+    energy_ref_ev_per_atom: NDArray[np.float64]
+    energy_pred_ev_per_atom: NDArray[np.float64]
+    force_ref_ev_per_a: NDArray[np.float64]
+    force_pred_ev_per_a: NDArray[np.float64]
+    force_frame: NDArray[np.int64]
+
+
+def frame_errors(ref: FrameArrays, pred: Predictions, *, shift: ShiftMode = "auto") -> FrameErrors:
+    """Per-atom energies and force components of reference and (shifted) predictions."""
+    pred = pred.aligned_to(ref, source=f"predictions of {pred.model}")
+    e_ref = ref.energy / ref.n_atoms
+    e_pred = pred.energy / ref.n_atoms
+    if _wants_shift(pred.model, pred, shift):
+        shifts = per_element_energy_shift(ref, pred)
+        e_pred = e_pred - np.array([shifts[e] for e in ref.element])
+    frame_of_atom = np.repeat(np.arange(len(ref)), ref.n_atoms)
+    return FrameErrors(
+        element=ref.element,
+        temperature=ref.temperature,
+        frame_id=ref.frame_id,
+        energy_ref_ev_per_atom=e_ref,
+        energy_pred_ev_per_atom=e_pred,
+        force_ref_ev_per_a=ref.forces.ravel(),
+        force_pred_ev_per_a=pred.forces.ravel(),
+        force_frame=np.repeat(frame_of_atom, 3),
+    )
