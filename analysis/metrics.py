@@ -84,6 +84,51 @@ def _frame_sums(values: NDArray[np.float64], offsets: NDArray[np.int64]) -> NDAr
     return np.add.reduceat(values, offsets[:-1]) if len(values) else np.zeros(len(offsets) - 1)
 
 
+_CHUNK_ATOMS = 1 << 18
+
+
+def _force_error_frame_sums(
+    pred_forces: NDArray[np.float64], ref_forces: NDArray[np.float64], offsets: NDArray[np.int64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Per frame: sum of squared, sum of absolute force-component errors and sum of error-vector norms.
+
+    Works through frame-aligned chunks of about 2^18 atoms with two threads (numpy releases the GIL),
+    so no array of the full force size is ever allocated beyond the inputs.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    n_frames = len(offsets) - 1
+    out = np.zeros((3, n_frames))
+    # frame-aligned chunk boundaries
+    bounds = [0]
+    while bounds[-1] < n_frames:
+        target = offsets[bounds[-1]] + _CHUNK_ATOMS
+        nxt = int(np.searchsorted(offsets, target, side="right")) - 1
+        bounds.append(min(max(nxt, bounds[-1] + 1), n_frames))
+
+    def work(k: int) -> None:
+        f0, f1 = bounds[k], bounds[k + 1]
+        a0, a1 = offsets[f0], offsets[f1]
+        if a1 == a0:
+            return
+        diff = np.subtract(pred_forces[a0:a1], ref_forces[a0:a1])
+        sq = np.einsum("ij,ij->i", diff, diff)
+        np.abs(diff, out=diff)
+        starts = offsets[f0:f1] - a0
+        out[0, f0:f1] = np.add.reduceat(sq, starts)
+        out[1, f0:f1] = np.add.reduceat(diff.sum(axis=1), starts)
+        out[2, f0:f1] = np.add.reduceat(np.sqrt(sq, out=sq), starts)
+
+    n_chunks = len(bounds) - 1
+    if n_chunks <= 1:
+        for k in range(n_chunks):
+            work(k)
+    else:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(work, range(n_chunks)))
+    return out[0], out[1], out[2]
+
+
 def per_element_energy_shift(ref: FrameArrays, pred: Predictions) -> dict[str, float]:
     """The per-element constant shift (eV/atom): mean of (E_pred - E_ref)/N over each element's frames."""
     g = _groups(ref)
@@ -148,15 +193,14 @@ def compute_metrics_table(
                 g.element_code, minlength=len(g.elements)
             )
             de = de - el_shift[g.element_code]
-        df = pred.forces - ref.forces
-        sq = np.einsum("ij,ij->i", df, df)
+        f_sq, f_abs, f_norm = _force_error_frame_sums(pred.forces, ref.forces, offsets)
         sums = np.stack(
             [
                 np.bincount(g.code, de**2, minlength=n_groups),
                 np.bincount(g.code, np.abs(de), minlength=n_groups),
-                np.bincount(g.code, _frame_sums(sq, offsets), minlength=n_groups),
-                np.bincount(g.code, _frame_sums(np.abs(df).sum(axis=1), offsets), minlength=n_groups),
-                np.bincount(g.code, _frame_sums(np.sqrt(sq), offsets), minlength=n_groups),
+                np.bincount(g.code, f_sq, minlength=n_groups),
+                np.bincount(g.code, f_abs, minlength=n_groups),
+                np.bincount(g.code, f_norm, minlength=n_groups),
             ]
         )
         frames.append(_rows(model, g.element, g.temperature, count, atoms, sums, ref_sums, el_shift[g.group_element]))

@@ -1,0 +1,49 @@
+# MLFF Error Atlas. `make run` and `make test` install whatever is missing, then do their job.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+APT_PACKAGES := chromium chromium-driver libxc-dev libopenblas-dev
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test install system-deps venv gpaw sevenn bench reference-ci lint clean-venv
+
+run: install
+	bash scripts/run.sh
+
+test: install
+	$(BIN)/python -m pytest -q
+
+install: system-deps venv gpaw
+
+# Debian packages: headless Chromium + driver for browser tests and figure export, libxc/OpenBLAS for GPAW.
+system-deps: $(VENV)/.system-deps
+$(VENV)/.system-deps:
+	@if ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
+	  echo "installing Debian packages: $(APT_PACKAGES)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES); \
+	fi
+	@mkdir -p $(VENV) && touch $@
+
+venv: $(VENV)/.requirements
+$(VENV)/.requirements: requirements.txt
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	@touch $@
+
+# GPAW built from source with MPI off, its PAW setups, and a generated Tc setup.
+gpaw: venv
+	bash scripts/install_gpaw.sh
+
+# SevenNet-0 needs e3nn >= 0.5 (mace-torch pins 0.4.4): it gets a venv of its own.
+sevenn:
+	bash scripts/sevenn_env.sh
+
+bench: install
+	$(BIN)/python benchmarks/bench_metrics.py
+
+reference-ci: install
+	$(BIN)/python -m analysis build-reference --tier ci
+
+clean-venv:
+	rm -rf $(VENV) .venv-sevenn

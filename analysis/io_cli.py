@@ -1,0 +1,109 @@
+"""Commands ``import``, ``metrics`` and ``datasets`` of ``python -m analysis``."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import pandas as pd
+
+from analysis import store
+from analysis.dataset import ReferenceSet
+from analysis.errors import InputFileError
+from analysis.io import ENERGY_UNITS, import_predictions, import_reference
+from analysis.metrics import METRIC_COLUMNS, compute_metrics_table, distribution_stats
+
+DEFAULT_DATASET = "metal43-gpaw"
+
+
+def import_main(argv: list[str]) -> int:
+    """``python -m analysis import PATH... [--element X] [--temperature T] [--dataset NAME]``.
+
+    Reference files are merged into the data set (created when absent); with ``--predictions
+    --model NAME`` the files are a model's outputs on that data set instead.
+    """
+    parser = argparse.ArgumentParser(prog="python -m analysis import", description=import_main.__doc__)
+    parser.add_argument("paths", nargs="+", help="files or DeePMD folders")
+    parser.add_argument("--element", help="element label for every frame (default: from the species)")
+    parser.add_argument("--temperature", type=float, help="temperature in K for every frame")
+    parser.add_argument("--dataset", default="imported", help="data set to add to (default: %(default)s)")
+    parser.add_argument("--format", dest="fmt", help="force a format (extxyz, nep, outcar, vasprun, deepmd, nep-out, deepmd-out)")
+    parser.add_argument("--energy-unit", default="eV", choices=sorted(ENERGY_UNITS))
+    parser.add_argument("--predictions", action="store_true", help="the files are a model's predictions")
+    parser.add_argument("--model", help="model name for --predictions")
+    parser.add_argument("--universal", action="store_true", help="the model is universal (apply the per-element shift)")
+    args = parser.parse_args(argv)
+    try:
+        if args.predictions:
+            if not args.model:
+                parser.error("--predictions needs --model NAME")
+            reference = store.load_dataset(args.dataset)
+            pred = import_predictions(args.paths, reference, model=args.model, fmt=args.fmt, universal=args.universal)
+            path = store.save_predictions(pred, args.dataset)
+            print(f"stored predictions of {args.model} for {len(pred.frame_id)} frames in {path}")
+            return 0
+        sets = [
+            import_reference(p, fmt=args.fmt, element=args.element, temperature_k=args.temperature, energy_unit=args.energy_unit)
+            for p in args.paths
+        ]
+    except InputFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 1
+    existing = [s.name for s in store.list_datasets() if not s.embedded]
+    if args.dataset in existing:
+        sets.insert(0, store.load_dataset(args.dataset))
+    merged = ReferenceSet.merge(sets) if len(sets) > 1 else sets[0]
+    merged.provenance = {"source_files": [f for s in sets for f in s.provenance.get("source_files", [])]}
+    path = store.save_dataset(merged, args.dataset)
+    print(f"data set {args.dataset!r}: {len(merged)} frames, {len(merged.elements)} elements -> {path}")
+    return 0
+
+
+def metrics_main(argv: list[str]) -> int:
+    """``python -m analysis metrics [--dataset NAME] [--model NAME] [--csv] [--stats METRIC]``."""
+    parser = argparse.ArgumentParser(prog="python -m analysis metrics", description=metrics_main.__doc__)
+    parser.add_argument("--dataset", default=DEFAULT_DATASET)
+    parser.add_argument("--model", action="append", help="restrict to this model (repeatable)")
+    parser.add_argument("--temperature", help="restrict to one temperature label ('300', 'all', ...)")
+    parser.add_argument("--shift", choices=["auto", "on", "off"], default="auto", help="per-element constant energy shift")
+    parser.add_argument("--csv", action="store_true", help="print CSV")
+    parser.add_argument("--stats", metavar="METRIC", help="print mean/std across elements of METRIC instead")
+    args = parser.parse_args(argv)
+    try:
+        reference = store.load_dataset(args.dataset)
+        predictions = store.load_predictions(args.dataset)
+    except (KeyError, InputFileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.model:
+        missing = [m for m in args.model if m not in predictions]
+        if missing:
+            print(f"error: no predictions for {missing} on {args.dataset!r} (have: {sorted(predictions)})", file=sys.stderr)
+            return 1
+        predictions = {m: predictions[m] for m in args.model}
+    shift = {"auto": "auto", "on": True, "off": False}[args.shift]
+    table = compute_metrics_table(reference.arrays(), predictions, shift=shift)
+    if args.temperature:
+        table = table[table["temperature"] == args.temperature]
+    if args.stats:
+        if args.stats not in METRIC_COLUMNS:
+            parser.error(f"--stats must be one of {', '.join(METRIC_COLUMNS)}")
+        table = distribution_stats(table, args.stats)
+    if args.csv:
+        table.to_csv(sys.stdout, index=False, float_format="%.4f")
+    else:
+        with pd.option_context("display.width", 200, "display.max_rows", 1000, "display.max_columns", 30):
+            print(table.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+    return 0
+
+
+def datasets_main(argv: list[str]) -> int:
+    """``python -m analysis datasets``: list data sets with frame counts and provenance."""
+    argparse.ArgumentParser(prog="python -m analysis datasets", description=datasets_main.__doc__).parse_args(argv)
+    for info in store.list_datasets():
+        kind = "embedded" if info.embedded else "user"
+        models = sorted(store.load_predictions(info.name))
+        print(f"{info.name:<24} {kind:<8} {info.n_frames:>6} frames {len(info.elements):>3} elements  hash {info.content_hash}  models {models}")
+    return 0
