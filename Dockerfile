@@ -1,0 +1,34 @@
+# MLFF Error Atlas: the dashboard (gunicorn, 0.0.0.0:8050) plus one job worker.
+# Build: docker build -t mlff-atlas .      Run: docker run -p 8050:8050 -v atlas-data:/data mlff-atlas
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    MLFF_ATLAS_DATA=/data \
+    MLFF_ATLAS_HOST=0.0.0.0 \
+    MLFF_ATLAS_PORT=8050
+
+# g++ + libxc + OpenBLAS build GPAW from source; chromium lets kaleido export figures.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        build-essential g++ libxc-dev libopenblas-dev chromium \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+# the same pinned requirements as `make`, into the same venv path the scripts use
+COPY requirements.txt ./
+RUN python -m venv /app/.venv \
+ && /app/.venv/bin/pip install --upgrade pip \
+ && /app/.venv/bin/pip install -r requirements.txt
+COPY scripts/ scripts/
+COPY analysis/data/gpaw_setups/ analysis/data/gpaw_setups/
+RUN bash scripts/install_gpaw.sh /app/.venv
+
+COPY . .
+RUN useradd --create-home atlas && mkdir -p /data && chown -R atlas /data
+USER atlas
+VOLUME ["/data"]
+EXPOSE 8050
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8050/', timeout=4)"
+CMD ["bash", "scripts/docker-entrypoint.sh"]
