@@ -1,0 +1,103 @@
+"""Benchmark: Fermi level + band energy for about 10^6 eigenvalues, per occupation method.
+
+Prints, for every method, the time of :func:`analysis.smearing.band_energy` (which finds the
+Fermi level and the band energy in one call) and the time of a straightforward baseline
+measured in the same run: ``scipy.optimize.brentq`` on the electron count evaluated over all
+states at every call (no sorting, windowing or reuse), followed by one more full pass for the
+band energy. For the tetrahedron method the baseline evaluates every tetrahedron of the mesh
+at each brentq call.
+
+Usage:
+    .venv/bin/python benchmarks/bench_smearing.py [--repeat 5]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import brentq
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from analysis import smearing as sm  # noqa: E402
+
+
+def _spectrum(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
+    """10^4 k-points x 100 bands with k-weights, metallic; n_electrons gives E_F mid-spectrum."""
+    eigs = np.sort(rng.uniform(-8.0, 12.0, size=(1, 10_000, 100)), axis=-1)
+    weights = rng.uniform(0.5, 1.5, size=10_000)
+    return eigs, weights, 101.3
+
+
+def _mesh_bands(n: int = 40, nb: int = 16) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """Tight-binding-like bands on an n^3 mesh (n=40, 16 bands: 1.02e6 eigenvalues)."""
+    k = np.indices((n, n, n)).reshape(3, -1).T / n
+    c = np.cos(2 * np.pi * k).sum(axis=1)
+    c2 = np.cos(2 * np.pi * (k[:, 0] + k[:, 1])) + np.cos(2 * np.pi * (k[:, 1] + k[:, 2]))
+    bands = np.stack([-6 + 0.9 * b + (1.0 + 0.1 * b) * c + 0.3 * (-1) ** b * c2 for b in range(nb)], axis=1)
+    return np.sort(bands, axis=1)[None], (n, n, n)
+
+
+def _baseline_smearing(eigs, weights, n_e, method, sigma):
+    w = weights / weights.sum()
+    ws = 2.0 * np.broadcast_to(w[None, :, None], eigs.shape)
+
+    def resid(mu):
+        return float((ws * sm.distribution((eigs - mu) / sigma, method, order=1)[0]).sum()) - n_e
+
+    mu = brentq(resid, eigs.min() - 10 * sigma, eigs.max() + 10 * sigma, xtol=1e-12)
+    f = sm.distribution((eigs - mu) / sigma, method, order=1)[0]
+    return mu, float((ws * f * eigs).sum())
+
+
+def _baseline_tetra(eigs, mesh, n_e):
+    n1, n2, n3 = mesh
+    grid = eigs.reshape(1, n1, n2, n3, -1)
+    tets = sm._tetrahedra_in_cube(np.eye(3), mesh)
+    corners = [np.roll(grid, shift=(-di, -dj, -dk), axis=(1, 2, 3)).reshape(-1) for di, dj, dk in sm._CORNERS]
+    ce = np.stack(corners, axis=1)
+    te = np.sort(ce[:, tets].reshape(-1, 4), axis=1)
+    vt = 2.0 / (6.0 * n1 * n2 * n3)
+
+    def resid(energy):
+        return vt * float(sm._tetra_count_and_dos(te, energy)[0].sum()) - n_e
+
+    ef = brentq(resid, eigs.min(), eigs.max(), xtol=1e-12)
+    w = sm._tetra_corner_weights(te, ef) * vt
+    return ef, float((w * te).sum())
+
+
+def _best(fn, repeat):
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    eigs, weights, n_e = _spectrum(rng)
+    sigma = 0.1
+    print(f"{eigs.size:.2e} eigenvalues, sigma = {sigma} eV; best of {args.repeat} runs")
+    print(f"{'method':<20} {'ours (ms)':>10} {'baseline (ms)':>14} {'speed-up':>9} {'|dE_F| (eV)':>12} {'|dE_band| (eV)':>14}")
+    for method in sm.SMEARING_METHODS:
+        t_ours, be = _best(lambda: sm.band_energy(eigs, weights, n_e, method=method, sigma_ev=sigma), args.repeat)
+        t_base, (mu, eb) = _best(lambda: _baseline_smearing(eigs, weights, n_e, method, sigma), 1)
+        print(f"{method:<20} {t_ours * 1e3:10.1f} {t_base * 1e3:14.1f} {t_base / t_ours:9.1f} "
+              f"{abs(be.fermi_level_ev - mu):12.2e} {abs(be.e_band_ev - eb):14.2e}")
+    teigs, mesh = _mesh_bands()
+    n_e = 13.0
+    t_ours, be = _best(lambda: sm.band_energy(teigs, None, n_e, method="tetrahedron", mesh=mesh), args.repeat)
+    t_base, (ef, eb) = _best(lambda: _baseline_tetra(teigs, mesh, n_e), 1)
+    print(f"{'tetrahedron':<20} {t_ours * 1e3:10.1f} {t_base * 1e3:14.1f} {t_base / t_ours:9.1f} "
+          f"{abs(be.fermi_level_ev - ef):12.2e} {abs(be.e_band_ev - eb):14.2e}   ({teigs.size:.2e} eigenvalues, mesh {mesh})")
+
+
+if __name__ == "__main__":
+    main()
