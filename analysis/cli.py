@@ -13,6 +13,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import": ("analysis.io_cli:import_main", "import reference or prediction files into the data directory"),
     "metrics": ("analysis.io_cli:metrics_main", "print the error table for a data set (--csv for CSV)"),
     "datasets": ("analysis.io_cli:datasets_main", "list the data sets present"),
+    # the report draws figures, so it lives in components/ (analysis never imports plotly)
+    "report": ("components.report:main", "write a self-contained HTML report (--out report.html)"),
+    "worker": ("analysis.jobs_cli:worker_main", "run queued model evaluations (the job worker)"),
+    "evaluate": ("analysis.jobs_cli:evaluate_main", "evaluate a model on a data set through the job queue"),
+    "jobs": ("analysis.jobs_cli:jobs_main", "list, show or cancel evaluation jobs"),
+    "models": ("analysis.jobs_cli:models_main", "list the registered models and whether they can run here"),
 }
 
 

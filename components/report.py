@@ -1,0 +1,178 @@
+"""A self-contained HTML report: the artefact one e-mails to a collaborator.
+
+``python -m analysis report --out report.html [--dataset NAME]`` (and the button on the map page)
+writes one HTML file holding plotly.js inline and every figure as data, so it opens offline with
+no server: the periodic-table maps of every model, the distributions with mean and standard
+deviation, a section per element with its error table, parity plots and eigenvalue-sum curves,
+and the data provenance and settings.
+
+This module lives in ``components/`` because it draws figures (``analysis`` never imports
+Plotly); the command line reaches it through ``analysis.cli``'s lazy command table.
+"""
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import sys
+import time
+from pathlib import Path
+
+
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.offline import get_plotlyjs
+
+from analysis import elements as el_table
+from analysis import views
+from analysis.metrics import POOLED
+from components.curves import eigenvalue_sum_curve
+from components.distributions import error_histogram, model_scatter
+from components.parity import parity_plot
+from components.ptable import ptable_heatmap_grid
+
+REPORT_METRICS: tuple[str, ...] = ("energy_rmse", "force_rmse")
+_CSS = """
+body{font-family:Arial,Helvetica,sans-serif;margin:0 auto;max-width:1200px;padding:1em 2em;color:#222}
+h1{border-bottom:3px solid #0072B2}h2{margin-top:2em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;font-size:13px;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}.note{color:#555;font-size:13px}
+nav a{margin-right:.6em}pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:12px}
+"""
+
+
+def _figure_div(fig: go.Figure, div_id: str) -> str:
+    return pio.to_html(fig, include_plotlyjs=False, full_html=False, div_id=div_id,
+                       config={"displaylogo": False, "responsive": True})
+
+
+def _table_html(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, float_format=lambda x: f"{x:.2f}", border=0, escape=True, na_rep="–")
+
+
+def _curve_figures(element: str) -> list[go.Figure]:
+    """Eigenvalue-sum curves of ``element`` when the electronic analysis has them."""
+    try:
+        from analysis.electronic import load_curves
+    except ImportError:
+        return []
+    curves = load_curves(element)
+    if not curves:
+        return []
+    figs = []
+    for key, x_label, y_label in (
+        ("displacement", "Displacement δ (Å)", "Δ eigenvalue sum (eV)"),
+        ("fermi_shift", "Fermi-level shift ΔE (eV)", "Eigenvalue sum (eV)"),
+    ):
+        block = curves.get(key) if isinstance(curves, dict) else None
+        if not block:
+            continue
+        series = block.get("curves", block) if isinstance(block, dict) else block
+        try:
+            data = {m: (v[0], v[1]) if isinstance(v, (tuple, list)) else (v["x"], v["y"]) for m, v in series.items()}
+            figs.append(eigenvalue_sum_curve(data, x_label=x_label, y_label=y_label, title=f"{element}: {key.replace('_', ' ')}"))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return figs
+
+
+def build_report(dataset: str | None = None, *, max_parity_points: int = 4000) -> str:
+    """The report's HTML text for ``dataset`` (default: the default data set).
+
+    Raises:
+        KeyError: no such data set.
+    """
+    if dataset is not None:
+        from analysis.store import find_dataset
+
+        find_dataset(dataset)  # KeyError naming what exists
+    name = views.resolve_dataset(dataset)
+    if name is None:
+        raise KeyError(f"no data set named {dataset!r}" if dataset else "no data set is present")
+    summary = views.summary(name)
+    models = views.models(name)
+    body: list[str] = []
+    fig_count = 0
+
+    def add(fig: go.Figure) -> None:
+        nonlocal fig_count
+        fig_count += 1
+        body.append(_figure_div(fig, f"fig-{fig_count}"))
+
+    body.append(f"<h1>MLFF Error Atlas report: {html.escape(name)}</h1>")
+    body.append(
+        f"<p class='note'>Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
+        f"{summary.n_frames} reference frames, {len(summary.elements)} elements, models: "
+        f"{html.escape(', '.join(models) or 'none yet')}. Energies per atom in meV/atom, forces per Cartesian "
+        "component in meV/Å; universal models scored after the per-element constant energy shift (SI section 3).</p>"
+    )
+    body.append("<nav>" + " ".join(f"<a href='#el-{e}'>{e}</a>" for e in views.elements_with_data(name)) + "</nav>")
+    body.append("<h2 id='maps'>Periodic-table error maps</h2>")
+    if not models:
+        body.append("<p>No model predictions are stored for this data set yet, so there are no errors to map.</p>")
+    for metric in REPORT_METRICS:
+        label = views.metric_label(metric)
+        values = {m: views.element_values(name, model=m, metric=metric, temperature=POOLED) for m in models}
+        if values:
+            add(ptable_heatmap_grid(values, label=label, title=f"{label}, all temperatures pooled"))
+    body.append("<h2 id='distributions'>Distributions across elements</h2>")
+    for metric in REPORT_METRICS:
+        label = views.metric_label(metric)
+        errors = views.per_element_errors(name, metric=metric)
+        if errors.empty:
+            continue
+        add(error_histogram(errors, label=label, mode="side", title=f"{label}: per-element distribution, mean ± std"))
+        if errors.shape[1] >= 2:
+            add(model_scatter(errors, errors.columns[0], errors.columns[1], label=label))
+        stats = pd.DataFrame({"model": errors.columns, "mean": errors.mean().to_numpy(), "std": errors.std(ddof=1).to_numpy(),
+                              "n elements": errors.count().to_numpy()})
+        body.append(f"<p>{html.escape(label)} across elements:</p>" + _table_html(stats))
+    body.append("<h2 id='elements'>Elements</h2>")
+    for element in views.elements_with_data(name):
+        body.append(f"<h3 id='el-{element}'>{element}</h3>")
+        if el_table.is_metal43(element):
+            row = el_table.row(element)
+            temps = ", ".join(f"{t:g} K" for t in row.temperatures)
+            body.append(f"<p class='note'>Metal-43: {row.mp_id or 'no mp-id'}, {row.space_group}, AIMD temperatures {temps}, POTCAR {row.potcar}.</p>")
+        table = views.element_table(name, element)
+        if len(table):
+            body.append(_table_html(table))
+            for quantity in ("energy", "force"):
+                series = views.parity_data(name, element, quantity=quantity, max_points=max_parity_points)
+                add(parity_plot(series, quantity=quantity, title=f"{element}: {quantity} parity"))
+        for fig in _curve_figures(element):
+            add(fig)
+    body.append("<h2 id='provenance'>Data provenance and settings</h2>")
+    body.append("<pre>" + html.escape(json.dumps(summary.provenance, indent=2, sort_keys=True, default=str)) + "</pre>")
+    head = (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>MLFF Error Atlas: {html.escape(name)}</title><style>{_CSS}</style>"
+        f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>"
+    )
+    return head + "\n".join(body) + f"<!-- figures: {fig_count} --></body></html>"
+
+
+def write_report(out: Path, dataset: str | None = None) -> Path:
+    """Write the report atomically to ``out`` and return the path."""
+    from analysis.store import atomic_write_bytes
+
+    atomic_write_bytes(out, build_report(dataset).encode("utf-8"))
+    return out
+
+
+def main(argv: list[str]) -> int:
+    """``python -m analysis report --out report.html [--dataset NAME]``."""
+    parser = argparse.ArgumentParser(prog="python -m analysis report", description=main.__doc__)
+    parser.add_argument("--out", type=Path, default=Path("report.html"))
+    parser.add_argument("--dataset", help="data set (default: the embedded default)")
+    args = parser.parse_args(argv)
+    try:
+        path = write_report(args.out, args.dataset)
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 1
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+

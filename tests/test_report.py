@@ -1,0 +1,77 @@
+"""The self-contained HTML report, opened in headless Chromium with the network off."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analysis import store
+from tests.analysis.helpers import emt_reference, noisy_predictions
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def emt_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFF_ATLAS_DEFAULT_DATA", str(tmp_path / "no-default"))
+    ref = emt_reference(elements=("Al", "Cu", "Ni"))
+    store.save_dataset(ref, "emt")
+    store.save_predictions(noisy_predictions(ref, "model-A", energy_noise=0.005, force_noise=0.05), "emt")
+    store.save_predictions(noisy_predictions(ref, "model-B", energy_noise=0.01, force_noise=0.08, offset=0.5, universal=True, seed=3), "emt")
+    return ref
+
+
+def test_report_command_writes_self_contained_html(tmp_path, emt_store):
+    out = tmp_path / "report.html"
+    proc = subprocess.run([sys.executable, "-m", "analysis", "report", "--out", str(out), "--dataset", "emt"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    # no external resources: every script is inline, no http(s) src/href
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=['\"]?https?://", text)
+    assert "Plotly" in text and "model-A" in text and "model-B" in text
+    for element in ("Al", "Cu", "Ni"):
+        assert f"id='el-{element}'" in text
+
+
+def test_report_unknown_dataset_is_clear_error(tmp_path, emt_store):
+    proc = subprocess.run([sys.executable, "-m", "analysis", "report", "--out", str(tmp_path / "r.html"), "--dataset", "nope"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "nope" in proc.stderr
+    assert not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(shutil.which("chromedriver") is None, reason="Debian chromium-driver is installed by `make test`")
+def test_report_renders_every_figure_offline(tmp_path, emt_store):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    from components.report import write_report
+
+    path = write_report(tmp_path / "report.html", "emt")
+    n_figures = int(re.search(r"<!-- figures: (\d+) -->", path.read_text())[1])
+    assert n_figures >= 10
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    try:
+        driver.set_network_conditions(offline=True, latency=0, download_throughput=0, upload_throughput=0)
+        driver.get(path.as_uri())
+        rendered = driver.execute_script(
+            "return Array.from(document.querySelectorAll('.plotly-graph-div'))"
+            ".filter(d => d.querySelector('.main-svg') && d._fullLayout).length"
+        )
+        assert rendered == n_figures
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert errors == []
+    finally:
+        driver.quit()
