@@ -1,0 +1,503 @@
+"""Cached, Dash-free data loaders for the dashboard pages.
+
+Every loader is keyed by a *signature* of the files it reads (the data set's manifest and the
+modification times of its prediction files), so new predictions written by the job worker show
+up on the next call without a restart, and repeated calls on unchanged data cost a few ``stat``
+calls. Nothing here imports Dash, Flask or Plotly; the pages call these functions and hand the
+results to the figure builders in ``components/``.
+
+Units follow :mod:`analysis.metrics`: energies in meV/atom, forces in meV/Å (per Cartesian
+component) in the tables; parity data in eV/atom and eV/Å.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from analysis import elements, store
+from analysis.config import PACKAGE_DATA_DIR
+from analysis.dataset import temperature_label
+from analysis.metrics import (
+    METRIC_LABELS,
+    POOLED,
+    REFERENCE_SPREAD,
+    compute_metrics_table,
+    frame_errors,
+    relative_metric,
+)
+
+DEFAULT_DATASET = "metal43-gpaw"
+#: short metric names used in URLs -> metrics-table columns
+METRICS: dict[str, str] = {
+    "energy_rmse": "energy_rmse_mev_per_atom",
+    "energy_mae": "energy_mae_mev_per_atom",
+    "force_rmse": "force_rmse_mev_per_a",
+    "force_mae": "force_mae_mev_per_a",
+}
+#: temperature classes of the Metal-43 table, as used in URLs
+TEMPERATURE_CLASSES: dict[str, str] = {"300K": "300 K", "0.5Tc": "0.5 Tc", "Tc": "Tc", "1.2Tc": "1.2 Tc"}
+MAX_PARITY_POINTS = 20_000
+Quantity = Literal["energy", "force"]
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """What the pages need to list a data set.
+
+    Attributes:
+        name: data set name.
+        n_frames: number of reference frames.
+        elements: elements present.
+        models: models with stored predictions.
+        embedded: whether it is the embedded default data (read-only).
+        created: creation time stamp from the manifest (UTC).
+        provenance: the manifest's provenance dictionary.
+        path: the data set's folder.
+    """
+
+    name: str
+    n_frames: int
+    elements: list[str]
+    models: list[str]
+    embedded: bool
+    created: str
+    provenance: dict[str, Any]
+    path: str
+
+
+def max_upload_bytes() -> int:
+    """The largest accepted upload in bytes, from MLFF_ATLAS_MAX_UPLOAD_MB (default 50 MB).
+
+    Raises:
+        ValueError: the variable is not a positive number.
+    """
+    raw = os.environ.get("MLFF_ATLAS_MAX_UPLOAD_MB", "50")
+    try:
+        mb = float(raw)
+    except ValueError:
+        raise ValueError(f"MLFF_ATLAS_MAX_UPLOAD_MB={raw!r} is not a number") from None
+    if not mb > 0:
+        raise ValueError(f"MLFF_ATLAS_MAX_UPLOAD_MB={raw!r} must be positive")
+    return int(mb * 1024 * 1024)
+
+
+# --------------------------------------------------------------------------- signatures
+def _prediction_files(name: str) -> list[Path]:
+    files: list[Path] = []
+    for root, _embedded in store.roots():
+        folder = root / "datasets" / name / "predictions"
+        if folder.is_dir():
+            files.extend(sorted(folder.glob("*.json")))
+            files.extend(sorted(folder.glob("*.npz")))
+    return files
+
+
+def dataset_signature(name: str) -> tuple[Any, ...]:
+    """A hashable key that changes when the data set or any of its predictions change."""
+    info = store.find_dataset(name)
+    manifest = info.path / store.MANIFEST
+    preds = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in _prediction_files(name))
+    return (str(info.path), manifest.stat().st_mtime_ns, preds)
+
+
+def _store_signature() -> tuple[Any, ...]:
+    out = []
+    for root, _embedded in store.roots():
+        base = root / "datasets"
+        if base.is_dir():
+            for folder in sorted(base.iterdir()):
+                manifest = folder / store.MANIFEST
+                if not folder.name.startswith(".") and manifest.is_file():
+                    out.append((str(folder), manifest.stat().st_mtime_ns, tuple(p.stat().st_mtime_ns for p in _prediction_files(folder.name))))
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- data sets
+def list_dataset_summaries() -> list[DatasetSummary]:
+    """Every data set present, with its models (cached on the store's signature)."""
+    return list(_summaries(_store_signature()))
+
+
+@lru_cache(maxsize=4)
+def _summaries(_signature: tuple[Any, ...]) -> tuple[DatasetSummary, ...]:
+    out = []
+    for info in store.list_datasets():
+        models = sorted(_model_names(info.name))
+        out.append(
+            DatasetSummary(
+                name=info.name,
+                n_frames=info.n_frames,
+                elements=info.elements,
+                models=models,
+                embedded=info.embedded,
+                created=str(info.manifest.get("created", "")),
+                provenance=dict(info.manifest.get("provenance", {})),
+                path=str(info.path),
+            )
+        )
+    return tuple(out)
+
+
+def _model_names(name: str) -> list[str]:
+    names = set()
+    for meta in _prediction_files(name):
+        if meta.suffix == ".json" and meta.with_suffix(".npz").is_file():
+            try:
+                names.add(str(json.loads(meta.read_text())["model"]))
+            except (OSError, KeyError, json.JSONDecodeError):
+                continue
+    return sorted(names)
+
+
+def dataset_names() -> list[str]:
+    """Names of the data sets present (user data first)."""
+    return [s.name for s in list_dataset_summaries()]
+
+
+def default_dataset() -> str | None:
+    """The data set a page shows when the URL names none.
+
+    The embedded default (``metal43-gpaw``) when present, else the first data set with
+    predictions, else the first data set; None when there is no data at all.
+    """
+    summaries = list_dataset_summaries()
+    if not summaries:
+        return None
+    for s in summaries:
+        if s.name == DEFAULT_DATASET:
+            return s.name
+    with_models = [s for s in summaries if s.models]
+    return (with_models or summaries)[0].name
+
+
+def resolve_dataset(name: str | None) -> str | None:
+    """``name`` if such a data set exists, else the default data set (None when there is none)."""
+    if name and name in dataset_names():
+        return name
+    return default_dataset()
+
+
+def summary(name: str) -> DatasetSummary:
+    """The summary of data set ``name``; KeyError when absent."""
+    for s in list_dataset_summaries():
+        if s.name == name:
+            return s
+    raise KeyError(f"no data set named {name!r}")
+
+
+# --------------------------------------------------------------------------- metrics
+def metrics_table(name: str) -> pd.DataFrame:
+    """The error table of data set ``name`` over all its stored models (see compute_metrics_table).
+
+    Cached on :func:`dataset_signature`; empty (with the usual columns) when no model has
+    predictions yet. The returned frame is shared: do not modify it.
+    """
+    return _metrics_cached(name, dataset_signature(name))
+
+
+@lru_cache(maxsize=8)
+def _metrics_cached(name: str, _signature: tuple[Any, ...]) -> pd.DataFrame:
+    ref = store.load_dataset(name).arrays()
+    preds = _predictions_cached(name, _signature)
+    return compute_metrics_table(ref, preds)
+
+
+@lru_cache(maxsize=4)
+def _predictions_cached(name: str, _signature: tuple[Any, ...]) -> dict[str, Any]:
+    return store.load_predictions(name)
+
+
+def models(name: str) -> list[str]:
+    """Models with predictions on data set ``name``, sorted."""
+    return sorted(metrics_table(name)["model"].unique().tolist())
+
+
+def temperature_options(name: str) -> list[tuple[str, str]]:
+    """(value, label) pairs for the temperature selector of data set ``name``.
+
+    'all' (pooled), the Metal-43 temperature classes present ('300K', '0.5Tc', 'Tc', '1.2Tc',
+    resolved per element), and the absolute temperatures present (in K).
+    """
+    table = metrics_table(name)
+    temps = sorted({t for t in table["temperature"].unique() if t != POOLED}, key=_temp_key)
+    classes = []
+    for value, label in TEMPERATURE_CLASSES.items():
+        if any(_matches(el, t, value) for el, t in table[["element", "temperature"]].drop_duplicates().itertuples(index=False) if t != POOLED):
+            classes.append((value, label))
+    return [(POOLED, "all temperatures (pooled)"), *classes, *[(t, f"{t} K") for t in temps]]
+
+
+def _temp_key(label: str) -> float:
+    try:
+        return float(label)
+    except ValueError:
+        return math.inf
+
+
+def _matches(element: str, temp_label: str, selection: str) -> bool:
+    """Whether an element's temperature row ``temp_label`` ('300', '1120') matches ``selection``."""
+    if selection == POOLED:
+        return temp_label == POOLED
+    if temp_label == POOLED:
+        return False
+    if selection in TEMPERATURE_CLASSES:
+        if not elements.is_metal43(element):
+            return selection == "300K" and _temp_key(temp_label) == 300.0
+        labels = elements.row(element).temperature_labels
+        want = TEMPERATURE_CLASSES[selection]
+        return any(lab == want and math.isclose(t, _temp_key(temp_label)) for t, lab in labels.items())
+    return math.isclose(_temp_key(selection), _temp_key(temp_label)) if selection != "unknown" else temp_label == "unknown"
+
+
+def metric_column(metric: str) -> str:
+    """The metrics-table column of a short metric name ('force_rmse') or a column name."""
+    if metric in METRICS:
+        return METRICS[metric]
+    if metric in METRIC_LABELS:
+        return metric
+    raise ValueError(f"unknown metric {metric!r}: choose one of {', '.join(METRICS)}")
+
+
+def metric_label(metric: str, *, relative: bool = False) -> str:
+    """Axis/colour-bar label with units ('Force RMSE (meV/Å)', or '... / reference std (1)')."""
+    label = METRIC_LABELS[metric_column(metric)]
+    if relative:
+        return label.split(" (")[0] + " / reference std (dimensionless)"
+    return label
+
+
+def element_values(
+    name: str,
+    *,
+    model: str,
+    metric: str = "force_rmse",
+    temperature: str = POOLED,
+    relative: bool = False,
+) -> pd.DataFrame:
+    """Per-element values of one metric for one model, for the periodic-table map.
+
+    Args:
+        name: data set name.
+        model: model name.
+        metric: short metric name (see :data:`METRICS`).
+        temperature: 'all' (pooled), a Metal-43 class ('1.2Tc'), or a temperature in K ('300').
+        relative: divide by the reference spread of the quantity (Matbench-style normalisation).
+
+    Returns:
+        DataFrame indexed by element with columns value (meV/atom, meV/Å or dimensionless),
+        n_frames, temperatures (K, comma-separated text of the rows used).
+    """
+    column = metric_column(metric)
+    table = metrics_table(name)
+    sub = table[table["model"] == model]
+    mask = [_matches(el, t, temperature) for el, t in zip(sub["element"], sub["temperature"])]
+    sub = sub[np.asarray(mask, dtype=bool)] if len(sub) else sub
+    values = relative_metric(sub, column) if relative else sub[column]
+    temps = _temperatures_by_element(table)
+    out = pd.DataFrame(
+        {
+            "value": values.to_numpy(dtype=np.float64),
+            "n_frames": sub["n_frames"].to_numpy(dtype=np.int64),
+            "temperatures": [
+                temps.get(el, "") if temperature == POOLED else f"{t}" for el, t in zip(sub["element"], sub["temperature"])
+            ],
+        },
+        index=pd.Index(sub["element"].to_numpy(), name="element"),
+    )
+    return out[~out.index.duplicated(keep="first")]
+
+
+def _temperatures_by_element(table: pd.DataFrame) -> dict[str, str]:
+    rows = table[table["temperature"] != POOLED][["element", "temperature"]].drop_duplicates()
+    out: dict[str, list[str]] = {}
+    for el, t in rows.itertuples(index=False):
+        out.setdefault(el, []).append(t)
+    return {el: ", ".join(sorted(ts, key=_temp_key)) for el, ts in out.items()}
+
+
+def per_element_errors(name: str, *, metric: str = "force_rmse", temperature: str = POOLED, relative: bool = False) -> pd.DataFrame:
+    """Element x model matrix of one metric (rows: elements, columns: models), for distributions."""
+    frames = {m: element_values(name, model=m, metric=metric, temperature=temperature, relative=relative)["value"] for m in models(name)}
+    if not frames:
+        return pd.DataFrame()
+    return pd.DataFrame(frames).sort_index()
+
+
+def element_table(name: str, element: str) -> pd.DataFrame:
+    """Errors of every model x temperature for one element (temperatures ascending, pooled last)."""
+    table = metrics_table(name)
+    sub = table[table["element"] == element].copy()
+    sub["_order"] = [_temp_key(t) if t != POOLED else math.inf + 0 for t in sub["temperature"]]
+    sub["_pooled"] = sub["temperature"] == POOLED
+    sub = sub.sort_values(["model", "_pooled", "_order"]).drop(columns=["_order", "_pooled"])
+    cols = ["model", "temperature", "n_frames", "n_atoms", *METRICS.values(), "energy_shift_ev_per_atom"]
+    return sub[cols].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- parity data
+@dataclass(frozen=True)
+class ParitySeries:
+    """Reference and predicted values of one model for a parity plot.
+
+    Attributes:
+        model: model name.
+        reference: (n,) reference values (eV/atom or eV/Å).
+        predicted: (n,) predicted values, same units (energies with the per-element shift applied).
+        temperature: (n,) temperature (K) of the frame each point comes from.
+        n_total: number of points before subsampling.
+    """
+
+    model: str
+    reference: NDArray[np.float64]
+    predicted: NDArray[np.float64]
+    temperature: NDArray[np.float64]
+    n_total: int
+
+
+def parity_data(
+    name: str,
+    element: str,
+    *,
+    quantity: Quantity,
+    models_: list[str] | None = None,
+    max_points: int = MAX_PARITY_POINTS,
+    seed: int = 0,
+) -> list[ParitySeries]:
+    """Parity data of ``element`` for each model, subsampled to at most ``max_points`` in total.
+
+    Subsampling is uniform without replacement with a fixed seed, so a view is reproducible;
+    the budget is split evenly across models.
+    """
+    if max_points <= 0:
+        raise ValueError(f"{max_points=} must be positive")
+    chosen = models_ if models_ is not None else models(name)
+    per_model = max(1, max_points // max(1, len(chosen)))
+    return [
+        _parity_cached(name, dataset_signature(name), element, quantity, model, per_model, seed) for model in chosen
+    ]
+
+
+@lru_cache(maxsize=64)
+def _parity_cached(
+    name: str, signature: tuple[Any, ...], element: str, quantity: str, model: str, max_points: int, seed: int
+) -> ParitySeries:
+    ref = store.load_dataset(name).arrays()
+    pred = _predictions_cached(name, signature)[model]
+    errs = frame_errors(ref, pred)
+    frames = np.flatnonzero(errs.element == element)
+    if quantity == "energy":
+        ref_v, pred_v, temp = errs.energy_ref_ev_per_atom[frames], errs.energy_pred_ev_per_atom[frames], errs.temperature[frames]
+    elif quantity == "force":
+        comp = np.flatnonzero(np.isin(errs.force_frame, frames))
+        ref_v, pred_v = errs.force_ref_ev_per_a[comp], errs.force_pred_ev_per_a[comp]
+        temp = errs.temperature[errs.force_frame[comp]]
+    else:
+        raise ValueError(f"{quantity=} must be 'energy' or 'force'")
+    n_total = len(ref_v)
+    if n_total > max_points:
+        keep = np.sort(np.random.default_rng(seed).choice(n_total, size=max_points, replace=False))
+        ref_v, pred_v, temp = ref_v[keep], pred_v[keep], temp[keep]
+    return ParitySeries(model, ref_v, pred_v, temp, n_total)
+
+
+# --------------------------------------------------------------------------- element extras
+def elements_with_data(name: str) -> list[str]:
+    """Elements of data set ``name``, ordered by atomic number (for previous/next links)."""
+    els = summary(name).elements
+    known = [e for e in els if _is_symbol(e)]
+    return sorted(known, key=elements.atomic_number) + sorted(e for e in els if not _is_symbol(e))
+
+
+def _is_symbol(text: str) -> bool:
+    try:
+        elements.atomic_number(text)
+    except ValueError:
+        return False
+    return True
+
+
+def neighbours(name: str | None, element: str) -> tuple[str | None, str | None]:
+    """Previous and next element (by atomic number) among the data set's elements, else Metal-43."""
+    order = elements_with_data(name) if name else []
+    if element not in order:
+        order = sorted(elements.METAL43, key=elements.atomic_number)
+    if element not in order:
+        return None, None
+    i = order.index(element)
+    return (order[i - 1] if i > 0 else None, order[i + 1] if i + 1 < len(order) else None)
+
+
+def eos_path() -> Path:
+    """Where the equation-of-state fits of the default data live (analysis/data/eos.json)."""
+    return PACKAGE_DATA_DIR / "eos.json"
+
+
+def load_eos(element: str) -> dict[str, Any] | None:
+    """The EOS fit (V0 in Å^3/atom, B0 in GPa, B' dimensionless, ...) of ``element``, or None."""
+    path = eos_path()
+    if not path.is_file():
+        return None
+    data = _read_json_cached(str(path), path.stat().st_mtime_ns)
+    if isinstance(data, dict):
+        entry = data.get("elements", data).get(element) if isinstance(data.get("elements", data), dict) else None
+        return entry if isinstance(entry, dict) else None
+    return None
+
+
+@lru_cache(maxsize=4)
+def _read_json_cached(path: str, _mtime: int) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def load_curves(element: str) -> dict[str, Any] | None:
+    """Eigenvalue-sum curves of ``element`` from :mod:`analysis.electronic`, or None.
+
+    None when the electronic analysis is not installed or has no curves for the element.
+    """
+    try:
+        from analysis import electronic
+    except ImportError:
+        return None
+    loader = getattr(electronic, "load_curves", None)
+    if loader is None:
+        return None
+    return loader(element)
+
+
+def temperature_text(temperature_k: float) -> str:
+    """'300 K', or 'unknown' for NaN."""
+    label = temperature_label(temperature_k)
+    return label if label == "unknown" else f"{label} K"
+
+
+__all__ = [
+    "DEFAULT_DATASET",
+    "METRICS",
+    "DatasetSummary",
+    "ParitySeries",
+    "REFERENCE_SPREAD",
+    "dataset_names",
+    "default_dataset",
+    "element_table",
+    "element_values",
+    "list_dataset_summaries",
+    "metric_label",
+    "metrics_table",
+    "models",
+    "neighbours",
+    "parity_data",
+    "per_element_errors",
+    "temperature_options",
+]

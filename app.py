@@ -1,0 +1,62 @@
+"""The MLFF Error Atlas dashboard: a multi-page Dash app (pages/ hold the pages).
+
+Run ``python app.py`` (serves http://127.0.0.1:8050) or, in production, ``gunicorn app:server``.
+
+Environment variables (besides those of :mod:`analysis.config`):
+    MLFF_ATLAS_HOST: interface to bind (default 127.0.0.1; ``--host 0.0.0.0`` or this variable
+        exposes the app to the network).
+    MLFF_ATLAS_PORT: port (default 8050).
+    MLFF_ATLAS_MAX_UPLOAD_MB: largest accepted upload in MB (default 50). Uploaded files are only
+        ever parsed by the importers of :mod:`analysis.io`; nothing uploaded is unpickled.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+
+import dash
+import diskcache
+from dash import Dash, DiskcacheManager, html
+
+from analysis.config import cache_dir
+from analysis.views import max_upload_bytes
+from components.layout import navbar
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8050
+def create_app() -> Dash:
+    """Build the Dash app: pages from ``pages/``, a navbar, background callbacks through diskcache."""
+    manager = DiskcacheManager(diskcache.Cache(str(cache_dir() / "dash")))
+    app = Dash(
+        __name__,
+        use_pages=True,
+        background_callback_manager=manager,
+        title="MLFF Error Atlas",
+        update_title=None,
+        # pages build their controls from the URL; callbacks refer to ids of pages not shown yet
+        suppress_callback_exceptions=True,
+    )
+    # uploads arrive base64-encoded inside a JSON request: allow for the 4/3 expansion
+    app.server.config["MAX_CONTENT_LENGTH"] = int(max_upload_bytes() * 4 / 3) + 1024 * 1024
+    app.layout = html.Div([navbar(), html.Main(dash.page_container, className="page")])
+    return app
+
+
+app = create_app()
+server = app.server
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve the app with Flask's server (use gunicorn ``app:server`` in production)."""
+    parser = argparse.ArgumentParser(description="Serve the MLFF Error Atlas dashboard.")
+    parser.add_argument("--host", default=os.environ.get("MLFF_ATLAS_HOST", DEFAULT_HOST),
+                        help="interface to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("MLFF_ATLAS_PORT", DEFAULT_PORT)))
+    parser.add_argument("--debug", action="store_true", help="Dash debug mode (hot reload, error overlay)")
+    args = parser.parse_args(argv)
+    app.run(host=args.host, port=args.port, debug=args.debug)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,135 @@
+"""Distributions of per-element errors across models (Supplementary Figure 2 c,d) and model-vs-model scatter."""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+from scipy.stats import spearmanr
+
+from components.theme import apply_theme, color, empty_figure
+
+
+def _finite(series: pd.Series) -> pd.Series:
+    return series[np.isfinite(series.to_numpy(dtype=np.float64))]
+
+
+def error_histogram(
+    errors: pd.DataFrame,
+    *,
+    label: str,
+    mode: Literal["overlay", "side"] = "overlay",
+    bins: int = 20,
+    title: str | None = None,
+) -> go.Figure:
+    """Histograms of per-element errors, one per model, with mean and standard deviation marked.
+
+    Args:
+        errors: element x model matrix (rows: elements, columns: models), as from
+            :func:`analysis.views.per_element_errors`.
+        label: x-axis label with units, e.g. 'Force RMSE (meV/Å)'.
+        mode: 'overlay' (one axis, translucent bars) or 'side' (one panel per model, shared x).
+        bins: number of bins over the common range.
+        title: figure title.
+
+    Returns:
+        The figure; the mean and sample standard deviation (ddof=1) of each model appear as a
+        dashed line, a shaded mean ± std band, and in the legend/panel title.
+    """
+    if mode not in ("overlay", "side"):
+        raise ValueError(f"{mode=} must be 'overlay' or 'side'")
+    if bins < 1:
+        raise ValueError(f"{bins=} must be positive")
+    columns = [c for c in errors.columns if len(_finite(errors[c]))]
+    if errors.empty or not columns:
+        return empty_figure("No per-element errors to show for this selection.", title=title)
+    all_vals = np.concatenate([_finite(errors[c]).to_numpy() for c in columns])
+    lo, hi = float(all_vals.min()), float(all_vals.max())
+    size = (hi - lo) / bins if hi > lo else 1.0
+    stats = {c: (float(_finite(errors[c]).mean()), float(_finite(errors[c]).std(ddof=1)) if len(_finite(errors[c])) > 1 else 0.0) for c in columns}
+    if mode == "side":
+        fig = make_subplots(rows=len(columns), cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                            subplot_titles=[f"{c}: mean {stats[c][0]:.3g} ± {stats[c][1]:.3g}" for c in columns])
+    else:
+        fig = go.Figure()
+    for i, c in enumerate(columns):
+        mean, std = stats[c]
+        where = {"row": i + 1, "col": 1} if mode == "side" else {}
+        fig.add_trace(
+            go.Histogram(
+                x=_finite(errors[c]).to_numpy(),
+                xbins={"start": lo, "end": hi + size, "size": size},
+                name=f"{c} (mean {mean:.3g} ± {std:.3g})",
+                marker_color=color(i),
+                opacity=0.6 if mode == "overlay" else 0.9,
+                customdata=_finite(errors[c]).index.to_numpy(),
+                hovertemplate="%{x}<br>%{y} elements<extra>" + c + "</extra>",
+            ),
+            **where,
+        )
+        fig.add_vrect(x0=mean - std, x1=mean + std, fillcolor=color(i), opacity=0.12, line_width=0, **where)
+        fig.add_vline(x=mean, line={"color": color(i), "dash": "dash", "width": 2}, **where)
+    apply_theme(fig)
+    fig.update_layout(barmode="overlay", title=title, legend={"orientation": "h", "y": -0.2},
+                      height=max(380, 220 * len(columns)) if mode == "side" else 420,
+                      meta={"kind": "error_histogram", "stats": {c: {"mean": m, "std": s} for c, (m, s) in stats.items()}})
+    fig.update_xaxes(title_text=label, row=len(columns) if mode == "side" else None, col=1 if mode == "side" else None)
+    fig.update_yaxes(title_text="elements (count)")
+    return fig
+
+
+def model_scatter(
+    errors: pd.DataFrame,
+    x_model: str,
+    y_model: str,
+    *,
+    label: str,
+    log: bool = True,
+    title: str | None = None,
+) -> go.Figure:
+    """Per-element errors of one model against another, with Spearman's rank correlation.
+
+    Args:
+        errors: element x model matrix (see :func:`error_histogram`).
+        x_model, y_model: the two columns to compare.
+        label: the metric with units, used on both axes.
+        log: logarithmic axes (errors span decades across the periodic table).
+        title: figure title (default: the rank correlation).
+
+    Returns:
+        The figure, with ``layout.meta['spearman_rho']`` and ``['p_value']`` (None with fewer
+        than three elements in common).
+    """
+    for m in (x_model, y_model):
+        if m not in errors.columns:
+            raise ValueError(f"model {m!r} not in the table (models: {', '.join(map(str, errors.columns))})")
+    pair = errors[[x_model, y_model]].replace([np.inf, -np.inf], np.nan).dropna() if x_model != y_model else errors[[x_model]].dropna()
+    if pair.empty:
+        return empty_figure(f"No elements with errors of both {x_model} and {y_model}.", title=title)
+    x = pair[x_model].to_numpy(dtype=np.float64) if x_model != y_model else pair[x_model].to_numpy(dtype=np.float64)
+    y = pair[y_model].to_numpy(dtype=np.float64) if x_model != y_model else x
+    if len(pair) >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0:
+        res = spearmanr(x, y)
+        rho, p = float(res.statistic), float(res.pvalue)
+        rho_text = f"Spearman ρ = {rho:.2f} (p = {p:.2g}, {len(pair)} elements)"
+    else:
+        rho, p = None, None
+        rho_text = f"Spearman ρ undefined ({len(pair)} elements)"
+    fig = go.Figure(
+        go.Scatter(
+            x=x, y=y, mode="markers+text", text=pair.index.to_numpy(), textposition="top center",
+            marker={"color": color(0), "size": 9}, name="elements",
+            hovertemplate="%{text}<br>" + x_model + ": %{x:.4g}<br>" + y_model + ": %{y:.4g}<extra></extra>",
+        )
+    )
+    lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
+    fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line={"color": "#888888", "dash": "dot"}, name="y = x", hoverinfo="skip"))
+    apply_theme(fig)
+    axis_type = "log" if log and lo > 0 else "linear"
+    fig.update_xaxes(title_text=f"{x_model}: {label}", type=axis_type)
+    fig.update_yaxes(title_text=f"{y_model}: {label}", type=axis_type)
+    fig.update_layout(title=title or rho_text, height=460, showlegend=False,
+                      meta={"kind": "model_scatter", "spearman_rho": rho, "p_value": p, "n": len(pair)})
+    return fig

@@ -1,0 +1,78 @@
+"""Every component id of the dashboard: page-prefixed kebab-case constants."""
+from __future__ import annotations
+
+# app shell
+NAV = "app-nav"
+NAV_LINKS = "app-nav-links"
+
+# error map ('/')
+MAP_URL = "map-url"
+MAP_NAV = "map-nav"
+MAP_DATASET = "map-dataset"
+MAP_MODEL = "map-model"
+MAP_METRIC = "map-metric"
+MAP_TEMPERATURE = "map-temperature"
+MAP_NORMALISE = "map-normalise"
+MAP_COLOR_SCALE = "map-color-scale"
+MAP_VIEW = "map-view"
+MAP_CMAX = "map-cmax"
+MAP_GRAPH = "map-graph"
+MAP_MESSAGE = "map-message"
+MAP_TABLE = "map-table"
+MAP_CSV_BUTTON = "map-csv-button"
+MAP_CSV_DOWNLOAD = "map-csv-download"
+
+# distributions ('/distributions')
+DIST_URL = "dist-url"
+DIST_DATASET = "dist-dataset"
+DIST_METRIC = "dist-metric"
+DIST_TEMPERATURE = "dist-temperature"
+DIST_MODE = "dist-mode"
+DIST_X_MODEL = "dist-x-model"
+DIST_Y_MODEL = "dist-y-model"
+DIST_HISTOGRAM = "dist-histogram"
+DIST_SCATTER = "dist-scatter"
+DIST_STATS = "dist-stats"
+DIST_MESSAGE = "dist-message"
+DIST_CSV_BUTTON = "dist-csv-button"
+DIST_CSV_DOWNLOAD = "dist-csv-download"
+
+# element ('/element/<symbol>')
+ELEMENT_TITLE = "element-title"
+ELEMENT_ROW = "element-row"
+ELEMENT_EOS = "element-eos"
+ELEMENT_TABLE = "element-table"
+ELEMENT_ENERGY_PARITY = "element-energy-parity"
+ELEMENT_FORCE_PARITY = "element-force-parity"
+ELEMENT_CURVES_MESSAGE = "element-curves-message"
+ELEMENT_METHODS = "element-methods"
+ELEMENT_CURVES_STORE = "element-curves-store"
+ELEMENT_DISPLACEMENT_CURVE = "element-displacement-curve"
+ELEMENT_FERMI_CURVE = "element-fermi-curve"
+ELEMENT_PREV = "element-prev"
+ELEMENT_NEXT = "element-next"
+ELEMENT_CSV_BUTTON = "element-csv-button"
+ELEMENT_CSV_DOWNLOAD = "element-csv-download"
+
+# jobs ('/jobs')
+JOBS_MODEL = "jobs-model"
+JOBS_DATASET = "jobs-dataset"
+JOBS_DEVICE = "jobs-device"
+JOBS_DTYPE = "jobs-dtype"
+JOBS_SUBMIT = "jobs-submit"
+JOBS_SUBMIT_MESSAGE = "jobs-submit-message"
+JOBS_TABLE = "jobs-table"
+JOBS_INTERVAL = "jobs-interval"
+JOBS_CANCEL = "jobs-cancel"  # pattern-matching: {"type": JOBS_CANCEL, "index": job_id}
+
+# data ('/data')
+DATA_REF_UPLOAD = "data-ref-upload"
+DATA_REF_ELEMENT = "data-ref-element"
+DATA_REF_TEMPERATURE = "data-ref-temperature"
+DATA_REF_NAME = "data-ref-name"
+DATA_REF_MESSAGE = "data-ref-message"
+DATA_PRED_UPLOAD = "data-pred-upload"
+DATA_PRED_DATASET = "data-pred-dataset"
+DATA_PRED_MODEL = "data-pred-model"
+DATA_PRED_MESSAGE = "data-pred-message"
+DATA_LIST = "data-list"

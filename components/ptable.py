@@ -1,0 +1,324 @@
+"""Periodic-table heat maps of per-element errors.
+
+Built here on a plain ``go.Heatmap`` over the (row, group) grid of
+:func:`analysis.elements.ptable_position` instead of pymatviz: pymatviz 0.18's
+``ptable_heatmap`` needs ``plotly.figure_factory.create_annotated_heatmap``, which plotly 7
+removed, so using it would pin plotly < 7 for good; drawing the grid ourselves (about 150 lines)
+removes that dependency, works for any element (f-block rows appear when data needs them), and
+gives what pymatviz does not: split tiles for up to four models in one table (as in Matbench
+Discovery) and the 2x2 "all models" grid of Supplementary Figure 1 with one shared colour bar.
+
+Tiles of elements without data are drawn grey, not hidden. Each tile carries in ``customdata``
+its hover text and its symbol (``customdata[1]``), so a click handler can open the element page.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from analysis.elements import all_symbols, ptable_position
+from components.theme import HEATMAP_COLORSCALE, MISSING_COLOR, MISSING_TEXT_COLOR, apply_theme, empty_figure
+
+MAX_SPLIT_MODELS = 4
+# sub-tiles (dx, dy) of each model when n models share a tile (k=2 sub-grid; dy=0 is the top)
+_SPLITS: dict[int, list[list[tuple[int, int]]]] = {
+    2: [[(0, 0), (0, 1)], [(1, 0), (1, 1)]],
+    3: [[(0, 0)], [(1, 0)], [(0, 1), (1, 1)]],
+    4: [[(0, 0)], [(1, 0)], [(0, 1)], [(1, 1)]],
+}
+_SPLIT_NAMES: dict[int, list[str]] = {
+    2: ["left", "right"],
+    3: ["top left", "top right", "bottom"],
+    4: ["top left", "top right", "bottom left", "bottom right"],
+}
+
+
+def _as_frame(values: pd.DataFrame | pd.Series | Mapping[str, float]) -> pd.DataFrame:
+    """Normalise the accepted inputs to a DataFrame indexed by symbol with a 'value' column."""
+    if isinstance(values, pd.DataFrame):
+        if "value" not in values.columns:
+            raise ValueError(f"values needs a 'value' column, got {list(values.columns)}")
+        frame = values.copy()
+    else:
+        frame = pd.DataFrame({"value": pd.Series(values, dtype=np.float64)})
+    for symbol in frame.index:
+        ptable_position(str(symbol))  # ValueError naming an unknown symbol
+    frame["value"] = frame["value"].astype(np.float64)
+    return frame
+
+
+def _symbols_to_draw(frames: Sequence[pd.DataFrame]) -> list[str]:
+    """Elements H-Rn without the f-block always (the table stays recognisable), plus any data element."""
+    symbols = [s for z, s in enumerate(all_symbols(86), start=1) if not 57 <= z <= 71]
+    extra = sorted({str(s) for f in frames for s in f.index} - set(symbols), key=lambda s: ptable_position(s))
+    return symbols + extra
+
+
+def _hover(symbol: str, model: str | None, row: pd.Series | None, label: str) -> str:
+    head = f"<b>{symbol}</b>" + (f" ({model})" if model else "")
+    if row is None or not np.isfinite(row["value"]):
+        return f"{head}<br>no data"
+    lines = [head, f"{label}: {row['value']:.4g}"]
+    if "n_frames" in row.index:
+        lines.append(f"frames: {int(row['n_frames'])}")
+    if "temperatures" in row.index and row["temperatures"]:
+        lines.append(f"temperatures (K): {row['temperatures']}")
+    return "<br>".join(lines)
+
+
+def _color_range(frames: Sequence[pd.DataFrame], *, log: bool, cmin: float | None, cmax: float | None) -> tuple[float, float]:
+    vals = np.concatenate([f["value"].to_numpy() for f in frames]) if frames else np.array([])
+    vals = vals[np.isfinite(vals)]
+    if log:
+        vals = vals[vals > 0]
+    lo = cmin if cmin is not None else (float(vals.min()) if len(vals) else 0.0)
+    hi = cmax if cmax is not None else (float(vals.max()) if len(vals) else 1.0)
+    if log:
+        if lo <= 0 or hi <= 0:
+            raise ValueError(f"a log colour scale needs positive limits, got {lo=}, {hi=}")
+        lo, hi = math.log10(lo), math.log10(hi)
+    if hi <= lo:
+        hi = lo + (abs(lo) * 0.1 or 1.0)
+    return lo, hi
+
+
+def _log_colorbar(lo: float, hi: float) -> dict[str, Any]:
+    """Tick values (log10 space) and texts (real values) for a log colour bar."""
+    ticks = []
+    for decade in range(math.floor(lo), math.ceil(hi) + 1):
+        for m in (1, 2, 5):
+            t = decade + math.log10(m)
+            if lo - 1e-9 <= t <= hi + 1e-9:
+                ticks.append(t)
+    if len(ticks) < 2:
+        ticks = list(np.linspace(lo, hi, 4))
+    return {"tickvals": ticks, "ticktext": [f"{10**t:.3g}" for t in ticks]}
+
+
+def _tile_traces(
+    frames: Sequence[pd.DataFrame],
+    model_names: Sequence[str | None],
+    *,
+    label: str,
+    log: bool,
+    zrange: tuple[float, float],
+    coloraxis: str | None,
+    show_values: bool = True,
+) -> list[go.BaseTraceType]:
+    """Heatmap traces (data tiles, grey tiles) and a text trace for one periodic table."""
+    n = len(frames)
+    k = 1 if n == 1 else 2
+    splits = [[(0, 0), (1, 0), (0, 1), (1, 1)]] if n == 1 else _SPLITS[n]
+    symbols = _symbols_to_draw(frames)
+    positions = {s: ptable_position(s) for s in symbols}
+    n_rows = max(r for r, _ in positions.values())
+    shape = (n_rows * k, 18 * k)
+    z = np.full(shape, np.nan)
+    z_missing = np.full(shape, np.nan)
+    custom = np.full(shape + (2,), "", dtype=object)
+    custom_missing = np.full(shape + (2,), "", dtype=object)
+    text_x, text_y, text, text_color = [], [], [], []
+    lo, hi = zrange
+    for symbol, (row, group) in positions.items():
+        tile_has_data = False
+        tile_value = math.nan
+        for m, (frame, model) in enumerate(zip(frames, model_names)):
+            rec = frame.loc[symbol] if symbol in frame.index else None
+            value = float(rec["value"]) if rec is not None else math.nan
+            if log and value <= 0:
+                value = math.nan
+            hover = _hover(symbol, model, rec, label)
+            for dx, dy in splits[m]:
+                cell = ((row - 1) * k + (dy if k == 2 else 0), (group - 1) * k + (dx if k == 2 else 0))
+                if np.isfinite(value):
+                    z[cell] = math.log10(value) if log else value
+                    custom[cell] = (hover, symbol)
+                else:
+                    z_missing[cell] = 0.0
+                    custom_missing[cell] = (hover, symbol)
+                if k == 1:
+                    break
+            if np.isfinite(value):
+                tile_has_data = True
+                tile_value = value if n == 1 else tile_value
+        text_x.append(group)
+        text_y.append(row)
+        if tile_has_data and n == 1 and show_values:
+            text.append(f"<b>{symbol}</b><br>{tile_value:.3g}")
+            norm = ((math.log10(tile_value) if log else tile_value) - lo) / (hi - lo)
+            text_color.append("#ffffff" if norm < 0.55 else "#000000")
+        else:
+            text.append(f"<b>{symbol}</b>")
+            text_color.append("#ffffff" if tile_has_data and n > 1 else (MISSING_TEXT_COLOR if not tile_has_data else "#000000"))
+    centers_x = [(c + 0.5) / k + 0.5 for c in range(18 * k)]
+    centers_y = [(r + 0.5) / k + 0.5 for r in range(n_rows * k)]
+    gap = 2 if k == 1 else 0  # split tiles get white outlines instead
+    colorbar = {"title": {"text": label, "side": "right"}}
+    if log:
+        colorbar.update(_log_colorbar(lo, hi))
+    data = go.Heatmap(
+        x=centers_x,
+        y=centers_y,
+        z=z,
+        customdata=custom,
+        hovertemplate="%{customdata[0]}<extra></extra>",
+        hoverongaps=False,
+        xgap=gap,
+        ygap=gap,
+        colorscale=HEATMAP_COLORSCALE,
+        zmin=lo,
+        zmax=hi,
+        colorbar=colorbar,
+        name="values",
+    )
+    if coloraxis:
+        data.update(coloraxis=coloraxis, colorscale=None, zmin=None, zmax=None, colorbar=None)
+    missing = go.Heatmap(
+        x=centers_x,
+        y=centers_y,
+        z=z_missing,
+        customdata=custom_missing,
+        hovertemplate="%{customdata[0]}<extra></extra>",
+        hoverongaps=False,
+        xgap=gap,
+        ygap=gap,
+        colorscale=[[0.0, MISSING_COLOR], [1.0, MISSING_COLOR]],
+        showscale=False,
+        name="no data",
+    )
+    labels = go.Scatter(
+        x=text_x,
+        y=text_y,
+        text=text,
+        mode="text",
+        textfont={"color": text_color, "size": 11 if n == 1 else 12},
+        hoverinfo="skip",
+        showlegend=False,
+        name="symbols",
+    )
+    return [missing, data, labels]
+
+
+def _style_axes(fig: go.Figure, n_rows: int, **axis: Any) -> None:
+    fig.update_xaxes(range=[0.5, 18.5], visible=False, constrain="domain", **axis)
+    fig.update_yaxes(range=[n_rows + 0.5, 0.5], visible=False, scaleanchor="x", scaleratio=1, **axis)
+
+
+def _n_rows(frames: Sequence[pd.DataFrame]) -> int:
+    return max(ptable_position(s)[0] for s in _symbols_to_draw(frames))
+
+
+def ptable_heatmap(
+    values: pd.DataFrame | pd.Series | Mapping[str, float] | Mapping[str, pd.DataFrame],
+    *,
+    label: str,
+    log: bool = False,
+    cmin: float | None = None,
+    cmax: float | None = None,
+    title: str | None = None,
+    show_values: bool = True,
+) -> go.Figure:
+    """Periodic-table heat map of one value per element, or split tiles for up to four models.
+
+    Args:
+        values: one model's values (DataFrame indexed by symbol with a ``value`` column and
+            optional ``n_frames`` and ``temperatures`` columns, a Series, or a dict symbol ->
+            value), or a dict model name -> such a DataFrame for split tiles (2-4 models).
+        label: colour-bar title with units, e.g. 'Force RMSE (meV/Å)'.
+        log: logarithmic colour scale (values <= 0 are shown as missing).
+        cmin, cmax: fixed colour-bar limits in the values' units (e.g. a fixed maximum so that
+            maps of different models compare); default: the data range.
+        title: figure title.
+        show_values: print the value under each symbol (single model only).
+
+    Returns:
+        The figure; an empty figure with a message when no element has a value.
+    """
+    if isinstance(values, Mapping) and values and all(isinstance(v, (pd.DataFrame, pd.Series)) for v in values.values()):
+        model_names: list[str | None] = list(values)
+        frames = [_as_frame(v) for v in values.values()]
+        if len(frames) > MAX_SPLIT_MODELS:
+            raise ValueError(f"split tiles show at most {MAX_SPLIT_MODELS} models, got {len(frames)}")
+        if len(frames) == 1:
+            model_names = [model_names[0]]
+    else:
+        frames = [_as_frame(values)]  # type: ignore[arg-type]
+        model_names = [None]
+    if not any(np.isfinite(f["value"]).any() for f in frames):
+        return empty_figure("No per-element values to show for this selection.", title=title)
+    zrange = _color_range(frames, log=log, cmin=cmin, cmax=cmax)
+    fig = go.Figure(_tile_traces(frames, model_names, label=label, log=log, zrange=zrange, coloraxis=None, show_values=show_values))
+    n_rows = _n_rows(frames)
+    _style_axes(fig, n_rows)
+    apply_theme(fig)
+    fig.update_layout(title=title, height=120 + 46 * n_rows, margin={"l": 10, "r": 10, "t": 60 if title else 20, "b": 10})
+    if len(frames) > 1:
+        legend = ", ".join(f"{where}: {name}" for where, name in zip(_SPLIT_NAMES[len(frames)], model_names))
+        fig.add_annotation(text=f"Tiles split by model. {legend}", x=0.0, y=1.0, xref="paper", yref="paper",
+                           xanchor="left", yanchor="bottom", showarrow=False, font={"size": 12})
+        # white outlines separate whole tiles from sub-tiles (set at once: add_shape is slow)
+        outline = {"type": "rect", "line": {"color": "white", "width": 3}, "fillcolor": "rgba(0,0,0,0)", "opacity": 1.0, "layer": "above"}
+        fig.update_layout(shapes=[
+            {**outline, "x0": g - 0.5, "x1": g + 0.5, "y0": r - 0.5, "y1": r + 0.5}
+            for r, g in (ptable_position(s) for s in _symbols_to_draw(frames))
+        ])
+    fig.update_layout(meta={"kind": "ptable_heatmap", "models": [m for m in model_names if m], "log": log})
+    return fig
+
+
+def ptable_heatmap_grid(
+    values_by_model: Mapping[str, pd.DataFrame | pd.Series],
+    *,
+    label: str,
+    log: bool = False,
+    cmin: float | None = None,
+    cmax: float | None = None,
+    title: str | None = None,
+    cols: int = 2,
+) -> go.Figure:
+    """One periodic table per model on a grid (2x2 for four models, as in Supplementary Figure 1).
+
+    All tables share one colour axis, so equal colours mean equal errors across models.
+
+    Args:
+        values_by_model: model name -> per-element values (see :func:`ptable_heatmap`).
+        label: colour-bar title with units.
+        log, cmin, cmax, title: as in :func:`ptable_heatmap`.
+        cols: tables per row.
+    """
+    if cols < 1:
+        raise ValueError(f"{cols=} must be at least 1")
+    names = list(values_by_model)
+    frames = [_as_frame(v) for v in values_by_model.values()]
+    if not frames or not any(np.isfinite(f["value"]).any() for f in frames):
+        return empty_figure("No per-element values to show for this selection.", title=title)
+    n_plot_rows = math.ceil(len(frames) / cols)
+    fig = make_subplots(rows=n_plot_rows, cols=cols, subplot_titles=names, horizontal_spacing=0.02, vertical_spacing=0.06)
+    zrange = _color_range(frames, log=log, cmin=cmin, cmax=cmax)
+    n_rows = _n_rows(frames)
+    for i, frame in enumerate(frames):
+        for trace in _tile_traces([frame], [names[i]], label=label, log=log, zrange=zrange, coloraxis="coloraxis", show_values=False):
+            fig.add_trace(trace, row=i // cols + 1, col=i % cols + 1)
+    fig.update_xaxes(range=[0.5, 18.5], visible=False, constrain="domain")
+    fig.update_yaxes(range=[n_rows + 0.5, 0.5], visible=False)
+    for i in range(len(frames)):
+        suffix = "" if i == 0 else str(i + 1)
+        fig.layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", scaleratio=1)
+    colorbar: dict[str, Any] = {"title": {"text": label, "side": "right"}}
+    if log:
+        colorbar.update(_log_colorbar(*zrange))
+    apply_theme(fig)
+    fig.update_layout(
+        coloraxis={"colorscale": HEATMAP_COLORSCALE, "cmin": zrange[0], "cmax": zrange[1], "colorbar": colorbar},
+        title=title,
+        height=80 + n_plot_rows * (30 + 36 * n_rows),
+        margin={"l": 10, "r": 10, "t": 70 if title else 40, "b": 10},
+        meta={"kind": "ptable_heatmap_grid", "models": names, "log": log},
+    )
+    return fig

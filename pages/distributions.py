@@ -1,0 +1,146 @@
+"""Distributions ('/distributions'): per-element error histograms per model (Supplementary Figure 2 c,d)
+and a model-vs-model scatter with Spearman's rank correlation."""
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+import plotly.graph_objects as go
+from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+
+from analysis import views
+from analysis.metrics import POOLED
+from components import ids
+from components.distributions import error_histogram, model_scatter
+from components.layout import METRIC_OPTIONS, alert, data_table, decode_query, encode_query, labelled, no_data_message
+from components.theme import empty_figure, graph_config
+
+dash.register_page(__name__, path="/distributions", title="Distributions · MLFF Error Atlas", name="Distributions")
+
+DEFAULTS = {"metric": "force_rmse", "temperature": POOLED, "mode": "overlay", "normalise": "absolute"}
+URL_CONTROLS: tuple[tuple[str, str], ...] = (
+    ("metric", ids.DIST_METRIC),
+    ("temperature", ids.DIST_TEMPERATURE),
+    ("mode", ids.DIST_MODE),
+    ("x", ids.DIST_X_MODEL),
+    ("y", ids.DIST_Y_MODEL),
+)
+
+
+def parse_state(query: dict[str, str], dataset: str | None) -> dict[str, Any]:
+    """Selections from the URL query, defaults filled in and impossible values dropped."""
+    state: dict[str, Any] = {k: query.get(k) or v for k, v in DEFAULTS.items()}
+    if state["metric"] not in views.METRICS:
+        state["metric"] = DEFAULTS["metric"]
+    if state["mode"] not in ("overlay", "side"):
+        state["mode"] = "overlay"
+    models = views.models(dataset) if dataset else []
+    temps = [v for v, _ in views.temperature_options(dataset)] if dataset else [POOLED]
+    if state["temperature"] not in temps:
+        state["temperature"] = POOLED
+    state["x"] = query.get("x") if query.get("x") in models else (models[0] if models else None)
+    state["y"] = query.get("y") if query.get("y") in models else (models[1] if len(models) > 1 else state["x"])
+    return state
+
+
+def figures(dataset: str | None, metric: str, temperature: str, mode: str, x_model: str | None, y_model: str | None
+            ) -> tuple[go.Figure, go.Figure, Any]:
+    """Histogram, scatter and statistics table for a selection."""
+    if not dataset or not views.models(dataset):
+        message = "No model predictions yet."
+        return empty_figure(message), empty_figure(message), html.Div()
+    errors = views.per_element_errors(dataset, metric=metric, temperature=temperature)
+    label = views.metric_label(metric)
+    hist = error_histogram(errors, label=label, mode=mode, title=f"Per-element {label.split(' (')[0]} · {dataset}")
+    scatter = model_scatter(errors, x_model, y_model, label=label) if x_model and y_model else empty_figure("Choose two models.")
+    stats = errors.agg(["mean", "std", "median", "count"]).T.reset_index(names="model")
+    stats = stats.rename(columns={"mean": f"mean ({label.split('(')[-1].rstrip(')')})", "std": "std (ddof=1)", "count": "elements"})
+    return hist, scatter, data_table(stats, id=f"{ids.DIST_STATS}-table", page_size=20)
+
+
+def layout(dataset: str | None = None, **query: str) -> html.Div:
+    """The page for a URL query."""
+    name = views.resolve_dataset(dataset)
+    if name is None:
+        return html.Div([html.H2("Distributions"), no_data_message()])
+    state = parse_state(query, name)
+    models = views.models(name)
+    hist, scatter, stats = figures(name, state["metric"], state["temperature"], state["mode"], state["x"], state["y"])
+    return html.Div(
+        [
+            dcc.Location(id=ids.DIST_URL, refresh=False),
+            dcc.Store(id=ids.DIST_DATASET, data=name),
+            html.H2("Distributions of per-element errors"),
+            html.Div(
+                [
+                    labelled("Metric", dcc.Dropdown(id=ids.DIST_METRIC, options=METRIC_OPTIONS, value=state["metric"], clearable=False), width="14rem"),
+                    labelled("Temperature", dcc.Dropdown(id=ids.DIST_TEMPERATURE, value=state["temperature"], clearable=False,
+                                                         options=[{"label": lab, "value": v} for v, lab in views.temperature_options(name)]), width="14rem"),
+                    labelled("Histograms", dcc.RadioItems(id=ids.DIST_MODE, options=[{"label": " overlaid", "value": "overlay"},
+                                                                                   {"label": " side by side", "value": "side"}],
+                                                          value=state["mode"], inline=True)),
+                    labelled("Scatter x", dcc.Dropdown(id=ids.DIST_X_MODEL, options=models, value=state["x"], clearable=False), width="14rem"),
+                    labelled("Scatter y", dcc.Dropdown(id=ids.DIST_Y_MODEL, options=models, value=state["y"], clearable=False), width="14rem"),
+                ],
+                className="controls",
+            ),
+            html.Div([] if models else [alert(f"Data set {name!r} has no model predictions yet.", "info")], id=ids.DIST_MESSAGE),
+            html.Div(
+                [
+                    dcc.Graph(id=ids.DIST_HISTOGRAM, figure=hist, config=graph_config(f"histogram_{name}_{state['metric']}_{state['temperature']}")),
+                    dcc.Graph(id=ids.DIST_SCATTER, figure=scatter, config=graph_config(f"scatter_{name}_{state['metric']}_{state['x']}_vs_{state['y']}")),
+                ],
+                className="two-col",
+            ),
+            html.H3("Mean and standard deviation across elements"),
+            html.Div(stats, id=ids.DIST_STATS),
+            html.Button("Download per-element errors (CSV)", id=ids.DIST_CSV_BUTTON, className="button"),
+            dcc.Download(id=ids.DIST_CSV_DOWNLOAD),
+        ]
+    )
+
+
+@callback(
+    *[Output(cid, "value") for _, cid in URL_CONTROLS],
+    Output(ids.DIST_URL, "search"),
+    *[Input(cid, "value") for _, cid in URL_CONTROLS],
+    Input(ids.DIST_URL, "search"),
+    State(ids.DIST_DATASET, "data"),
+)
+def sync_url(*args: Any) -> tuple[Any, ...]:
+    """Keep the controls and the URL query in step, in both directions."""
+    *values, search, dataset = args
+    n = len(URL_CONTROLS)
+    if ctx.triggered_id == ids.DIST_URL:
+        state = parse_state(decode_query(search), dataset)
+        return (*[state[k] if state[k] != old else no_update for (k, _), old in zip(URL_CONTROLS, values)], no_update)
+    if ctx.triggered_id is None:
+        return (no_update,) * (n + 1)
+    params: dict[str, Any] = {"dataset": dataset}
+    for (key, _), value in zip(URL_CONTROLS, values):
+        if DEFAULTS.get(key) != value:
+            params[key] = value
+    target = encode_query(params)
+    return (*([no_update] * n), target if target != (search or "") else no_update)
+
+
+@callback(
+    Output(ids.DIST_HISTOGRAM, "figure"),
+    Output(ids.DIST_SCATTER, "figure"),
+    Output(ids.DIST_STATS, "children"),
+    *[Input(cid, "value") for _, cid in URL_CONTROLS],
+    State(ids.DIST_DATASET, "data"),
+    prevent_initial_call=True,
+)
+def update(metric: str, temperature: str, mode: str, x_model: str | None, y_model: str | None, dataset: str
+           ) -> tuple[go.Figure, go.Figure, Any]:
+    """Redraw the histogram, scatter and statistics for the current controls."""
+    return figures(dataset, metric, temperature, mode, x_model, y_model)
+
+
+@callback(Output(ids.DIST_CSV_DOWNLOAD, "data"), Input(ids.DIST_CSV_BUTTON, "n_clicks"), State(ids.DIST_DATASET, "data"),
+          State(ids.DIST_METRIC, "value"), State(ids.DIST_TEMPERATURE, "value"), prevent_initial_call=True)
+def download_csv(_n: int, dataset: str, metric: str, temperature: str) -> dict[str, Any]:
+    """The element x model error matrix for the current selection, as CSV."""
+    table = views.per_element_errors(dataset, metric=metric, temperature=temperature)
+    return dcc.send_data_frame(table.to_csv, f"per-element_{dataset}_{metric}_{temperature}.csv", index_label="element")

@@ -1,0 +1,229 @@
+"""Element page ('/element/<symbol>'): Metal-43 row, errors per model x temperature, parity plots,
+eigenvalue-sum curves per smearing method, previous/next element."""
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+import plotly.graph_objects as go
+from dash import Input, Output, State, callback, dcc, html
+
+from analysis import elements, views
+from components import ids
+from components.curves import eigenvalue_sum_curve
+from components.layout import alert, data_table, decode_query, encode_query, key_value_card, no_data_message, split_list
+from components.parity import parity_plot
+from components.theme import graph_config
+
+dash.register_page(__name__, path_template="/element/<symbol>", title=lambda symbol=None: f"{symbol} · MLFF Error Atlas",
+                   name="Element")
+
+ELEMENT_URL = "element-url"
+TABLE_HEADERS = {
+    "model": "model",
+    "temperature": "T (K)",
+    "n_frames": "frames",
+    "n_atoms": "atoms",
+    "energy_rmse_mev_per_atom": "E RMSE (meV/atom)",
+    "energy_mae_mev_per_atom": "E MAE (meV/atom)",
+    "force_rmse_mev_per_a": "F RMSE (meV/Å)",
+    "force_mae_mev_per_a": "F MAE (meV/Å)",
+    "energy_shift_ev_per_atom": "E shift (eV/atom)",
+}
+PANELS = {
+    "displacement": ("Displacement (Å)", "Δ eigenvalue sum (eV)", "Eigenvalue sum vs displacement"),
+    "fermi_shift": ("Fermi-level shift ΔE_F (eV)", "Eigenvalue sum below E_F + ΔE_F (eV)", "Eigenvalue sum vs Fermi-level shift"),
+}
+
+
+def metal43_card(symbol: str) -> html.Div:
+    """The element's row of the Metal-43 table, or a note that it is not in the table."""
+    if not elements.is_metal43(symbol):
+        return html.Div(alert(f"{symbol} is not one of the Metal-43 elements.", "info"), id=ids.ELEMENT_ROW)
+    row = elements.row(symbol)
+    temps = ", ".join(f"{lab}: {t:g} K" for t, lab in row.temperature_labels.items())
+    items = [("mp-id", row.mp_id), ("space group", row.space_group), ("AIMD temperatures", temps), ("POTCAR", row.potcar)]
+    if row.note:
+        items.append(("note", row.note))
+    return key_value_card("Metal-43 table", items, id=ids.ELEMENT_ROW)
+
+
+def eos_card(symbol: str) -> html.Div:
+    """V0, B0 and B' of the PBE equation-of-state fit, or what is missing."""
+    eos = views.load_eos(symbol)
+    if eos is None:
+        return html.Div(alert(f"No equation-of-state fit for {symbol} yet ({views.eos_path().name} has none).", "info"), id=ids.ELEMENT_EOS)
+    keys = [("V0", "V0 (Å³/atom)"), ("B0", "B0 (GPa)"), ("Bp", "B′"), ("a", "lattice constant a (Å)"), ("structure", "structure")]
+    items = []
+    for key, label in keys:
+        value = next((eos[k] for k in (key, key.lower(), f"{key.lower()}_gpa", f"{key.lower()}_a3_per_atom") if k in eos), None)
+        if value is not None:
+            items.append((label, f"{value:.4g}" if isinstance(value, float) else str(value)))
+    return key_value_card("Equation of state (PBE fit)", items or [(k, str(v)) for k, v in eos.items()], id=ids.ELEMENT_EOS)
+
+
+def normalise_curves(raw: Any) -> dict[str, dict[str, tuple[list[float], list[float]]]]:
+    """Bring :func:`analysis.electronic.load_curves` output to {panel: {method: (x, y)}}.
+
+    Accepts per panel ('displacement', 'fermi_shift') either {method: (x, y)} or
+    {method: {'x': .., 'y': ..}}, or {'x': common x, 'methods'/'curves': {method: y}}.
+    """
+    out: dict[str, dict[str, tuple[list[float], list[float]]]] = {}
+    if not isinstance(raw, dict):
+        return out
+    aliases = {"displacement": ("displacement", "displacements"), "fermi_shift": ("fermi_shift", "fermi", "fermi_level_shift")}
+    for panel, keys in aliases.items():
+        block = next((raw[k] for k in keys if k in raw), None)
+        if not isinstance(block, dict):
+            continue
+        curves: dict[str, tuple[list[float], list[float]]] = {}
+        common_x = block.get("x")
+        inner = block.get("methods", block.get("curves", block))
+        for method, value in inner.items():
+            if method in ("x", "units", "methods", "curves"):
+                continue
+            if isinstance(value, dict) and "y" in value:
+                curves[str(method)] = (list(value.get("x", common_x)), list(value["y"]))
+            elif isinstance(value, (list, tuple)) and len(value) == 2 and hasattr(value[0], "__len__"):
+                curves[str(method)] = (list(value[0]), list(value[1]))
+            elif common_x is not None and hasattr(value, "__len__"):
+                curves[str(method)] = (list(common_x), list(value))
+        if curves:
+            out[panel] = curves
+    return out
+
+
+def curve_figures(symbol: str, methods: list[str] | None) -> tuple[go.Figure, go.Figure]:
+    """The displacement and Fermi-shift figures of ``symbol`` with only ``methods`` shown."""
+    curves = normalise_curves(views.load_curves(symbol))
+    figs = []
+    for panel, (x_label, y_label, title) in PANELS.items():
+        figs.append(eigenvalue_sum_curve(curves.get(panel, {}), x_label=x_label, y_label=y_label, visible=methods, title=f"{symbol}: {title}"))
+    return figs[0], figs[1]
+
+
+def curves_panel(symbol: str, methods: list[str] | None) -> html.Div:
+    """The eigenvalue-sum section: a checklist of smearing methods and the two curve plots."""
+    curves = normalise_curves(views.load_curves(symbol))
+    all_methods = list(dict.fromkeys(m for panel in curves.values() for m in panel))
+    if not all_methods:
+        message = alert(
+            f"No eigenvalue-sum curves for {symbol} yet: they come from the electronic analysis "
+            f"(`python -m analysis electronic --elements {symbol}`), which has not produced this element's "
+            "displacement and Fermi-shift curves.",
+            "info",
+        )
+    else:
+        message = html.Div()
+    shown = [m for m in methods if m in all_methods] if methods else all_methods
+    disp, fermi = curve_figures(symbol, shown)
+    return html.Div(
+        [
+            html.H3("Eigenvalue sums"),
+            html.Div(message, id=ids.ELEMENT_CURVES_MESSAGE),
+            dcc.Checklist(id=ids.ELEMENT_METHODS, options=all_methods, value=shown, inline=True, className="checklist"),
+            html.Div(
+                [
+                    dcc.Graph(id=ids.ELEMENT_DISPLACEMENT_CURVE, figure=disp, config=graph_config(f"{symbol}_eigenvalue-sum_displacement")),
+                    dcc.Graph(id=ids.ELEMENT_FERMI_CURVE, figure=fermi, config=graph_config(f"{symbol}_eigenvalue-sum_fermi-shift")),
+                ],
+                className="two-col",
+            ),
+        ]
+    )
+
+
+def _nav_link(target: str | None, label: str, cid: str, query: dict[str, Any]) -> Any:
+    if target is None:
+        return html.Span(label, id=cid, className="nav-disabled")
+    return dcc.Link(f"{label} {target}" if label == "←" else f"{target} {label}", href=f"/element/{target}" + encode_query(query), id=cid)
+
+
+def layout(symbol: str | None = None, dataset: str | None = None, model: str | None = None, methods: str | None = None,
+           **_: str) -> html.Div:
+    """The page of ``symbol`` (Dash passes the path variable and the query parameters)."""
+    symbol = (symbol or "").strip()
+    try:
+        z = elements.atomic_number(symbol)
+    except ValueError:
+        return html.Div([html.H2("Element"), alert(f"Unknown element symbol {symbol!r}.", "error")])
+    name = views.resolve_dataset(dataset)
+    query = {"dataset": name, "model": split_list(model)}
+    prev_el, next_el = views.neighbours(name, symbol)
+    header = html.Div(
+        [
+            _nav_link(prev_el, "←", ids.ELEMENT_PREV, query),
+            html.H2(f"{symbol} (Z = {z})", id=ids.ELEMENT_TITLE),
+            _nav_link(next_el, "→", ids.ELEMENT_NEXT, query),
+        ],
+        className="element-header",
+    )
+    info = html.Div([metal43_card(symbol), eos_card(symbol)], className="two-col")
+    body: list[Any]
+    if name is None:
+        body = [no_data_message()]
+    elif symbol not in views.summary(name).elements:
+        body = [alert(f"Data set {name!r} has no frames of {symbol}.", "info")]
+    else:
+        table = views.element_table(name, symbol)
+        chosen = [m for m in split_list(model) if m in views.models(name)] or None
+        if table.empty:
+            errors: Any = alert(f"No model predictions on {name!r} yet: submit an evaluation on the Jobs page.", "info")
+        else:
+            errors = html.Div([
+                data_table(table, id=ids.ELEMENT_TABLE, columns=TABLE_HEADERS),
+                html.Button("Download table (CSV)", id=ids.ELEMENT_CSV_BUTTON, className="button"),
+                dcc.Download(id=ids.ELEMENT_CSV_DOWNLOAD),
+            ])
+        body = [
+            html.P(f"Data set: {name}", className="hint"),
+            html.H3("Errors per model and temperature"),
+            errors,
+            html.H3("Parity"),
+            html.Div(
+                [
+                    dcc.Graph(id=ids.ELEMENT_ENERGY_PARITY, config=graph_config(f"{symbol}_{name}_energy-parity"),
+                              figure=parity_plot(views.parity_data(name, symbol, quantity="energy", models_=chosen), quantity="energy",
+                                                 title=f"{symbol}: energy per atom (per-element shift applied to universal models)")),
+                    dcc.Graph(id=ids.ELEMENT_FORCE_PARITY, config=graph_config(f"{symbol}_{name}_force-parity"),
+                              figure=parity_plot(views.parity_data(name, symbol, quantity="force", models_=chosen), quantity="force",
+                                                 title=f"{symbol}: force components")),
+                ],
+                className="two-col",
+            ),
+        ]
+    return html.Div(
+        [
+            dcc.Location(id=ELEMENT_URL, refresh=False),
+            dcc.Store(id=ids.ELEMENT_CURVES_STORE, data={"symbol": symbol, "dataset": name}),
+            header,
+            info,
+            *body,
+            curves_panel(symbol, split_list(methods) or None),
+        ]
+    )
+
+
+@callback(
+    Output(ids.ELEMENT_DISPLACEMENT_CURVE, "figure"),
+    Output(ids.ELEMENT_FERMI_CURVE, "figure"),
+    Output(ELEMENT_URL, "search"),
+    Input(ids.ELEMENT_METHODS, "value"),
+    State(ids.ELEMENT_CURVES_STORE, "data"),
+    State(ELEMENT_URL, "search"),
+    prevent_initial_call=True,
+)
+def toggle_methods(methods: list[str] | None, store: dict[str, Any], search: str | None) -> tuple[go.Figure, go.Figure, str]:
+    """Show only the ticked smearing methods, and keep the choice in the URL."""
+    disp, fermi = curve_figures(store["symbol"], list(methods or []))
+    query = decode_query(search)
+    query["methods"] = ",".join(methods or []) or "none"
+    return disp, fermi, encode_query(query)
+
+
+@callback(Output(ids.ELEMENT_CSV_DOWNLOAD, "data"), Input(ids.ELEMENT_CSV_BUTTON, "n_clicks"), State(ids.ELEMENT_CURVES_STORE, "data"),
+          prevent_initial_call=True)
+def download_csv(_n: int, store: dict[str, Any]) -> dict[str, Any]:
+    """The element's errors per model and temperature, as CSV."""
+    table = views.element_table(store["dataset"], store["symbol"])
+    return dcc.send_data_frame(table.to_csv, f"{store['symbol']}_{store['dataset']}_errors.csv", index=False)

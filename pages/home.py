@@ -1,0 +1,229 @@
+"""Error map ('/'): periodic-table heat map of one metric per element.
+
+The selection lives in the URL query (``/?dataset=..&model=a,b&metric=force_rmse&temperature=300``),
+so a link reproduces the view and the browser's back button steps through earlier selections.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+import plotly.graph_objects as go
+from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+
+from analysis import views
+from analysis.metrics import POOLED
+from components import ids
+from components.layout import METRIC_OPTIONS, alert, decode_query, encode_query, labelled, no_data_message, split_list
+from components.ptable import MAX_SPLIT_MODELS, ptable_heatmap, ptable_heatmap_grid
+from components.theme import empty_figure, graph_config
+
+dash.register_page(__name__, path="/", title="Error map · MLFF Error Atlas", name="Error map")
+
+DEFAULTS: dict[str, str] = {
+    "metric": "force_rmse",
+    "temperature": POOLED,
+    "normalise": "absolute",
+    "scale": "linear",
+    "view": "tiles",
+}
+# (query key, component id) of the controls kept in the URL, in callback order
+URL_CONTROLS: tuple[tuple[str, str], ...] = (
+    ("model", ids.MAP_MODEL),
+    ("metric", ids.MAP_METRIC),
+    ("temperature", ids.MAP_TEMPERATURE),
+    ("normalise", ids.MAP_NORMALISE),
+    ("scale", ids.MAP_COLOR_SCALE),
+    ("view", ids.MAP_VIEW),
+    ("cmax", ids.MAP_CMAX),
+)
+
+
+def parse_state(query: dict[str, str], dataset: str | None) -> dict[str, Any]:
+    """Selections from URL query values, with defaults and values the data set cannot show dropped."""
+    state: dict[str, Any] = {k: query.get(k) or v for k, v in DEFAULTS.items()}
+    if state["metric"] not in views.METRICS:
+        state["metric"] = DEFAULTS["metric"]
+    models = views.models(dataset) if dataset else []
+    chosen = [m for m in split_list(query.get("model")) if m in models][:MAX_SPLIT_MODELS]
+    state["model"] = chosen or models[:1]
+    temps = [v for v, _ in views.temperature_options(dataset)] if dataset else [POOLED]
+    if state["temperature"] not in temps:
+        state["temperature"] = POOLED
+    try:
+        state["cmax"] = float(query["cmax"]) if query.get("cmax") else None
+    except ValueError:
+        state["cmax"] = None
+    return state
+
+
+def state_to_search(dataset: str | None, state: dict[str, Any]) -> str:
+    """The URL query of a selection (defaults omitted, so short links stay short)."""
+    params: dict[str, Any] = {"dataset": dataset}
+    for key, _ in URL_CONTROLS:
+        value = state.get(key)
+        if key in DEFAULTS and value == DEFAULTS[key]:
+            continue
+        params[key] = value
+    return encode_query(params)
+
+
+def map_figure(
+    dataset: str | None,
+    models: list[str],
+    metric: str,
+    temperature: str,
+    normalise: str,
+    scale: str,
+    view: str,
+    cmax: float | None,
+) -> go.Figure:
+    """The map for a selection: split tiles of the chosen models, or the grid of all models."""
+    if not dataset:
+        return empty_figure("No data yet.")
+    all_models = views.models(dataset)
+    if not all_models:
+        return empty_figure(f"No model predictions on data set {dataset!r} yet: submit an evaluation on the Jobs page.")
+    relative = normalise == "relative"
+    label = views.metric_label(metric, relative=relative)
+    shown = all_models if view == "grid" else (models or all_models[:1])
+    values = {m: views.element_values(dataset, model=m, metric=metric, temperature=temperature, relative=relative) for m in shown}
+    kwargs = {"label": label, "log": scale == "log", "cmax": cmax}
+    temp_text = "all temperatures" if temperature == POOLED else dict(views.temperature_options(dataset)).get(temperature, temperature)
+    title = f"{label.split(' (')[0]} · {temp_text} · {dataset}"
+    try:
+        if view == "grid":
+            return ptable_heatmap_grid(values, title=title, **kwargs)
+        if len(shown) == 1:
+            return ptable_heatmap(values[shown[0]], title=f"{shown[0]}: {title}", **kwargs)
+        return ptable_heatmap(values, title=title, **kwargs)
+    except ValueError as exc:  # e.g. a colour maximum below the data's minimum on a log scale
+        return empty_figure(f"Cannot draw this selection: {exc}")
+
+
+def export_name(dataset: str | None, models: list[str], metric: str, temperature: str, normalise: str) -> str:
+    """File name for exported figures and tables, carrying the selection."""
+    return "_".join(["error-map", dataset or "none", "+".join(models) or "all", metric, temperature, normalise])
+
+
+def layout(dataset: str | None = None, **query: str) -> html.Div:
+    """The page for a URL query (Dash passes the query parameters as keyword arguments)."""
+    name = views.resolve_dataset(dataset)
+    if name is None:
+        return html.Div([html.H2("Error map"), no_data_message()])
+    state = parse_state(query, name)
+    models = views.models(name)
+    controls = html.Div(
+        [
+            labelled("Data set", dcc.Dropdown(id=ids.MAP_DATASET, options=views.dataset_names(), value=name, clearable=False), width="14rem"),
+            labelled(
+                f"Models (up to {MAX_SPLIT_MODELS}: split tiles)",
+                dcc.Dropdown(id=ids.MAP_MODEL, options=models, value=state["model"], multi=True),
+                width="22rem",
+            ),
+            labelled("Metric", dcc.Dropdown(id=ids.MAP_METRIC, options=METRIC_OPTIONS, value=state["metric"], clearable=False), width="14rem"),
+            labelled(
+                "Temperature",
+                dcc.Dropdown(id=ids.MAP_TEMPERATURE, options=[{"label": lab, "value": v} for v, lab in views.temperature_options(name)],
+                             value=state["temperature"], clearable=False),
+                width="14rem",
+            ),
+            labelled("Values", dcc.RadioItems(id=ids.MAP_NORMALISE, options=[{"label": " absolute", "value": "absolute"},
+                                                                            {"label": " / reference std", "value": "relative"}],
+                                              value=state["normalise"], inline=True)),
+            labelled("Colour scale", dcc.RadioItems(id=ids.MAP_COLOR_SCALE, options=[{"label": " linear", "value": "linear"},
+                                                                                   {"label": " log", "value": "log"}],
+                                                    value=state["scale"], inline=True)),
+            labelled("View", dcc.RadioItems(id=ids.MAP_VIEW, options=[{"label": " selected models", "value": "tiles"},
+                                                                    {"label": " all models (grid)", "value": "grid"}],
+                                             value=state["view"], inline=True)),
+            labelled("Colour max", dcc.Input(id=ids.MAP_CMAX, type="number", value=state["cmax"], placeholder="auto", debounce=True,
+                                             min=0, style={"width": "7rem"})),
+        ],
+        className="controls",
+    )
+    message = [] if models else [alert(f"Data set {name!r} has no model predictions yet: submit an evaluation on the Jobs page.", "info")]
+    return html.Div(
+        [
+            dcc.Location(id=ids.MAP_URL, refresh=False),
+            dcc.Location(id=ids.MAP_NAV, refresh="callback-nav"),
+            html.H2("Error map"),
+            controls,
+            html.Div(message, id=ids.MAP_MESSAGE),
+            dcc.Loading(dcc.Graph(id=ids.MAP_GRAPH, figure=map_figure(name, state["model"], state["metric"], state["temperature"],
+                                                                    state["normalise"], state["scale"], state["view"], state["cmax"]),
+                                  config=graph_config(export_name(name, state["model"], state["metric"], state["temperature"], state["normalise"]))),
+                        delay_show=300),
+            html.P("Click an element to open its page. Grey tiles: no data for this selection.", className="hint"),
+            html.Button("Download table (CSV)", id=ids.MAP_CSV_BUTTON, className="button"),
+            dcc.Download(id=ids.MAP_CSV_DOWNLOAD),
+        ]
+    )
+
+
+@callback(
+    *[Output(cid, "value") for _, cid in URL_CONTROLS],
+    Output(ids.MAP_URL, "search"),
+    *[Input(cid, "value") for _, cid in URL_CONTROLS],
+    Input(ids.MAP_URL, "search"),
+    State(ids.MAP_DATASET, "value"),
+)
+def sync_url(*args: Any) -> tuple[Any, ...]:
+    """Keep the controls and the URL query in step, in both directions (Back button included)."""
+    *values, search, dataset = args
+    n = len(URL_CONTROLS)
+    if ctx.triggered_id == ids.MAP_URL:  # the URL changed (back/forward): controls follow it
+        state = parse_state(decode_query(search), dataset)
+        new = [state[key] for key, _ in URL_CONTROLS]
+        return (*[v if v != old else no_update for v, old in zip(new, values)], no_update)
+    if ctx.triggered_id is None:
+        return (no_update,) * (n + 1)
+    state = dict(zip([k for k, _ in URL_CONTROLS], values))
+    target = state_to_search(dataset, state)
+    return (*([no_update] * n), target if target != (search or "") else no_update)
+
+
+@callback(
+    Output(ids.MAP_GRAPH, "figure"),
+    Output(ids.MAP_GRAPH, "config"),
+    *[Input(cid, "value") for _, cid in URL_CONTROLS],
+    State(ids.MAP_DATASET, "value"),
+    prevent_initial_call=True,
+)
+def update_map(models: list[str] | None, metric: str, temperature: str, normalise: str, scale: str, view: str,
+               cmax: float | None, dataset: str) -> tuple[go.Figure, dict[str, Any]]:
+    """Redraw the map for the current controls (the layout drew the first one)."""
+    models = split_list(models)[:MAX_SPLIT_MODELS]
+    fig = map_figure(dataset, models, metric, temperature, normalise, scale, view, cmax)
+    return fig, graph_config(export_name(dataset, models, metric, temperature, normalise))
+
+
+@callback(Output(ids.MAP_NAV, "href"), Input(ids.MAP_GRAPH, "clickData"), Input(ids.MAP_DATASET, "value"),
+          State(ids.MAP_MODEL, "value"), prevent_initial_call=True)
+def navigate(click: dict[str, Any] | None, dataset: str, models: list[str] | None) -> str:
+    """Open the clicked element's page, or reload the map for another data set."""
+    if ctx.triggered_id == ids.MAP_DATASET:
+        return "/" + encode_query({"dataset": dataset})
+    symbol = element_from_click(click)
+    if symbol is None:
+        return no_update
+    return f"/element/{symbol}" + encode_query({"dataset": dataset, "model": split_list(models)})
+
+
+def element_from_click(click: dict[str, Any] | None) -> str | None:
+    """The element symbol of a click on a periodic-table tile (None elsewhere)."""
+    for point in (click or {}).get("points", []):
+        custom = point.get("customdata")
+        if isinstance(custom, (list, tuple)) and len(custom) > 1 and custom[1]:
+            return str(custom[1])
+    return None
+
+
+@callback(Output(ids.MAP_CSV_DOWNLOAD, "data"), Input(ids.MAP_CSV_BUTTON, "n_clicks"), State(ids.MAP_DATASET, "value"),
+          State(ids.MAP_METRIC, "value"), State(ids.MAP_TEMPERATURE, "value"), State(ids.MAP_NORMALISE, "value"),
+          prevent_initial_call=True)
+def download_csv(_n: int, dataset: str, metric: str, temperature: str, normalise: str) -> dict[str, Any]:
+    """The per-element values of every model for the current selection, as CSV."""
+    table = views.per_element_errors(dataset, metric=metric, temperature=temperature, relative=normalise == "relative")
+    name = export_name(dataset, ["all"], metric, temperature, normalise)
+    return dcc.send_data_frame(table.to_csv, f"{name}.csv", index_label="element")

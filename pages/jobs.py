@@ -1,0 +1,136 @@
+"""Jobs ('/jobs'): submit model evaluations to the job queue, follow their progress, cancel them.
+
+The page only enqueues and reads (:mod:`analysis.jobs`); the worker process (``python -m analysis
+worker``, started by ``make run``) runs the models. Finished predictions land beside the data set,
+and the map picks them up on its next redraw (its caches are keyed on the prediction files).
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import dash
+from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
+
+from analysis import views
+from components import ids
+from components.layout import alert, labelled, no_data_message
+
+dash.register_page(__name__, path="/jobs", title="Jobs · MLFF Error Atlas", name="Jobs")
+
+POLL_MS = 1000
+STATE_CLASS = {"queued": "info", "running": "info", "done": "success", "failed": "error", "cancelled": "warning"}
+
+
+def model_options() -> list[dict[str, Any]]:
+    """Dropdown options for every registered model; those that cannot run here are disabled with the reason."""
+    from analysis.models import available_models
+
+    out = []
+    for spec in available_models():
+        label = f"{spec.name}: {spec.description}" if spec.description else spec.name
+        if not spec.available:
+            label += f" (unavailable: {spec.reason})"
+        out.append({"label": label, "value": spec.name, "disabled": not spec.available, "title": spec.reason or spec.description})
+    return sorted(out, key=lambda o: (o["disabled"], o["value"]))
+
+
+def submit(model: str | None, dataset: str | None, device: str, dtype: str) -> tuple[str, str]:
+    """Queue an evaluation; returns (alert kind, message) with the job id or the reason it was refused."""
+    from analysis import jobs
+    from analysis.models import ModelUnavailableError
+
+    if not model:
+        return "error", "Choose a model."
+    if not dataset:
+        return "error", "Choose a data set."
+    try:
+        job_id = jobs.submit_job(model, dataset, device=device, dtype=dtype)
+    except (KeyError, ValueError, ModelUnavailableError) as exc:
+        return "error", str(exc).strip("'\"")
+    rec = jobs.get_job(job_id)
+    if rec.state == "done":
+        return "success", f"{model} on {dataset} is already done (job {job_id[:12]}): its results are on the map."
+    workers = jobs.live_workers()
+    hint = "" if workers else " No worker is running: start one with `python -m analysis worker` (make run starts one)."
+    return "info", f"Queued job {job_id[:12]}: {model} on {dataset} ({device}, {dtype}).{hint}"
+
+
+def _when(t: float | None) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(t)) if t else ""
+
+
+def jobs_table(records: list[Any]) -> Any:
+    """The job list: state, progress bar, timings, error of failed jobs, cancel buttons."""
+    if not records:
+        return alert("No jobs yet.", "info")
+    header = html.Tr([html.Th(h) for h in ("job", "model", "data set", "device", "dtype", "state", "progress", "submitted", "time (s)", "")])
+    rows = []
+    for rec in records:
+        progress = html.Div([
+            html.Progress(value=str(rec.frames_done), max=str(max(rec.frames_total, 1)), className="progress"),
+            html.Span(f" {rec.frames_done}/{rec.frames_total}"),
+        ])
+        cancel = (html.Button("Cancel", id={"type": ids.JOBS_CANCEL, "index": rec.job_id}, className="button")
+                  if rec.state in ("queued", "running") else "")
+        rows.append(html.Tr([
+            html.Td(rec.job_id[:12], title=rec.job_id), html.Td(rec.model), html.Td(rec.dataset),
+            html.Td(rec.device_used or rec.device), html.Td(rec.dtype),
+            html.Td(rec.state, className=f"state-{rec.state}", id=f"{ids.JOBS_TABLE}-state-{rec.job_id[:12]}"),
+            html.Td(progress), html.Td(_when(rec.created)), html.Td(f"{rec.seconds:.1f}" if rec.seconds else ""), html.Td(cancel),
+        ]))
+        if rec.state == "failed":
+            rows.append(html.Tr(html.Td(alert([html.Strong("Error: "), rec.error, html.Details([html.Summary("traceback"), html.Pre(rec.traceback)])],
+                                              "error"), colSpan=10)))
+    return html.Table([html.Thead(header), html.Tbody(rows)], className="jobs")
+
+
+def layout(**_: str) -> html.Div:
+    """The jobs page."""
+    from analysis import jobs
+
+    names = views.dataset_names()
+    return html.Div(
+        [
+            html.H2("Jobs"),
+            no_data_message() if not names else html.Div(),
+            html.Div(
+                [
+                    labelled("Model", dcc.Dropdown(id=ids.JOBS_MODEL, options=model_options(), placeholder="choose a model"), width="30rem"),
+                    labelled("Data set", dcc.Dropdown(id=ids.JOBS_DATASET, options=names, value=views.default_dataset()), width="14rem"),
+                    labelled("Device", dcc.RadioItems(id=ids.JOBS_DEVICE, options=["auto", "cpu", "cuda"], value="auto", inline=True)),
+                    labelled("Precision", dcc.RadioItems(id=ids.JOBS_DTYPE, options=["float64", "float32"], value="float64", inline=True)),
+                    html.Button("Submit evaluation", id=ids.JOBS_SUBMIT, className="button"),
+                ],
+                className="controls",
+            ),
+            html.Div(id=ids.JOBS_SUBMIT_MESSAGE),
+            dcc.Interval(id=ids.JOBS_INTERVAL, interval=POLL_MS),
+            html.Div(jobs_table(jobs.list_jobs()), id=ids.JOBS_TABLE),
+        ]
+    )
+
+
+@callback(Output(ids.JOBS_SUBMIT_MESSAGE, "children"), Input(ids.JOBS_SUBMIT, "n_clicks"), State(ids.JOBS_MODEL, "value"),
+          State(ids.JOBS_DATASET, "value"), State(ids.JOBS_DEVICE, "value"), State(ids.JOBS_DTYPE, "value"), prevent_initial_call=True)
+def on_submit(_n: int, model: str | None, dataset: str | None, device: str, dtype: str) -> Any:
+    """Submit the chosen evaluation and say what happened."""
+    kind, message = submit(model, dataset, device, dtype)
+    return alert(message, kind, id=f"{ids.JOBS_SUBMIT_MESSAGE}-alert")
+
+
+@callback(Output(ids.JOBS_TABLE, "children"), Input(ids.JOBS_INTERVAL, "n_intervals"),
+          Input({"type": ids.JOBS_CANCEL, "index": ALL}, "n_clicks"), prevent_initial_call=True)
+def refresh(_n: int | None, cancel_clicks: list[int | None]) -> Any:
+    """Poll the queue (and cancel a job when its button was clicked)."""
+    from analysis import jobs
+
+    trigger = ctx.triggered_id
+    if isinstance(trigger, dict) and trigger.get("type") == ids.JOBS_CANCEL:
+        if not any(cancel_clicks):
+            return no_update
+        try:
+            jobs.cancel_job(trigger["index"])
+        except KeyError:
+            pass  # already removed: the refreshed table shows what is there
+    return jobs_table(jobs.list_jobs())
