@@ -410,6 +410,12 @@ def make_evaluator(
     dev = resolve_device(device)
     if spec.family == "sevenn":
         return SevennSubprocess(spec.source, device=dev, dtype=dtype)
+    if spec.family == "ase":
+        if spec.source != "EMT":
+            raise ValueError(f"{spec.name}: unknown ASE calculator {spec.source!r}")
+        from ase.calculators.emt import EMT
+
+        return LoopEvaluator(EMT(), dtype="float64", device="cpu")
     if spec.family == "nep":
         from calorine.calculators import CPUNEP
 

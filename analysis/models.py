@@ -9,6 +9,7 @@ Names:
     ``orb:PATH``           a local ORB checkpoint (state dict); options name the architecture.
     ``nep:PATH``           a NEP potential file (``nep.txt``), through calorine's CPU calculator.
     ``deepmd:PATH``        a frozen DeePMD model, when deepmd-kit is importable.
+    ``emt``                ASE's EMT (cheap, real; for tests and demos).
 
 Weights that are downloaded at run time by their package (MACE-MP, ORB) are looked for, in order,
 in the model folder (``MLFF_ATLAS_MODEL_DIR``, default ``<data dir>/models``) under the file name of
@@ -209,6 +210,7 @@ def _builtin() -> dict[str, ModelSpec]:
         specs.append(
             ModelSpec(f"chgnet-{key}", "chgnet", key, True, description=f"CHGNet {key} (weights in the chgnet wheel)")
         )
+    specs.append(ModelSpec("emt", "ase", "EMT", False, description="ASE's EMT potential (cheap; for tests and demos)"))
     for name, key in SEVENN_MODELS.items():
         specs.append(
             ModelSpec(name, "sevenn", key, True, env="sevenn", description="SevenNet-0 (weights in the sevenn wheel)")

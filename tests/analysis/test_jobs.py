@@ -1,0 +1,158 @@
+"""Job queue semantics with real workers (in-process and as killed/restarted subprocesses)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analysis import jobs
+from analysis.dataset import ReferenceSet
+from analysis.evaluate import make_evaluator
+from analysis.store import load_predictions, save_dataset
+from tests.analysis.conftest import cu_frames
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _worker_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "analysis", "worker", "--poll", "0.1", *args]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def test_submit_twice_is_one_job_and_runs_once(data_env: Path, cu_set: ReferenceSet) -> None:
+    save_dataset(cu_set, "cu")
+    a = jobs.submit_job("emt", "cu", device="cpu")
+    b = jobs.submit_job("emt", "cu", device="cpu")
+    assert a == b
+    assert [r.job_id for r in jobs.list_jobs()] == [a]
+    assert jobs.get_job(a).state == "queued"
+    assert jobs.run_worker(once=True) == 1
+    rec = jobs.get_job(a)
+    assert rec.state == "done" and rec.frames_done == rec.frames_total == len(cu_set)
+    # stored beside the data set, equal to the frames' own EMT labels
+    pred = load_predictions("cu")["emt"]
+    np.testing.assert_allclose(pred.aligned_to(cu_set.arrays()).energy, cu_set.arrays().energy, atol=1e-9)
+    assert pred.meta["universal"] is False and pred.meta["job_id"] == a and pred.meta["device"] == "cpu"
+    # a finished job submitted again is answered at once and not run again
+    assert jobs.submit_job("emt", "cu", device="cpu") == a
+    assert jobs.get_job(a).state == "done"
+    assert jobs.run_worker(once=True) == 0
+
+
+def test_finished_job_is_answered_from_the_store(data_env: Path, cu_set: ReferenceSet) -> None:
+    save_dataset(cu_set, "cu")
+    job_id = jobs.submit_job("emt", "cu", device="cpu", dtype="float64")
+    jobs.run_worker(once=True)
+    assert jobs.clear_finished() == 1
+    assert jobs.list_jobs() == []
+    assert jobs.submit_job("emt", "cu", device="cpu", dtype="float64") == job_id
+    assert jobs.get_job(job_id).state == "done"
+    # a different dtype is a different job
+    other = jobs.submit_job("emt", "cu", device="cpu", dtype="float32")
+    assert other != job_id and jobs.get_job(other).state == "queued"
+
+
+def test_cancel_and_resubmit(data_env: Path, cu_set: ReferenceSet) -> None:
+    save_dataset(cu_set, "cu")
+    job_id = jobs.submit_job("emt", "cu", device="cpu")
+    assert jobs.cancel_job(job_id).state == "cancelled"
+    assert jobs.run_worker(once=True) == 0
+    assert jobs.get_job(job_id).state == "cancelled"
+    assert "emt" not in load_predictions("cu")
+    jobs.submit_job("emt", "cu", device="cpu")
+    assert jobs.get_job(job_id).state == "queued"
+
+
+def test_failed_job_keeps_error_and_traceback(data_env: Path, cu_set: ReferenceSet, tmp_path: Path) -> None:
+    save_dataset(cu_set, "cu")
+    bad = tmp_path / "broken.model"
+    bad.write_bytes(b"this is not a torch file")
+    job_id = jobs.submit_job(f"mace:{bad}", "cu", device="cpu")
+    jobs.run_worker(once=True)
+    rec = jobs.get_job(job_id)
+    assert rec.state == "failed"
+    assert rec.error  # the exception's type and message
+    assert "Traceback" in rec.traceback and "torch" in rec.traceback
+
+
+def test_unknown_inputs_are_refused(data_env: Path, cu_set: ReferenceSet) -> None:
+    save_dataset(cu_set, "cu")
+    with pytest.raises(KeyError, match="no data set named"):
+        jobs.submit_job("emt", "nope")
+    with pytest.raises(KeyError, match="unknown model"):
+        jobs.submit_job("not-a-model", "cu")
+    with pytest.raises(ValueError, match="dtype"):
+        jobs.submit_job("emt", "cu", dtype="float16")
+    with pytest.raises(RuntimeError, match="MLFF_ATLAS_MODEL_DIR"):
+        jobs.submit_job("mace-mp-large", "cu")
+
+
+def test_killed_worker_resumes_without_recomputing(data_env: Path, small_mace_path: Path) -> None:
+    ref = ReferenceSet(cu_frames(30))
+    save_dataset(ref, "cu30")
+    job_id = jobs.submit_job(f"mace:{small_mace_path}", "cu30", device="cpu", chunk_frames=2, batch_size=2)
+    proc = subprocess.Popen(_worker_cmd(), cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and len(list(jobs.chunk_dir(job_id).glob("*.npz"))) < 3:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    written = {p.name: p.stat().st_mtime_ns for p in jobs.chunk_dir(job_id).glob("*.npz")}
+    assert 3 <= len(written) < 15, "the worker must be killed mid-job"
+    # the dead worker's job goes back to the queue
+    rec = jobs.get_job(job_id)
+    assert rec.state == "queued" and rec.frames_done == 2 * len(written)
+
+    restarted = subprocess.run(_worker_cmd("--once"), cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
+    assert restarted.returncode == 0, restarted.stderr[-2000:]
+    rec = jobs.get_job(job_id)
+    assert rec.state == "done" and rec.attempts == 2
+    assert rec.frames_reused == 2 * len(written)  # the second attempt started from the chunks on disk
+    pred = load_predictions("cu30")[f"mace-{small_mace_path.stem}"].aligned_to(ref.arrays())
+    # the resumed result equals one uninterrupted evaluation
+    direct = make_evaluator(f"mace:{small_mace_path}", device="cpu", dtype="float64").predict(ref.frames)
+    np.testing.assert_allclose(pred.energy, direct.energy, atol=1e-8)
+    np.testing.assert_allclose(pred.forces, np.concatenate(direct.forces), atol=1e-8)
+
+
+def test_two_workers_never_share_a_job(data_env: Path) -> None:
+    ids = []
+    for i in range(8):
+        save_dataset(ReferenceSet(cu_frames(20, seed=i)), f"cu{i}")
+        ids.append(jobs.submit_job("emt", f"cu{i}", device="cpu", chunk_frames=1))
+    procs = [
+        subprocess.Popen(_worker_cmd("--once"), cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
+    done_by = [{line.split()[0] for line in out.splitlines() if " done " in line} for out, _ in outs]
+    assert done_by[0].isdisjoint(done_by[1])
+    assert done_by[0] | done_by[1] == set(ids)
+    assert all(jobs.get_job(j).attempts == 1 and jobs.get_job(j).state == "done" for j in ids)
+
+
+def test_evaluate_command_runs_in_process_without_worker(data_env: Path, cu_set: ReferenceSet, capsys: pytest.CaptureFixture[str]) -> None:
+    from analysis.cli import main
+
+    save_dataset(cu_set, "cu")
+    assert main(["evaluate", "--model", "emt", "--dataset", "cu", "--device", "cpu"]) == 0
+    assert "done: emt on cu" in capsys.readouterr().out
+    assert main(["jobs"]) == 0
+    listing = capsys.readouterr().out
+    assert "done" in listing and "emt" in listing
