@@ -223,7 +223,7 @@ def registry() -> dict[str, ModelSpec]:
     return dict(_builtin())
 
 
-def get_spec(name: str | ModelSpec, **options: Any) -> ModelSpec:
+def get_spec(name: str | ModelSpec, /, **options: Any) -> ModelSpec:
     """The spec for a registry name or a ``family:PATH`` string.
 
     Args:
