@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("analysis.jobs_cli:evaluate_main", "evaluate a model on a data set through the job queue"),
     "jobs": ("analysis.jobs_cli:jobs_main", "list, show or cancel evaluation jobs"),
     "models": ("analysis.jobs_cli:models_main", "list the registered models and whether they can run here"),
+    "electronic": ("analysis.electronic:main", "GPAW eigenvalue protocols (displacement, Fermi shift) per element"),
 }
 
 

@@ -1,0 +1,709 @@
+"""Eigenvalues from real calculations and the two perturbation protocols.
+
+Two sources of Kohn-Sham eigenvalues:
+
+* the user's own VASP runs: :func:`read_vasprun` (vasprun.xml), :func:`read_eigenval`
+  (EIGENVAL, with the Fermi level from OUTCAR when given) and :func:`read_vasp` (either, from a
+  run folder), all through pymatgen, giving an :class:`Eigenvalues`;
+* GPAW, driven here (:func:`run_element`), with versioned settings (:data:`SETTINGS`).
+
+Protocols (for every occupation method of :mod:`analysis.smearing`):
+
+(a) displacement: atom 0 of a small cell (2-4 atoms, :func:`protocol_cell`) is moved along the
+    fixed Cartesian direction ``(1, 2, 3)/sqrt(14)`` by ``delta`` = 0 ... 0.12 Å (7 steps); a
+    self-consistent GPAW calculation at each; the band energy (occupation-weighted eigenvalue
+    sum, entropy term apart) versus delta. The SCF keeps time-reversal symmetry only
+    (``symmetry={'point_group': False}``), which holds for every displacement and halves the
+    k-points. The smearing methods use GPAW's irreducible k-points and weights; the tetrahedron
+    method maps them back to the full Monkhorst-Pack mesh with GPAW's ``kd.bz2ibz_k``
+    (k and -k have the same eigenvalues under time reversal), the same map GPAW's own
+    tetrahedron code uses.
+(b) Fermi-level shift: from the delta = 0 eigenvalues, the eigenvalue sum below E_F + dE for
+    dE in [-0.5, 0.5] eV (41 points).
+
+The SCF itself uses one smearing (Fermi-Dirac, 0.1 eV); every method's band energy is then
+computed from those eigenvalues with :mod:`analysis.smearing` (sigma 0.1 eV, Methfessel-Paxton
+order 1).
+
+Spin: Fe, Co and Ni are spin-polarised (ferromagnetic start). Cr (antiferromagnetic in
+nature, a spin-density wave) and Mn (the bcc substitute of :mod:`analysis.gpaw_calc`) are
+computed non-spin-polarised: a ferromagnetic start would converge to a state that is not their
+ground state, and a commensurate antiferromagnetic cell is beyond the 2-4 atom budget.
+
+Cache layout (``<root>/electronic/``): one SCF is keyed by the SHA-256 of (element, structure,
+settings) and stored as ``<hash>.npz`` (eigenvalues float32, weights, k-mesh map, electron
+count) plus ``<hash>.json`` (settings, energy, timings); a rerun computes only the missing
+ones. Per element, ``curves_<El>.json`` holds the curves computed from the cached eigenvalues
+(so a recompute reproduces them exactly), and ``progress.log`` the run log.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from analysis import smearing as sm
+from analysis.errors import InputFileError
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+SETTINGS: dict[str, Any] = {
+    "version": 1,
+    "mode": "pw",
+    "ecut_ev": 300.0,
+    "kpt_density": 2.5,
+    "xc": "PBE",
+    "smearing": "fermi-dirac",
+    "width_ev": 0.1,
+    "convergence": {"density": 1e-5, "eigenstates": 1e-8},
+    "maxiter": 300,
+    "spin_polarized": ["Fe", "Co", "Ni"],
+    "initial_magmom": {"Fe": 3.0, "Co": 2.0, "Ni": 1.0},
+    "symmetry": "time-reversal",
+    "n_atoms": 2,
+    "displaced_atom": 0,
+    "direction": [1.0, 2.0, 3.0],
+    "deltas_a": [0.0, 0.02, 0.04, 0.06, 0.08, 0.10, 0.12],
+    "analysis_sigma_ev": 0.1,
+    "mp_order": 1,
+    "fermi_shifts_ev": [round(-0.5 + 0.025 * i, 3) for i in range(41)],
+}
+"""Default (versioned) settings of the electronic protocols; change ``version`` with any edit."""
+
+METHODS: tuple[str, ...] = sm.METHODS
+
+
+# ============================================================================ eigenvalues
+
+
+@dataclass(frozen=True)
+class Eigenvalues:
+    """Kohn-Sham eigenvalues of one calculation.
+
+    Attributes:
+        eigs: eigenvalues in eV, shape (spin, kpt, band).
+        weights: k-point weights, shape (kpt,), summing to 1.
+        n_electrons: valence electrons per cell.
+        efermi: the code's own Fermi level in eV (None if the file has none).
+        source: where they came from (path or 'gpaw').
+        mesh: the full Monkhorst-Pack mesh (n1, n2, n3) when known, else None.
+        bz_to_ibz: index into ``kpt`` of every full-mesh point (C order), when known.
+        reciprocal_cell: 3x3 reciprocal cell (rows, 1/Å without 2 pi), when known.
+    """
+
+    eigs: NDArray[np.float64]
+    weights: NDArray[np.float64]
+    n_electrons: float
+    efermi: float | None
+    source: str
+    mesh: tuple[int, int, int] | None = None
+    bz_to_ibz: NDArray[np.intp] | None = None
+    reciprocal_cell: NDArray[np.float64] | None = None
+
+    def band_energy(self, method: sm.Method, sigma_ev: float = 0.1, *, order: int = 1) -> sm.BandEnergy:
+        """Band energy of these eigenvalues by ``method`` (see :func:`analysis.smearing.band_energy`)."""
+        return sm.band_energy(self.eigs, self.weights, self.n_electrons, method=method, sigma_ev=sigma_ev,
+                              order=order, **self._tetra_kwargs(method))
+
+    def fermi_shift(self, shifts_ev: Sequence[float], method: sm.Method, sigma_ev: float = 0.1, *,
+                    order: int = 1) -> sm.FermiShiftCurve:
+        """Protocol (b) for these eigenvalues (see :func:`analysis.smearing.eigenvalue_sum_vs_fermi_shift`)."""
+        return sm.eigenvalue_sum_vs_fermi_shift(self.eigs, self.weights, self.n_electrons, np.asarray(shifts_ev),
+                                                method, sigma_ev, order=order, **self._tetra_kwargs(method))
+
+    def _tetra_kwargs(self, method: str) -> dict[str, Any]:
+        if method != "tetrahedron":
+            return {}
+        if self.mesh is None:
+            raise ValueError(f"{self.source}: the tetrahedron method needs the full k-mesh, which is unknown here")
+        return {"mesh": self.mesh, "bz_to_ibz": self.bz_to_ibz, "reciprocal_cell": self.reciprocal_cell}
+
+
+def _vasp_mesh(kpoints: Any) -> tuple[int, int, int] | None:
+    try:
+        mesh = tuple(int(k) for k in kpoints.kpts[0])
+        return mesh if len(mesh) == 3 and kpoints.style.name in ("Gamma", "Monkhorst") else None
+    except Exception:  # noqa: BLE001 - a missing or explicit k-point list has no mesh
+        return None
+
+
+def _bz_map(kpts_ibz: NDArray[np.float64], mesh: tuple[int, int, int]) -> NDArray[np.intp] | None:
+    """Map every full-mesh point (C order) to the listed k-point equal to it or to its inverse.
+
+    The grid offset is taken from the first listed point. Returns None when some mesh point has
+    no partner (the list was reduced by point-group symmetry, or is not a regular mesh).
+    """
+    n = np.asarray(mesh)
+    k = np.asarray(kpts_ibz, dtype=np.float64)
+    shift = (k[0] * n) % 1.0
+    shift = np.where(np.isclose(shift, 1.0), 0.0, shift)
+    if not np.all(np.isclose(shift, 0.0) | np.isclose(shift, 0.5)):
+        return None
+
+    def key(frac: NDArray[np.float64]) -> NDArray[np.int64]:
+        return np.round(frac * n - shift).astype(np.int64) % n
+
+    listed = key(k)
+    if not np.allclose(((k * n - shift) + 0.5) % 1.0 - 0.5, 0.0, atol=1e-6):
+        return None
+    flat = (listed[:, 0] * n[1] + listed[:, 1]) * n[2] + listed[:, 2]
+    table = np.full(int(n.prod()), -1, dtype=np.intp)
+    table[flat[::-1]] = np.arange(len(k))[::-1]
+    grid = (np.indices(mesh).reshape(3, -1).T + shift) / n
+    minus = key(-grid)
+    minus_flat = (minus[:, 0] * n[1] + minus[:, 1]) * n[2] + minus[:, 2]
+    out = np.where(table >= 0, table, table[minus_flat])
+    return None if np.any(out < 0) else out
+
+
+def read_vasprun(path: str | Path) -> Eigenvalues:
+    """Eigenvalues, k-weights, electron count and Fermi level from a vasprun.xml.
+
+    Args:
+        path: the vasprun.xml file.
+
+    Raises:
+        InputFileError: missing, truncated or malformed file, or no eigenvalues in it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "file not found")
+    with open(path, "rb") as handle:
+        handle.seek(max(0, path.stat().st_size - 512))
+        if b"</modeling>" not in handle.read():
+            raise InputFileError(path, "file is truncated (no closing </modeling>): the VASP run did not finish writing it")
+    from pymatgen.electronic_structure.core import Spin
+    from pymatgen.io.vasp.outputs import Vasprun
+
+    try:
+        vr = Vasprun(str(path), parse_dos=True, parse_eigen=True, parse_projected_eigen=False,
+                     parse_potcar_file=False, exception_on_bad_xml=True)
+    except Exception as exc:  # pymatgen raises assorted errors on malformed XML
+        raise InputFileError(path, f"cannot parse vasprun.xml: {type(exc).__name__}: {exc}") from exc
+    if not getattr(vr, "eigenvalues", None):
+        raise InputFileError(path, "no <eigenvalues> block (was the run stopped before the first SCF finished?)")
+    spins = [s for s in (Spin.up, Spin.down) if s in vr.eigenvalues]
+    eigs = np.stack([np.asarray(vr.eigenvalues[s])[:, :, 0] for s in spins])
+    weights = np.asarray(vr.actual_kpoints_weights, dtype=np.float64)
+    if weights.shape != (eigs.shape[1],):
+        raise InputFileError(path, f"{len(weights)} k-point weights for {eigs.shape[1]} k-points")
+    nelect = vr.parameters.get("NELECT")
+    if nelect is None:
+        raise InputFileError(path, "NELECT missing from <parameters>")
+    efermi = vr.efermi if vr.efermi is not None else None
+    rcell = np.asarray(vr.final_structure.lattice.reciprocal_lattice_crystallographic.matrix) if vr.final_structure else None
+    mesh = _vasp_mesh(vr.kpoints)
+    bz = None
+    if mesh is not None:
+        bz = _bz_map(np.asarray(vr.actual_kpoints), mesh)
+        if bz is None:
+            mesh = None  # the IBZ used point-group symmetry: no time-reversal-only map
+    return Eigenvalues(eigs.astype(np.float64), weights / weights.sum(), float(nelect),
+                       None if efermi is None else float(efermi), str(path), mesh, bz, rcell)
+
+
+def read_eigenval(path: str | Path, outcar: str | Path | None = None) -> Eigenvalues:
+    """Eigenvalues from an EIGENVAL file (electron count from its header), E_F from OUTCAR.
+
+    Raises:
+        InputFileError: missing or malformed file (the message names the file).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "file not found")
+    from pymatgen.electronic_structure.core import Spin
+    from pymatgen.io.vasp.outputs import Eigenval
+
+    try:
+        ev = Eigenval(str(path))
+    except Exception as exc:  # noqa: BLE001
+        raise InputFileError(path, f"cannot parse EIGENVAL: {type(exc).__name__}: {exc}") from exc
+    spins = [s for s in (Spin.up, Spin.down) if s in ev.eigenvalues]
+    if not spins:
+        raise InputFileError(path, "no eigenvalues")
+    # pymatgen leaves zeros for k-points or bands missing from a cut file: count them here
+    body = [line for line in path.read_text(errors="replace").splitlines()[7:] if line.strip()]
+    expected = ev.nkpt * (1 + ev.nbands)
+    if len(ev.kpoints) != ev.nkpt or len(body) < expected:
+        raise InputFileError(path, f"truncated: header announces {ev.nkpt} k-points x {ev.nbands} bands, "
+                                   f"found {len(ev.kpoints)} k-points and {len(body)} of {expected} lines")
+    eigs = np.stack([np.asarray(ev.eigenvalues[s])[:, :, 0] for s in spins])
+    weights = np.asarray(ev.kpoints_weights, dtype=np.float64)
+    if weights.shape != (eigs.shape[1],) or weights.sum() <= 0:
+        raise InputFileError(path, "k-point weights do not match the eigenvalue blocks")
+    efermi = None
+    if outcar is not None:
+        outcar = Path(outcar)
+        if not outcar.is_file():
+            raise InputFileError(outcar, "file not found")
+        efermi = _outcar_efermi(outcar)
+        if efermi is None:
+            raise InputFileError(outcar, "no 'E-fermi' line (was the run stopped early?)")
+    return Eigenvalues(eigs, weights / weights.sum(), float(ev.nelect), None if efermi is None else float(efermi),
+                       str(path))
+
+
+def _outcar_efermi(path: Path) -> float | None:
+    """The last ``E-fermi :`` value of an OUTCAR (eV), None if there is none.
+
+    Read with a regular expression rather than pymatgen's ``Outcar``, which needs the whole
+    file (headers, timings) to be present just to report this one line.
+    """
+    import re
+
+    matches = re.findall(r"E-fermi\s*:\s*(-?\d+\.\d*)", path.read_text(errors="replace"))
+    return float(matches[-1]) if matches else None
+
+
+def read_vasp(path: str | Path) -> Eigenvalues:
+    """Eigenvalues from a VASP run: a vasprun.xml, an EIGENVAL, or a folder holding either.
+
+    A folder is read through its vasprun.xml when present, else EIGENVAL (+ OUTCAR for E_F).
+    """
+    path = Path(path)
+    if path.is_dir():
+        if (path / "vasprun.xml").is_file():
+            return read_vasprun(path / "vasprun.xml")
+        if (path / "EIGENVAL").is_file():
+            outcar = path / "OUTCAR"
+            return read_eigenval(path / "EIGENVAL", outcar if outcar.is_file() else None)
+        raise InputFileError(path, "folder holds neither vasprun.xml nor EIGENVAL")
+    if path.name.startswith("EIGENVAL"):
+        return read_eigenval(path)
+    return read_vasprun(path)
+
+
+def smearing_table(ev: Eigenvalues, *, sigma_ev: float = 0.1, order: int = 1) -> list[dict[str, Any]]:
+    """Band energy, entropy term and Fermi level of ``ev`` for every available method (eV).
+
+    The tetrahedron method is included only when the full mesh is known.
+    """
+    rows = []
+    for method in METHODS:
+        if method == "tetrahedron" and ev.mesh is None:
+            continue
+        be = ev.band_energy(method, sigma_ev, order=order)  # type: ignore[arg-type]
+        rows.append({"method": method, "e_band_ev": be.e_band_ev, "entropy_term_ev": be.entropy_term_ev,
+                     "fermi_level_ev": be.fermi_level_ev})
+    return rows
+
+
+# ============================================================================ GPAW protocols
+
+
+def protocol_cell(symbol: str, settings: dict[str, Any] | None = None, *, volume_per_atom: float | None = None) -> Any:
+    """The small cell (2-4 atoms) of ``symbol``'s Metal-43 phase used by protocol (a).
+
+    One-atom primitive cells (fcc, bcc, simple hexagonal) are doubled along a1 (2 atoms); hcp
+    (2), omega-Ti (3) and alpha-Ga (4) keep their primitive cells. The structure builder is
+    :func:`analysis.gpaw_calc.primitive_cell` at ASE's reference volume unless given.
+    """
+    from analysis.gpaw_calc import primitive_cell
+
+    settings = settings or SETTINGS
+    prim = primitive_cell(symbol, volume_per_atom)
+    target = int(settings.get("n_atoms", 2))
+    reps = (1, 1, 1)
+    if len(prim) == 1:
+        reps = (max(2, min(target, 4)), 1, 1)
+    atoms = prim.repeat(reps)
+    if not 2 <= len(atoms) <= 4:
+        raise ValueError(f"{symbol}: protocol cell has {len(atoms)} atoms, expected 2-4")
+    return atoms
+
+
+def displaced(atoms: Any, delta_a: float, settings: dict[str, Any]) -> Any:
+    """A copy of ``atoms`` with atom ``displaced_atom`` moved by ``delta_a`` Å along ``direction``."""
+    out = atoms.copy()
+    d = np.asarray(settings["direction"], dtype=float)
+    d = d / np.linalg.norm(d)
+    out.positions[int(settings["displaced_atom"])] += delta_a * d
+    return out
+
+
+def structure_hash(symbol: str, atoms: Any, settings: dict[str, Any]) -> str:
+    """SHA-256 (first 16 hex digits) of element, structure (rounded to 1e-8 Å) and settings."""
+    payload = {
+        "schema": SCHEMA_VERSION,
+        "element": symbol,
+        "numbers": [int(z) for z in atoms.numbers],
+        "cell": np.round(atoms.cell.array, 8).tolist(),
+        "positions": np.round(atoms.positions, 8).tolist(),
+        "settings": _scf_settings(settings),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _scf_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings that change an SCF result (analysis-only keys excluded)."""
+    skip = {"deltas_a", "analysis_sigma_ev", "mp_order", "fermi_shifts_ev", "n_atoms", "displaced_atom", "direction"}
+    return {k: v for k, v in settings.items() if k not in skip}
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    _atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=1, sort_keys=True)))
+
+
+def _save_npz(path: Path, arrays: dict[str, Any]) -> None:
+    def write(p: Path) -> None:
+        with open(p, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+
+    _atomic_write(path, write)
+
+
+def load_scf(directory: Path, key: str) -> Eigenvalues | None:
+    """The cached eigenvalues of one SCF (None when missing or unreadable)."""
+    npz = directory / f"{key}.npz"
+    if not npz.is_file() or not (directory / f"{key}.json").is_file():
+        return None
+    try:
+        with np.load(npz) as z:
+            return Eigenvalues(
+                eigs=z["eigs"].astype(np.float64),
+                weights=z["weights"].astype(np.float64),
+                n_electrons=float(z["n_electrons"]),
+                efermi=float(z["efermi"]),
+                source=str(npz),
+                mesh=tuple(int(m) for m in z["mesh"]),  # type: ignore[arg-type]
+                bz_to_ibz=z["bz_to_ibz"].astype(np.intp),
+                reciprocal_cell=z["reciprocal_cell"].astype(np.float64),
+            )
+    except (OSError, KeyError, ValueError) as exc:
+        log.warning("ignoring unreadable cache entry %s: %s", npz, exc)
+        return None
+
+
+def run_scf(symbol: str, atoms: Any, settings: dict[str, Any], directory: Path, *,
+            txt: str | Path | None = None) -> tuple[Eigenvalues, dict[str, Any]]:
+    """One GPAW SCF, cached under ``directory`` by :func:`structure_hash`.
+
+    Returns:
+        (eigenvalues, metadata dict with energy_ev, magmom, wall_s, iterations, cached flag).
+    """
+    key = structure_hash(symbol, atoms, settings)
+    cached = load_scf(directory, key)
+    if cached is not None:
+        meta = json.loads((directory / f"{key}.json").read_text())
+        meta["cached"] = True
+        return cached, meta
+
+    from analysis.gpaw_calc import limit_threads, make_calculator
+
+    scf = _scf_settings(settings)
+    work = atoms.copy()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    with limit_threads():
+        calc = make_calculator(work, scf, txt=txt)
+        work.calc = calc
+        start = time.perf_counter()
+        energy = float(work.get_potential_energy())
+        wall = time.perf_counter() - start
+    nspin = int(calc.get_number_of_spins())
+    nibz = len(calc.get_ibz_k_points())
+    eigs = np.array([[calc.get_eigenvalues(kpt=k, spin=s) for k in range(nibz)] for s in range(nspin)])
+    kd = calc.wfs.kd
+    arrays = {
+        "eigs": eigs.astype(np.float32),
+        "weights": np.asarray(calc.get_k_point_weights(), dtype=np.float64),
+        "n_electrons": np.float64(calc.get_number_of_electrons()),
+        "efermi": np.float64(calc.get_fermi_level()),
+        "mesh": np.asarray(kd.N_c, dtype=np.int64),
+        "bz_to_ibz": np.asarray(kd.bz2ibz_k, dtype=np.int32),
+        "reciprocal_cell": np.asarray(work.cell.reciprocal(), dtype=np.float64),
+        "ibz_kpts": np.asarray(calc.get_ibz_k_points(), dtype=np.float64),
+    }
+    magmom = float(calc.get_magnetic_moment()) if nspin == 2 else 0.0
+    meta = {
+        "key": key,
+        "element": symbol,
+        "settings": scf,
+        "n_atoms": len(work),
+        "cell": work.cell.array.tolist(),
+        "positions": work.positions.tolist(),
+        "energy_ev": energy,
+        "magmom": magmom,
+        "wall_s": wall,
+        "iterations": int(calc.get_number_of_iterations()),
+        "n_ibz_kpts": nibz,
+        "n_bands": int(eigs.shape[2]),
+        "gpaw_version": _gpaw_version(),
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    _save_npz(directory / f"{key}.npz", arrays)
+    _write_json(directory / f"{key}.json", meta)  # written last: marks the entry complete
+    ev = load_scf(directory, key)
+    assert ev is not None
+    meta["cached"] = False
+    return ev, meta
+
+
+def _gpaw_version() -> str:
+    try:
+        import gpaw
+
+        return str(gpaw.__version__)
+    except Exception:  # noqa: BLE001
+        return "unknown"
+
+
+def curves_from_eigenvalues(steps: Sequence[tuple[float, Eigenvalues, dict[str, Any]]], settings: dict[str, Any]
+                            ) -> dict[str, Any]:
+    """Protocol (a) and (b) curves from the eigenvalues of each displacement (delta = 0 first).
+
+    Returns:
+        JSON-ready dict: ``displacement`` {deltas_a, total_energy_ev, magmom, methods: {method:
+        {e_band_ev, entropy_term_ev, fermi_level_ev}}} and ``fermi_shift`` {shifts_ev, methods:
+        {method: {eigenvalue_sum_ev, n_electrons, entropy_term_ev, fermi_level_ev}}}, plus
+        checks (the highest band above E_F + max shift).
+    """
+    sigma = float(settings["analysis_sigma_ev"])
+    order = int(settings["mp_order"])
+    steps = sorted(steps, key=lambda s: s[0])
+    disp: dict[str, Any] = {
+        "deltas_a": [float(d) for d, _, _ in steps],
+        "total_energy_ev": [float(m["energy_ev"]) for _, _, m in steps],
+        "magmom": [float(m.get("magmom", 0.0)) for _, _, m in steps],
+        "methods": {},
+    }
+    for method in METHODS:
+        rows = [ev.band_energy(method, sigma, order=order) for _, ev, _ in steps]  # type: ignore[arg-type]
+        disp["methods"][method] = {
+            "e_band_ev": [r.e_band_ev for r in rows],
+            "entropy_term_ev": [r.entropy_term_ev for r in rows],
+            "fermi_level_ev": [r.fermi_level_ev for r in rows],
+        }
+    ev0 = steps[0][1]
+    shifts = [float(s) for s in settings["fermi_shifts_ev"]]
+    fs: dict[str, Any] = {"shifts_ev": shifts, "methods": {}}
+    for method in METHODS:
+        c = ev0.fermi_shift(shifts, method, sigma, order=order)  # type: ignore[arg-type]
+        fs["methods"][method] = {
+            "eigenvalue_sum_ev": c.eigenvalue_sum_ev.tolist(),
+            "n_electrons": c.n_electrons.tolist(),
+            "entropy_term_ev": c.entropy_term_ev.tolist(),
+            "fermi_level_ev": c.fermi_level_ev,
+        }
+    ef = disp["methods"]["gaussian"]["fermi_level_ev"][0]
+    top = float(ev0.eigs[..., -1].min())
+    return {
+        "displacement": disp,
+        "fermi_shift": fs,
+        "units": {"deltas_a": "Å", "energies": "eV per cell", "n_electrons": "electrons per cell"},
+        "sigma_ev": sigma,
+        "mp_order": order,
+        "n_atoms": int(steps[0][2]["n_atoms"]),
+        "n_electrons": ev0.n_electrons,
+        "bands_cover_shifts": bool(top > ef + max(shifts) + 8 * sigma),
+        "lowest_top_band_ev": top,
+    }
+
+
+@dataclass
+class ElementResult:
+    """Outcome of :func:`run_element`: curves (see :func:`curves_from_eigenvalues`) and timings."""
+
+    element: str
+    curves: dict[str, Any]
+    computed: int
+    cached: int
+    wall_s: float
+    scf_wall_s: list[float] = field(default_factory=list)
+
+
+def _electronic_dir(root: Path | None) -> Path:
+    from analysis.config import data_dir
+
+    return Path(root if root is not None else data_dir()) / "electronic"
+
+
+def run_element(symbol: str, *, root: str | Path | None = None, settings: dict[str, Any] | None = None,
+                progress: Callable[[str], None] | None = None) -> ElementResult:
+    """Run (or reuse) both protocols for one element and write ``curves_<El>.json``.
+
+    Args:
+        symbol: chemical symbol (a Metal-43 element).
+        root: data root; results go to ``<root>/electronic`` (default: the user data dir).
+        settings: protocol settings (default :data:`SETTINGS`).
+        progress: called with a one-line message after each SCF.
+    """
+    settings = dict(settings or SETTINGS)
+    directory = _electronic_dir(Path(root) if root is not None else None)
+    directory.mkdir(parents=True, exist_ok=True)
+    base = protocol_cell(symbol, settings)
+    start = time.perf_counter()
+    steps = []
+    computed = cached = 0
+    walls = []
+    for delta in settings["deltas_a"]:
+        atoms = displaced(base, float(delta), settings)
+        ev, meta = run_scf(symbol, atoms, settings, directory)
+        if meta.get("cached"):
+            cached += 1
+        else:
+            computed += 1
+        walls.append(float(meta["wall_s"]))
+        steps.append((float(delta), ev, meta))
+        if progress:
+            progress(f"{symbol} delta={delta:.3f} Å {'cached' if meta.get('cached') else 'computed'} "
+                     f"E={meta['energy_ev']:.5f} eV wall={meta['wall_s']:.1f} s")
+    curves = curves_from_eigenvalues(steps, settings)
+    curves.update({
+        "element": symbol,
+        "settings": settings,
+        "scf_keys": [m["key"] for _, _, m in steps],
+        "scf_wall_s": walls,
+        "total_scf_wall_s": float(sum(walls)),
+        "kpts_mesh": list(steps[0][1].mesh or []),
+        "n_ibz_kpts": int(steps[0][1].eigs.shape[1]),
+        "spin_polarized": bool(steps[0][1].eigs.shape[0] == 2),
+        "cell": steps[0][2]["cell"],
+        "gpaw_version": steps[0][2].get("gpaw_version", "unknown"),
+    })
+    _write_json(directory / f"curves_{symbol}.json", curves)
+    return ElementResult(symbol, curves, computed, cached, time.perf_counter() - start, walls)
+
+
+# ============================================================================ loader
+
+
+def load_curves(element: str, root: str | Path | None = None) -> dict[str, Any] | None:
+    """Displacement and Fermi-shift curves of ``element`` for the dashboard.
+
+    Looks in ``<root>/electronic`` when ``root`` is given, else in the user data directory and
+    then in the embedded default data.
+
+    Returns:
+        None when there are no curves for ``element``; otherwise a dict with
+        ``displacement``: {``deltas_a`` (n,) Å, ``total_energy_ev`` (n,), ``methods``: {method:
+        {``e_band_ev``, ``entropy_term_ev``, ``fermi_level_ev``: (n,) arrays, eV per cell}}},
+        ``fermi_shift``: {``shifts_ev`` (m,) eV, ``methods``: {method: {``eigenvalue_sum_ev``,
+        ``n_electrons``, ``entropy_term_ev``: (m,) arrays, ``fermi_level_ev``: float}}},
+        ``units``, ``settings``, timings and provenance as stored. Lists are numpy arrays.
+    """
+    from analysis.config import data_dir, default_data_dir
+
+    roots = [Path(root)] if root is not None else [data_dir(), default_data_dir()]
+    for r in roots:
+        path = r / "electronic" / f"curves_{element}.json"
+        if path.is_file():
+            try:
+                raw = json.loads(path.read_text())
+            except json.JSONDecodeError as exc:
+                raise InputFileError(path, f"not valid JSON: {exc}") from exc
+            return _arrays(raw)
+    return None
+
+
+def available_elements(root: str | Path | None = None) -> list[str]:
+    """Elements that have curves (user data dir and embedded default data, or ``root``)."""
+    from analysis.config import data_dir, default_data_dir
+
+    roots = [Path(root)] if root is not None else [data_dir(), default_data_dir()]
+    found = set()
+    for r in roots:
+        found.update(p.stem.removeprefix("curves_") for p in (r / "electronic").glob("curves_*.json"))
+    return sorted(found)
+
+
+def _arrays(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: (v if k in ("settings", "cell") else _arrays(v)) for k, v in obj.items()}
+    if isinstance(obj, list) and obj and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in obj):
+        return np.asarray(obj, dtype=np.float64)
+    return obj
+
+
+# ============================================================================ CLI
+
+
+def _resolve_elements(spec: str) -> list[str]:
+    from analysis.elements import METAL43
+
+    if spec.strip().lower() == "all":
+        return list(METAL43)
+    out = [s.strip() for s in spec.split(",") if s.strip()]
+    unknown = [s for s in out if s not in METAL43]
+    if unknown:
+        raise SystemExit(f"not Metal-43 elements: {', '.join(unknown)}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m analysis electronic --elements all|Al,Cu [--root DIR] [--quick]``.
+
+    Resumable: every SCF is cached, so an interrupted run continues where it stopped. Progress
+    goes to a bar on a terminal, else to the log (``<root>/electronic/progress.log``).
+    """
+    parser = argparse.ArgumentParser(prog="python -m analysis electronic", description=__doc__.splitlines()[0])
+    parser.add_argument("--elements", default="all", help="'all' or a comma-separated list (e.g. Al,Cu)")
+    parser.add_argument("--root", default=None, help="data root (default: the user data directory)")
+    parser.add_argument("--settings", default=None, help="JSON file overriding keys of the default settings")
+    args = parser.parse_args(argv)
+    elements = _resolve_elements(args.elements)
+    settings = dict(SETTINGS)
+    if args.settings:
+        settings.update(json.loads(Path(args.settings).read_text()))
+    directory = _electronic_dir(Path(args.root) if args.root else None)
+    directory.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(directory / "progress.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    tty = sys.stderr.isatty()
+    bar = None
+    if tty:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(elements) * len(settings["deltas_a"]), unit="scf")
+
+    def progress(msg: str) -> None:
+        log.info(msg)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix_str(msg[:40])
+        else:
+            print(msg, flush=True)
+
+    failures = 0
+    for symbol in elements:
+        try:
+            res = run_element(symbol, root=args.root, settings=settings, progress=progress)
+        except Exception as exc:  # noqa: BLE001 - one element's failure must not stop the set
+            failures += 1
+            log.exception("%s failed: %s", symbol, exc)
+            print(f"{symbol} failed: {exc}", file=sys.stderr)
+            continue
+        msg = (f"{symbol} done: {res.computed} computed, {res.cached} cached, "
+               f"SCF total {sum(res.scf_wall_s):.1f} s, wall {res.wall_s:.1f} s")
+        log.info(msg)
+        if bar is None:
+            print(msg, flush=True)
+    if bar is not None:
+        bar.close()
+    log.removeHandler(handler)
+    handler.close()
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
