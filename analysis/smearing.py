@@ -750,7 +750,7 @@ def _solve(eigs: ArrayLike, weights: ArrayLike | None, n_electrons: float, metho
     if method == "tetrahedron":
         tp = _tetra_problem(eigs, mesh, reciprocal_cell, bz_to_ibz)
         ef, ts = _solve_tetra(tp, float(n_electrons))
-        return _Solution(ef, tp.esum(ts, ef), 0.0, lambda: tp.occupations(ef))
+        return _Solution(float(ef), float(tp.esum(ts, ef)), 0.0, lambda: tp.occupations(ef))
 
     e, w_sk, degeneracy = _prepare(eigs, weights)
     prob = _SmearingProblem(e, w_sk, degeneracy, method, sigma_ev, order)
@@ -908,3 +908,21 @@ def eigenvalue_sum_vs_fermi_shift(
             count[i] = win.n_below + _dot(win.w, f)
             ent[i] = -prob.sigma * _dot(win.w, s)
     return FermiShiftCurve(shifts, esum, count, ent, sol.fermi, method, float(sigma_ev))
+
+
+def dos_tetrahedron(
+    eigs: ArrayLike,
+    energy_ev: float,
+    *,
+    mesh: tuple[int, int, int],
+    reciprocal_cell: ArrayLike | None = None,
+    bz_to_ibz: ArrayLike | None = None,
+) -> float:
+    """Density of states at ``energy_ev`` by linear tetrahedra (states/eV per cell, both spins).
+
+    Arguments as :func:`fermi_level` for the tetrahedron method; this is ``dN/dE`` of the
+    tetrahedron count, free of any broadening.
+    """
+    tp = _tetra_problem(eigs, mesh, reciprocal_cell, bz_to_ibz)
+    ts = tp.active(energy_ev, energy_ev)
+    return float(tp.count(ts, energy_ev)[1])

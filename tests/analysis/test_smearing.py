@@ -338,6 +338,15 @@ def test_tetrahedron_occupations_sum_and_ibz_map(nspin):
     assert ef2 == pytest.approx(ef, abs=1e-12)
 
 
+def test_dos_tetrahedron_free_electrons():
+    """g(E) = 2 * 4 pi k^2 / (dE/dk) / (2 pi)^3 = k / pi^2 for E = k^2 / 2 (two spins)."""
+    n = 40
+    eigs = _free_electron(n)
+    for k in (1.0, 1.5):
+        assert sm.dos_tetrahedron(eigs, k**2 / 2, mesh=(n, n, n)) == pytest.approx(k / np.pi**2, rel=2e-2)
+    assert sm.dos_tetrahedron(eigs, -1.0, mesh=(n, n, n)) == 0.0
+
+
 def test_tetrahedron_gap_is_mid_gap():
     n = 6
     band = _free_electron(n)
