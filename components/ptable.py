@@ -53,6 +53,30 @@ def _as_frame(values: pd.DataFrame | pd.Series | Mapping[str, float]) -> pd.Data
     return frame
 
 
+def symbol_at(row: int, group: int) -> str | None:
+    """The element drawn at periodic-table (row, group), or None for an empty cell."""
+    for symbol in all_symbols(118):
+        if ptable_position(symbol) == (row, group):
+            return symbol
+    return None
+
+
+def symbol_from_click(click: Mapping[str, Any] | None) -> str | None:
+    """The element of a click on a periodic-table figure (a ``dcc.Graph`` clickData), or None.
+
+    Dash drops heat-map ``customdata`` from click data (heat-map point numbers are (row, column)
+    pairs), so the tile is found from the clicked coordinates instead: tile centres sit at
+    integer (group, row).
+    """
+    for point in (click or {}).get("points", []):
+        x, y = point.get("x"), point.get("y")
+        if isinstance(x, (int, float)) and isinstance(y, (int, float)):
+            symbol = symbol_at(int(round(y)), int(round(x)))
+            if symbol:
+                return symbol
+    return None
+
+
 def _symbols_to_draw(frames: Sequence[pd.DataFrame]) -> list[str]:
     """Elements H-Rn without the f-block always (the table stays recognisable), plus any data element."""
     symbols = [s for z, s in enumerate(all_symbols(86), start=1) if not 57 <= z <= 71]

@@ -15,7 +15,7 @@ from analysis import views
 from analysis.metrics import POOLED
 from components import ids
 from components.layout import METRIC_OPTIONS, alert, decode_query, encode_query, labelled, no_data_message, split_list
-from components.ptable import MAX_SPLIT_MODELS, ptable_heatmap, ptable_heatmap_grid
+from components.ptable import MAX_SPLIT_MODELS, ptable_heatmap, ptable_heatmap_grid, symbol_from_click
 from components.theme import empty_figure, graph_config
 
 dash.register_page(__name__, path="/", title="Error map · MLFF Error Atlas", name="Error map")
@@ -204,19 +204,10 @@ def navigate(click: dict[str, Any] | None, dataset: str, models: list[str] | Non
     """Open the clicked element's page, or reload the map for another data set."""
     if ctx.triggered_id == ids.MAP_DATASET:
         return "/" + encode_query({"dataset": dataset})
-    symbol = element_from_click(click)
+    symbol = symbol_from_click(click)
     if symbol is None:
         return no_update
     return f"/element/{symbol}" + encode_query({"dataset": dataset, "model": split_list(models)})
-
-
-def element_from_click(click: dict[str, Any] | None) -> str | None:
-    """The element symbol of a click on a periodic-table tile (None elsewhere)."""
-    for point in (click or {}).get("points", []):
-        custom = point.get("customdata")
-        if isinstance(custom, (list, tuple)) and len(custom) > 1 and custom[1]:
-            return str(custom[1])
-    return None
 
 
 @callback(Output(ids.MAP_CSV_DOWNLOAD, "data"), Input(ids.MAP_CSV_BUTTON, "n_clicks"), State(ids.MAP_DATASET, "value"),

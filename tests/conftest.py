@@ -9,8 +9,7 @@ universal so the per-element energy shift is applied). No number on any page is 
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -124,37 +123,46 @@ def _model_calculator(model: str, atoms: Atoms) -> Calculator:
 
 
 @pytest.fixture(scope="session")
-def atlas_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A user data directory holding the small EMT data set; the embedded default points at an empty folder.
-
-    Set before the app is imported (app.py reads the cache directory at import), restored after.
-    """
-    root = tmp_path_factory.mktemp("atlas-data")
-    empty_default = tmp_path_factory.mktemp("atlas-default")
+def atlas_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store root holding the small EMT data set (built once per session; treat it as read-only)."""
+    root = tmp_path_factory.mktemp("atlas-test-data")
     build_dataset(root)
-    saved = {k: os.environ.get(k) for k in ("MLFF_ATLAS_DATA", "MLFF_ATLAS_DEFAULT_DATA", "MLFF_ATLAS_CACHE")}
-    os.environ["MLFF_ATLAS_DATA"] = str(root)
-    os.environ["MLFF_ATLAS_DEFAULT_DATA"] = str(empty_default)
-    os.environ["MLFF_ATLAS_CACHE"] = str(tmp_path_factory.mktemp("atlas-cache"))
-    yield root
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-
-
-@pytest.fixture(scope="session")
-def dash_app(atlas_root: Path):
-    """The dashboard app (imported once, after the data environment is set)."""
-    import app as app_module
-
-    return app_module.app
+    return root
 
 
 @pytest.fixture
-def empty_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dash_app) -> Path:
-    """Point the store at empty folders for one test (the 'no data yet' state)."""
+def atlas_data(atlas_root: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the user data directory at the shared EMT data set and the embedded default at an empty folder.
+
+    Runs after the root conftest's autouse fixture (which gives every test an empty data folder),
+    so this test sees the EMT data set; the real embedded default never leaks into tests.
+    """
+    monkeypatch.setenv("MLFF_ATLAS_DATA", str(atlas_root))
+    monkeypatch.setenv("MLFF_ATLAS_DEFAULT_DATA", str(tmp_path_factory.mktemp("atlas-empty-default")))
+    return atlas_root
+
+
+@pytest.fixture
+def own_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy-free EMT data set for a test that writes (uploads, job results)."""
+    root = tmp_path / "own-data"
+    build_dataset(root)
+    monkeypatch.setenv("MLFF_ATLAS_DATA", str(root))
+    monkeypatch.setenv("MLFF_ATLAS_DEFAULT_DATA", str(tmp_path / "empty-default"))
+    return root
+
+
+@pytest.fixture
+def empty_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Empty user data and embedded default folders (the 'no data yet' state)."""
     monkeypatch.setenv("MLFF_ATLAS_DATA", str(tmp_path / "user"))
     monkeypatch.setenv("MLFF_ATLAS_DEFAULT_DATA", str(tmp_path / "default"))
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def dash_app():
+    """The dashboard app, imported once (pages register themselves on import)."""
+    import app as app_module
+
+    return app_module.app

@@ -1,0 +1,114 @@
+"""Real-browser journeys through the dashboard (headless Debian Chromium via dash[testing]).
+
+Kept few and short: each test starts the app once and clicks through one journey.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.support.ui import WebDriverWait
+
+from components import ids
+from tests.conftest import TEST_DATASET
+
+pytestmark = pytest.mark.browser
+
+GRAPH_READY = "#{} .main-svg"
+
+
+def _wait(dash_duo, condition, timeout: float = 10) -> None:
+    WebDriverWait(dash_duo.driver, timeout, poll_frequency=0.1).until(lambda _driver: condition())
+
+
+def _console_errors(dash_duo) -> list[dict]:
+    return [entry for entry in dash_duo.get_logs() or [] if entry.get("level") == "SEVERE"]
+
+
+def _click_tile(dash_duo, graph_id: str, row: int, group: int) -> None:
+    """Click the centre of the periodic-table tile at (row, group) with a real mouse event."""
+    x, y, cx, cy = dash_duo.driver.execute_script(
+        """
+        const gd = document.getElementById(arguments[0]).getElementsByClassName('js-plotly-plot')[0];
+        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        const box = gd.getBoundingClientRect();
+        return [box.left + xa._offset + xa.l2p(arguments[2]), box.top + ya._offset + ya.l2p(arguments[1]),
+                box.left + box.width / 2, box.top + box.height / 2];
+        """,
+        graph_id, row, group,
+    )
+    graph = dash_duo.find_element(f"#{graph_id} .js-plotly-plot")
+    ActionChains(dash_duo.driver).move_to_element(graph).move_by_offset(int(x - cx), int(y - cy)).click().perform()
+
+
+def _figure_title(dash_duo, graph_id: str) -> str:
+    return dash_duo.driver.execute_script(
+        "const gd = document.getElementById(arguments[0]).getElementsByClassName('js-plotly-plot')[0];"
+        "return (gd.layout.title && (gd.layout.title.text || gd.layout.title)) || '';",
+        graph_id,
+    )
+
+
+def test_map_click_opens_element_page(dash_duo, dash_app, atlas_data):
+    """Open the map, click Cu's tile, land on Cu's page with its table and parity plots."""
+    dash_duo.start_server(dash_app)
+    dash_duo.wait_for_element(GRAPH_READY.format(ids.MAP_GRAPH), timeout=20)
+    _click_tile(dash_duo, ids.MAP_GRAPH, 4, 11)  # Cu: period 4, group 11
+    dash_duo.wait_for_text_to_equal(f"#{ids.ELEMENT_TITLE}", "Cu (Z = 29)", timeout=15)
+    assert "/element/Cu" in dash_duo.driver.current_url
+    dash_duo.wait_for_element(f"#{ids.ELEMENT_TABLE}", timeout=10)
+    dash_duo.wait_for_element(GRAPH_READY.format(ids.ELEMENT_FORCE_PARITY), timeout=10)
+    assert _console_errors(dash_duo) == []
+
+
+def test_shared_url_reproduces_view_and_back_button(dash_duo, dash_app, atlas_data):
+    """A link with a selection opens that selection; changing a control updates the URL; Back restores it."""
+    dash_duo.start_server(dash_app)
+    base = dash_duo.server_url
+    dash_duo.driver.get(f"{base}/?dataset={TEST_DATASET}&model=lj-nn&metric=energy_rmse&temperature=1.2Tc&scale=log")
+    dash_duo.wait_for_element(GRAPH_READY.format(ids.MAP_GRAPH), timeout=20)
+    dash_duo.wait_for_contains_text(f"#{ids.MAP_METRIC}", "Energy RMSE", timeout=10)
+    dash_duo.wait_for_contains_text(f"#{ids.MAP_TEMPERATURE}", "1.2 Tc", timeout=10)
+    title = _figure_title(dash_duo, ids.MAP_GRAPH)
+    assert title.startswith("lj-nn: Energy RMSE") and "1.2 Tc" in title
+    # switch the colour scale to linear: the URL follows without a reload
+    dash_duo.find_element(f"#{ids.MAP_COLOR_SCALE} input[value='linear']").click()
+    _wait(dash_duo, lambda: "scale=log" not in dash_duo.driver.current_url, timeout=10)
+    dash_duo.driver.back()
+    _wait(dash_duo, lambda: "scale=log" in dash_duo.driver.current_url, timeout=10)
+    _wait(dash_duo, lambda: dash_duo.find_element(f"#{ids.MAP_COLOR_SCALE} input[value='log']").is_selected())
+    assert _console_errors(dash_duo) == []
+
+
+def test_upload_bad_reference_file_shows_error(dash_duo, dash_app, atlas_data, tmp_path: Path):
+    """A reference file without energies is refused with the importer's message naming the file."""
+    bad = tmp_path / "broken_frames.xyz"
+    bad.write_text("2\nLattice=\"4 0 0 0 4 0 0 0 4\" Properties=species:S:1:pos:R:3 pbc=\"T T T\"\nCu 0 0 0\nCu 2 2 2\n")
+    dash_duo.start_server(dash_app)
+    dash_duo.driver.get(f"{dash_duo.server_url}/data")
+    upload = dash_duo.wait_for_element(f"#{ids.DATA_REF_UPLOAD} input[type=file]", timeout=15)
+    upload.send_keys(str(bad))
+    alert = dash_duo.wait_for_element(f"#{ids.DATA_REF_MESSAGE}-alert", timeout=20)
+    assert "broken_frames.xyz" in alert.text
+    assert "alert-error" in alert.get_attribute("class")
+    assert _console_errors(dash_duo) == []
+
+
+def test_no_console_errors_on_any_page(dash_duo, dash_app, atlas_data):
+    """Every page renders without a browser console error."""
+    dash_duo.start_server(dash_app)
+    for path, marker in [
+        ("/", f"#{ids.MAP_GRAPH} .main-svg"),
+        ("/distributions", f"#{ids.DIST_HISTOGRAM} .main-svg"),
+        ("/element/Al", f"#{ids.ELEMENT_TITLE}"),
+        ("/element/Fe", f"#{ids.ELEMENT_TITLE}"),
+        ("/jobs", f"#{ids.JOBS_TABLE}"),
+        ("/data", f"#{ids.DATA_LIST}"),
+    ]:
+        dash_duo.driver.get(dash_duo.server_url + path)
+        dash_duo.wait_for_element(marker, timeout=20)
+        time.sleep(0.3)
+        assert _console_errors(dash_duo) == [], path
