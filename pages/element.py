@@ -31,8 +31,8 @@ TABLE_HEADERS = {
     "energy_shift_ev_per_atom": "E shift (eV/atom)",
 }
 PANELS = {
-    "displacement": ("Displacement (Å)", "Δ eigenvalue sum (eV)", "Eigenvalue sum vs displacement"),
-    "fermi_shift": ("Fermi-level shift ΔE_F (eV)", "Eigenvalue sum below E_F + ΔE_F (eV)", "Eigenvalue sum vs Fermi-level shift"),
+    "displacement": ("Displacement δ (Å)", "E_band(δ) − E_band(0) (eV per cell)", "Band energy vs displacement"),
+    "fermi_shift": ("Fermi-level shift ΔE_F (eV)", "Eigenvalue sum below E_F + ΔE_F (eV per cell)", "Eigenvalue sum vs Fermi-level shift"),
 }
 
 
@@ -65,31 +65,33 @@ def eos_card(symbol: str) -> html.Div:
 def normalise_curves(raw: Any) -> dict[str, dict[str, tuple[list[float], list[float]]]]:
     """Bring :func:`analysis.electronic.load_curves` output to {panel: {method: (x, y)}}.
 
-    Accepts per panel ('displacement', 'fermi_shift') either {method: (x, y)} or
-    {method: {'x': .., 'y': ..}}, or {'x': common x, 'methods'/'curves': {method: y}}.
+    Displacement panel: the change of the band energy from delta = 0, E_band(delta) - E_band(0)
+    (eV per cell), against delta (Å), so that methods with different absolute band energies
+    overlay. Fermi-shift panel: the eigenvalue sum below E_F + dE (eV per cell) against dE (eV).
     """
     out: dict[str, dict[str, tuple[list[float], list[float]]]] = {}
     if not isinstance(raw, dict):
         return out
-    aliases = {"displacement": ("displacement", "displacements"), "fermi_shift": ("fermi_shift", "fermi", "fermi_level_shift")}
-    for panel, keys in aliases.items():
-        block = next((raw[k] for k in keys if k in raw), None)
-        if not isinstance(block, dict):
-            continue
-        curves: dict[str, tuple[list[float], list[float]]] = {}
-        common_x = block.get("x")
-        inner = block.get("methods", block.get("curves", block))
-        for method, value in inner.items():
-            if method in ("x", "units", "methods", "curves"):
-                continue
-            if isinstance(value, dict) and "y" in value:
-                curves[str(method)] = (list(value.get("x", common_x)), list(value["y"]))
-            elif isinstance(value, (list, tuple)) and len(value) == 2 and hasattr(value[0], "__len__"):
-                curves[str(method)] = (list(value[0]), list(value[1]))
-            elif common_x is not None and hasattr(value, "__len__"):
-                curves[str(method)] = (list(common_x), list(value))
+    disp = raw.get("displacement") or {}
+    if "deltas_a" in disp:
+        x = [float(v) for v in disp["deltas_a"]]
+        curves = {}
+        for method, rec in (disp.get("methods") or {}).items():
+            y = [float(v) for v in rec.get("e_band_ev", [])]
+            if len(y) == len(x) and y:
+                curves[str(method)] = (x, [v - y[0] for v in y])
         if curves:
-            out[panel] = curves
+            out["displacement"] = curves
+    fermi = raw.get("fermi_shift") or {}
+    if "shifts_ev" in fermi:
+        x = [float(v) for v in fermi["shifts_ev"]]
+        curves = {}
+        for method, rec in (fermi.get("methods") or {}).items():
+            y = [float(v) for v in rec.get("eigenvalue_sum_ev", [])]
+            if len(y) == len(x) and y:
+                curves[str(method)] = (x, y)
+        if curves:
+            out["fermi_shift"] = curves
     return out
 
 
@@ -114,7 +116,11 @@ def curves_panel(symbol: str, methods: list[str] | None) -> html.Div:
             "info",
         )
     else:
-        message = html.Div()
+        raw = views.load_curves(symbol) or {}
+        origin = raw.get("source") or f"GPAW {raw.get('gpaw_version', '?')}"
+        message = html.P(f"Source: {origin}; analysis smearing σ = {raw.get('sigma_ev', '?')} eV, Methfessel-Paxton order "
+                         f"{raw.get('mp_order', '?')}; {raw.get('n_atoms', '?')}-atom cell, k-mesh {raw.get('kpts_mesh', '?')}.",
+                         className="hint")
     shown = [m for m in methods if m in all_methods] if methods else all_methods
     disp, fermi = curve_figures(symbol, shown)
     return html.Div(

@@ -166,3 +166,36 @@ def dash_app():
     import app as app_module
 
     return app_module.app
+
+
+def write_tight_binding_curves(root: Path, element: str, *, n_k: int = 8) -> Path:
+    """Write real eigenvalue-sum curves of a tight-binding model where ``load_curves`` looks.
+
+    The eigenvalues are not GPAW's: they are those of a two-atom tight-binding chain (hoppings
+    t0 (1 +- alpha delta) along x, displaced atom 0) with inter-chain hopping in y and z, on a
+    full n_k^3 mesh; they go through the project's real curve code
+    (:func:`analysis.electronic.curves_from_eigenvalues`, every smearing method including the
+    tetrahedron method), so the page shows genuine curves of a genuine (model) band structure.
+    """
+    import json
+
+    from analysis.electronic import SETTINGS, Eigenvalues, curves_from_eigenvalues
+
+    k = 2 * np.pi * (np.arange(n_k) + 0.5) / n_k - np.pi
+    kx, ky, kz = np.meshgrid(k, k, k, indexing="ij")
+    t0, alpha, t_perp, onsite = 1.0, 2.0, 0.6, -3.0
+    steps = []
+    for delta in SETTINGS["deltas_a"]:
+        t1, t2 = t0 * (1 + alpha * delta), t0 * (1 - alpha * delta)
+        split = np.abs(t1 + t2 * np.exp(1j * kx)).ravel()
+        perp = (-2 * t_perp * (np.cos(ky) + np.cos(kz))).ravel() + onsite
+        eigs = np.stack([perp - split, perp + split], axis=-1)[None]  # (spin, k, band)
+        ev = Eigenvalues(eigs, np.full(n_k**3, 1.0 / n_k**3), 2.0, None, "tight-binding chain (tests/conftest.py)",
+                         mesh=(n_k, n_k, n_k), bz_to_ibz=np.arange(n_k**3), reciprocal_cell=np.eye(3) / 3.0)
+        steps.append((float(delta), ev, {"energy_ev": float(2 * np.sort(eigs.ravel())[: n_k**3].sum() / n_k**3), "n_atoms": 2}))
+    curves = curves_from_eigenvalues(steps, SETTINGS)
+    curves.update({"element": element, "source": "tight-binding model (tests/conftest.py), not DFT"})
+    path = root / "electronic" / f"curves_{element}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(curves, default=float))
+    return path

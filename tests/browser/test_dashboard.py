@@ -4,6 +4,7 @@ Kept few and short: each test starts the app once and clicks through one journey
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -13,7 +14,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.support.ui import WebDriverWait
 
 from components import ids
-from tests.conftest import TEST_DATASET
+from tests.conftest import TEST_DATASET, write_tight_binding_curves
 
 pytestmark = pytest.mark.browser
 
@@ -52,8 +53,17 @@ def _figure_title(dash_duo, graph_id: str) -> str:
     )
 
 
-def test_map_click_opens_element_page(dash_duo, dash_app, atlas_data):
-    """Open the map, click Cu's tile, land on Cu's page with its table and parity plots."""
+def _visible_traces(dash_duo, graph_id: str) -> list[str]:
+    return dash_duo.driver.execute_script(
+        "const gd = document.getElementById(arguments[0]).getElementsByClassName('js-plotly-plot')[0];"
+        "return gd.data.filter(t => t.visible === undefined || t.visible === true).map(t => t.name);",
+        graph_id,
+    )
+
+
+def test_map_click_opens_element_page_with_curves(dash_duo, dash_app, atlas_data):
+    """Open the map, click Cu's tile, land on Cu's page, see its curves and switch a smearing method off."""
+    write_tight_binding_curves(Path(os.environ["MLFF_ATLAS_DEFAULT_DATA"]), "Cu")
     dash_duo.start_server(dash_app)
     dash_duo.wait_for_element(GRAPH_READY.format(ids.MAP_GRAPH), timeout=20)
     _click_tile(dash_duo, ids.MAP_GRAPH, 4, 11)  # Cu: period 4, group 11
@@ -61,6 +71,13 @@ def test_map_click_opens_element_page(dash_duo, dash_app, atlas_data):
     assert "/element/Cu" in dash_duo.driver.current_url
     dash_duo.wait_for_element(f"#{ids.ELEMENT_TABLE}", timeout=10)
     dash_duo.wait_for_element(GRAPH_READY.format(ids.ELEMENT_FORCE_PARITY), timeout=10)
+    dash_duo.wait_for_element(GRAPH_READY.format(ids.ELEMENT_DISPLACEMENT_CURVE), timeout=10)
+    methods = _visible_traces(dash_duo, ids.ELEMENT_DISPLACEMENT_CURVE)
+    assert "gaussian" in methods and len(methods) == 5
+    dash_duo.find_element(f"#{ids.ELEMENT_METHODS} input[value='gaussian']").click()
+    _wait(dash_duo, lambda: "gaussian" not in _visible_traces(dash_duo, ids.ELEMENT_DISPLACEMENT_CURVE))
+    assert len(_visible_traces(dash_duo, ids.ELEMENT_FERMI_CURVE)) == 4
+    _wait(dash_duo, lambda: "methods=" in dash_duo.driver.current_url)
     assert _console_errors(dash_duo) == []
 
 
@@ -112,3 +129,27 @@ def test_no_console_errors_on_any_page(dash_duo, dash_app, atlas_data):
         dash_duo.wait_for_element(marker, timeout=20)
         time.sleep(0.3)
         assert _console_errors(dash_duo) == [], path
+
+
+def test_submit_job_and_see_it_finish(dash_duo, dash_app, own_data):
+    """Submit an EMT evaluation from the jobs page; a real worker runs it; the page shows it done and the map gains the model."""
+    from analysis import jobs
+
+    worker = threading.Thread(target=jobs.Worker(poll_s=0.2).run, kwargs={"max_jobs": 1}, daemon=True)
+    worker.start()
+    dash_duo.start_server(dash_app)
+    dash_duo.driver.get(f"{dash_duo.server_url}/jobs")
+    dash_duo.wait_for_element(f"#{ids.JOBS_MODEL}", timeout=15)
+    dash_duo.find_element(f"#{ids.JOBS_MODEL}").click()
+    option = next(o for o in dash_duo.find_elements(".dash-dropdown-options .dash-dropdown-option") if o.text.startswith("emt:"))
+    option.click()
+    dash_duo.find_element(f"#{ids.JOBS_DEVICE} input[value='cpu']").click()
+    dash_duo.find_element(f"#{ids.JOBS_SUBMIT}").click()
+    message = dash_duo.wait_for_element(f"#{ids.JOBS_SUBMIT_MESSAGE}-alert", timeout=15)
+    assert "emt" in message.text
+    _wait(dash_duo, lambda: "done" in dash_duo.find_element(f"#{ids.JOBS_TABLE}").text, timeout=60)
+    worker.join(timeout=10)
+    dash_duo.driver.get(f"{dash_duo.server_url}/?model=emt")
+    dash_duo.wait_for_element(GRAPH_READY.format(ids.MAP_GRAPH), timeout=20)
+    assert _figure_title(dash_duo, ids.MAP_GRAPH).startswith("emt:")
+    assert _console_errors(dash_duo) == []
