@@ -62,6 +62,19 @@ def small_orb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def write_random_nep(path: Path, *, seed: int = 0) -> Path:
+    """A NEP4 potential for Cu with random weights, in the nep.txt format that calorine reads.
+
+    Sizes: n_max 4/4, basis 8/8, l_max 4/2/0 -> 5 radial + 25 angular descriptors; 8 neurons.
+    Parameters: ANN 30*8 + 8 + 8 + 1 = 257, descriptor 5*9 + 5*9 = 90, then 30 q-scalers.
+    """
+    rng = np.random.default_rng(seed)
+    header = "nep4 1 Cu\ncutoff 5 4 100 100\nn_max 4 4\nbasis_size 8 8\nl_max 4 2 0\nANN 8 0\n"
+    values = list(rng.uniform(-0.5, 0.5, 257 + 90)) + [1.0] * 30
+    path.write_text(header + "".join(f"{v:.8f}\n" for v in values))
+    return path
+
+
 @pytest.fixture()
 def cu_set() -> ReferenceSet:
     """Six 4-atom Cu frames at two temperatures."""

@@ -10,7 +10,7 @@ import pytest
 from analysis import models
 from analysis.evaluate import make_evaluator
 from analysis.models import ModelSpec, ModelUnavailableError, available_models, get_spec, weights_path
-from tests.analysis.conftest import cu_frames
+from tests.analysis.conftest import cu_frames, write_random_nep
 
 
 def test_orb_names_match_the_installed_pretrained_table() -> None:
@@ -90,6 +90,29 @@ def test_local_specs_and_identity(tmp_path: Path) -> None:
     assert (nep.name, nep.universal) == ("NEP-Cu", False)
     with pytest.raises(KeyError, match="unknown model"):
         get_spec("gpt-5")
+
+
+def test_nep_through_the_job_queue(data_env: Path, tmp_path: Path) -> None:
+    from calorine.calculators import CPUNEP
+
+    from analysis import jobs
+    from analysis.dataset import ReferenceSet
+    from analysis.store import load_predictions, save_dataset
+
+    nep = write_random_nep(tmp_path / "nep.txt")
+    ref = ReferenceSet(cu_frames(4))
+    save_dataset(ref, "cu")
+    job_id = jobs.submit_job(f"nep:{nep}", "cu", device="cpu")
+    assert jobs.run_worker(once=True) == 1
+    assert jobs.get_job(job_id).state == "done"
+    pred = load_predictions("cu")["nep-nep"].aligned_to(ref.arrays())
+    assert pred.meta["universal"] is False and "calorine" in pred.meta["versions"]
+    direct = []
+    for atoms in ref.frames:
+        work = atoms.copy()
+        work.calc = CPUNEP(str(nep))
+        direct.append(work.get_potential_energy())
+    np.testing.assert_allclose(pred.energy, direct, atol=1e-10)
 
 
 def test_deepmd_without_package_is_a_clear_error(tmp_path: Path) -> None:
