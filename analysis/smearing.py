@@ -107,17 +107,6 @@ class FermiShiftCurve:
 # ----------------------------------------------------------------------------------------
 
 
-def _hermite(n: int, x: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Physicists' Hermite polynomial H_n(x) by the three-term recurrence."""
-    h_prev = np.ones_like(x)
-    if n == 0:
-        return h_prev
-    h = 2.0 * x
-    for k in range(1, n):
-        h_prev, h = h, 2.0 * x * h - 2.0 * k * h_prev
-    return h
-
-
 def _mp_coefficient(n: int) -> float:
     """Methfessel-Paxton A_n = (-1)^n / (n! 4^n sqrt(pi))."""
     return (-1.0) ** n / (math.factorial(n) * 4.0**n * _SQRT_PI)
@@ -430,10 +419,6 @@ def _sort4(te: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.stack([a, b, c, d], axis=1)
 
 
-def _safe(d: NDArray[np.float64]) -> NDArray[np.float64]:
-    return np.where(d > 0, d, 1.0)
-
-
 def _tetra_count_and_dos(es: NDArray[np.float64], energy: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Integrated count n(E) in [0, 1] and dn/dE of unit-weight tetrahedra (sorted corners (T, 4)).
 
@@ -551,25 +536,12 @@ class _TetraSet:
 class _TetraProblem:
     """Eigenvalues on a full periodic mesh, reduced to the sub-cells that straddle E_F."""
 
-    def __init__(self, eigs: NDArray[np.float64], mesh: tuple[int, int, int],
-                 reciprocal_cell: NDArray[np.float64] | None, bz_to_ibz: ArrayLike | None) -> None:
-        mesh = tuple(int(m) for m in mesh)
-        if len(mesh) != 3 or min(mesh) < 1:
-            raise ValueError(f"{mesh=} must be three positive integers")
+    def __init__(self, eigs: NDArray[np.float64], mesh: tuple[int, int, int], rc: NDArray[np.float64],
+                 degeneracy: float) -> None:
         nk = mesh[0] * mesh[1] * mesh[2]
-        if bz_to_ibz is not None:
-            m = np.asarray(bz_to_ibz, dtype=np.intp)
-            if m.shape != (nk,) or m.min() < 0 or m.max() >= eigs.shape[1]:
-                raise ValueError(f"bz_to_ibz must map {nk} mesh points to the {eigs.shape[1]} k-points given")
-            eigs = eigs[:, m, :]
-        if eigs.shape[1] != nk:
-            raise ValueError(f"tetrahedron method needs {nk} k-points for {mesh=}, got {eigs.shape[1]}")
-        rc = np.eye(3) if reciprocal_cell is None else np.asarray(reciprocal_cell, dtype=np.float64)
-        if rc.shape != (3, 3):
-            raise ValueError(f"reciprocal_cell must be 3x3, got {rc.shape}")
         self.nspin, _, self.nb = eigs.shape
         self.mesh, self.nk = mesh, nk
-        self.degeneracy = 2.0 if self.nspin == 1 else 1.0
+        self.degeneracy = degeneracy
         self.vt = self.degeneracy / (6.0 * nk)  # electrons in one full tetrahedron (one band)
         self.eigs = eigs
         grid = eigs.reshape(self.nspin, *mesh, self.nb)
@@ -588,6 +560,7 @@ class _TetraProblem:
         strides = np.array([(n2 + 1) * (n3 + 1) * self.nb, (n3 + 1) * self.nb, self.nb])
         self.corner_offsets = _CORNERS @ strides
         self._base: NDArray[np.intp] | None = None
+        self._cube_esum: NDArray[np.float64] | None = None
         share = np.zeros(8)
         for t in self.tetras:
             share[t] += 1.0 / 24.0  # a corner's share of a full sub-cell (sums to 1)
@@ -636,13 +609,18 @@ class _TetraProblem:
         full = self.cmax <= lo
         if not full.any():
             return 0.0
-        n1, n2, n3 = self.mesh
-        total = 0.0
-        for c, (di, dj, dk) in enumerate(_CORNERS):
-            if self.corner_share[c]:
-                corner = self.pad[:, di:di + n1, dj:dj + n2, dk:dk + n3]
-                total += self.corner_share[c] * float(corner[full].sum())
-        return total * self.degeneracy / self.nk
+        if self._cube_esum is None:
+            # corner shares: 1/4 at both ends of the shared diagonal, 1/12 elsewhere
+            p = self.pad
+            s = p[:, :-1] + p[:, 1:]
+            s = s[:, :, :-1] + s[:, :, 1:]
+            s = s[:, :, :, :-1] + s[:, :, :, 1:]
+            n1, n2, n3 = self.mesh
+            d0, d1 = (_CORNERS[c] for c in (self.tetras[0, 0], self.tetras[0, 3]))
+            diag = (p[:, d0[0]:d0[0] + n1, d0[1]:d0[1] + n2, d0[2]:d0[2] + n3]
+                    + p[:, d1[0]:d1[0] + n1, d1[1]:d1[1] + n2, d1[2]:d1[2] + n3])
+            self._cube_esum = s * (1.0 / 12.0) + diag * (1.0 / 6.0)
+        return float(self._cube_esum[full].sum()) * self.degeneracy / self.nk
 
     def count(self, ts: _TetraSet, energy: float) -> tuple[float, float]:
         n, dos = _tetra_count_and_dos(ts.te, energy)
@@ -678,7 +656,8 @@ class _TetraProblem:
 
 
 
-def _solve_tetra(tp: _TetraProblem, n_electrons: float) -> tuple[float, _TetraSet]:
+def _solve_tetra(tp: _TetraProblem, n_electrons: float, homo_floor: float = -np.inf,
+                 lumo_ceil: float = np.inf) -> tuple[float, _TetraSet]:
     """Fermi level of the tetrahedron method: safeguarded Newton on a shrinking active set."""
     _check_count(n_electrons, tp.capacity)
     tol = 1e-12 * max(1.0, n_electrons)
@@ -712,8 +691,10 @@ def _solve_tetra(tp: _TetraProblem, n_electrons: float) -> tuple[float, _TetraSe
     if not np.any(dos > 0):
         e = tp.eigs
         below, above = e[e <= ef], e[e > ef]
-        if below.size and above.size:
-            mid = 0.5 * (float(below.max()) + float(above.min()))
+        homo = max(float(below.max()) if below.size else -np.inf, homo_floor)
+        lumo = min(float(above.min()) if above.size else np.inf, lumo_ceil)
+        if np.isfinite(homo) and np.isfinite(lumo):
+            mid = 0.5 * (homo + lumo)
             ts_mid = tp.active(mid, mid)
             if abs(tp.count(ts_mid, mid)[0] - n_electrons) <= tol:
                 return mid, ts_mid
@@ -735,12 +716,79 @@ class _Solution:
     occupations: Callable[[], NDArray[np.float64]]
 
 
+@dataclass
+class _Tetra:
+    """Tetrahedron problem reduced to the (spin, band) channels that straddle an energy window.
+
+    Channels entirely below the window are full (their count and band energy are plain sums),
+    channels above it empty; only the rest go through the sub-cell machinery.
+    """
+
+    tp: _TetraProblem
+    n_fixed: float
+    esum_fixed: float
+    full: NDArray[np.bool_]
+    sel: NDArray[np.bool_]
+    shape: tuple[int, int, int]
+    homo_floor: float
+    lumo_ceil: float
+
+    def occupations(self, energy: float) -> NDArray[np.float64]:
+        out = np.zeros(self.shape)
+        view = out.transpose(1, 0, 2)  # (k, spin, band)
+        view[:, self.full] = 1.0
+        view[:, self.sel] = self.tp.occupations(energy)[0]
+        return out
+
+
 def _tetra_problem(eigs: ArrayLike, mesh: tuple[int, int, int] | None, reciprocal_cell: ArrayLike | None,
-                   bz_to_ibz: ArrayLike | None) -> _TetraProblem:
+                   bz_to_ibz: ArrayLike | None, *, n_electrons: float | None = None,
+                   window: tuple[float, float] | None = None) -> _Tetra:
     if mesh is None:
         raise ValueError("the tetrahedron method needs mesh=(n1, n2, n3) of the full regular k-mesh")
-    e, _, _ = _prepare(eigs, None)
-    return _TetraProblem(e, mesh, None if reciprocal_cell is None else np.asarray(reciprocal_cell), bz_to_ibz)
+    e, _, degeneracy = _prepare(eigs, None)
+    mesh = tuple(int(m) for m in mesh)  # type: ignore[assignment]
+    if len(mesh) != 3 or min(mesh) < 1:
+        raise ValueError(f"{mesh=} must be three positive integers")
+    nk = mesh[0] * mesh[1] * mesh[2]
+    if bz_to_ibz is not None:
+        m = np.asarray(bz_to_ibz, dtype=np.intp)
+        if m.shape != (nk,) or m.min() < 0 or m.max() >= e.shape[1]:
+            raise ValueError(f"bz_to_ibz must map {nk} mesh points to the {e.shape[1]} k-points given")
+        e = e[:, m, :]
+    if e.shape[1] != nk:
+        raise ValueError(f"tetrahedron method needs {nk} k-points for {mesh=}, got {e.shape[1]}")
+    rc = np.eye(3) if reciprocal_cell is None else np.asarray(reciprocal_cell, dtype=np.float64)
+    if rc.shape != (3, 3):
+        raise ValueError(f"reciprocal_cell must be 3x3, got {rc.shape}")
+    nspin, _, nb = e.shape
+    bmin, bmax = e.min(axis=1), e.max(axis=1)  # (spin, band)
+    if n_electrons is not None:
+        _check_count(n_electrons, degeneracy * nspin * nb)
+        m_occ = n_electrons / degeneracy  # occupied channels
+        smin, smax = np.sort(bmin.ravel()), np.sort(bmax.ravel())
+        k_lo = min(max(int(math.ceil(m_occ - 1e-9)) - 1, 0), smin.size - 1)
+        k_hi = min(int(math.floor(m_occ + 1e-9)), smax.size - 1)
+        lo, hi = min(smin[k_lo], smax[k_hi]), max(smin[k_lo], smax[k_hi])
+    else:
+        lo, hi = window if window is not None else (-np.inf, np.inf)
+    full = bmax <= lo
+    sel = ~full & (bmin < hi)
+    n_fixed = degeneracy * float(full.sum())
+    tol = 1e-9
+    usable = sel.any() and (n_electrons is None
+                            or n_fixed + tol < n_electrons <= n_fixed + degeneracy * float(sel.sum()) + tol)
+    if not usable:  # gaps or flat bands at the band level: keep every channel
+        full = np.zeros_like(full)
+        sel = np.ones_like(sel)
+        n_fixed = 0.0
+    esum_fixed = degeneracy / nk * float((e.sum(axis=1) * full).sum())
+    reduced = np.ascontiguousarray(e.transpose(1, 0, 2)[:, sel])[None]  # (1, k, channel)
+    homo_floor = float(bmax[full].max()) if full.any() else -np.inf
+    empty = ~full & ~sel
+    lumo_ceil = float(bmin[empty].min()) if empty.any() else np.inf
+    tp = _TetraProblem(reduced, mesh, rc, degeneracy)  # type: ignore[arg-type]
+    return _Tetra(tp, n_fixed, esum_fixed, full, sel, e.shape, homo_floor, lumo_ceil)
 
 
 def _solve(eigs: ArrayLike, weights: ArrayLike | None, n_electrons: float, method: str, sigma_ev: float,
@@ -748,9 +796,10 @@ def _solve(eigs: ArrayLike, weights: ArrayLike | None, n_electrons: float, metho
            bz_to_ibz: ArrayLike | None) -> _Solution:
     _check_method(method, sigma_ev)
     if method == "tetrahedron":
-        tp = _tetra_problem(eigs, mesh, reciprocal_cell, bz_to_ibz)
-        ef, ts = _solve_tetra(tp, float(n_electrons))
-        return _Solution(float(ef), float(tp.esum(ts, ef)), 0.0, lambda: tp.occupations(ef))
+        tt = _tetra_problem(eigs, mesh, reciprocal_cell, bz_to_ibz, n_electrons=float(n_electrons))
+        ef, ts = _solve_tetra(tt.tp, float(n_electrons) - tt.n_fixed, tt.homo_floor, tt.lumo_ceil)
+        e_band = tt.esum_fixed + float(tt.tp.esum(ts, ef))
+        return _Solution(float(ef), e_band, 0.0, lambda: tt.occupations(ef))
 
     e, w_sk, degeneracy = _prepare(eigs, weights)
     prob = _SmearingProblem(e, w_sk, degeneracy, method, sigma_ev, order)
@@ -891,12 +940,13 @@ def eigenvalue_sum_vs_fermi_shift(
     count = np.empty_like(shifts)
     ent = np.zeros_like(shifts)
     if method == "tetrahedron":
-        tp = _tetra_problem(eigs, mesh, reciprocal_cell, bz_to_ibz)
+        window = (sol.fermi + float(shifts.min()), sol.fermi + float(shifts.max()))
+        tt = _tetra_problem(eigs, mesh, reciprocal_cell, bz_to_ibz, window=window)
         for i, de in enumerate(shifts):
             energy = sol.fermi + de
-            ts = tp.active(energy, energy)
-            esum[i] = tp.esum(ts, energy)
-            count[i] = tp.count(ts, energy)[0]
+            ts = tt.tp.active(energy, energy)
+            esum[i] = tt.esum_fixed + tt.tp.esum(ts, energy)
+            count[i] = tt.n_fixed + tt.tp.count(ts, energy)[0]
     else:
         e, w_sk, degeneracy = _prepare(eigs, weights)
         prob = _SmearingProblem(e, w_sk, degeneracy, method, sigma_ev, order)
@@ -923,6 +973,6 @@ def dos_tetrahedron(
     Arguments as :func:`fermi_level` for the tetrahedron method; this is ``dN/dE`` of the
     tetrahedron count, free of any broadening.
     """
-    tp = _tetra_problem(eigs, mesh, reciprocal_cell, bz_to_ibz)
-    ts = tp.active(energy_ev, energy_ev)
-    return float(tp.count(ts, energy_ev)[1])
+    tt = _tetra_problem(eigs, mesh, reciprocal_cell, bz_to_ibz, window=(energy_ev, energy_ev))
+    ts = tt.tp.active(energy_ev, energy_ev)
+    return float(tt.tp.count(ts, energy_ev)[1])

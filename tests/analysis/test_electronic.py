@@ -306,6 +306,20 @@ def test_gpaw_protocol_end_to_end(tmp_path):
     fd = ev.band_energy("fermi-dirac", 0.1)
     assert fd.fermi_level_ev == pytest.approx(ev.efermi, abs=1e-4)  # float32 eigenvalues
     assert disp["methods"]["fermi-dirac"]["e_band_ev"][0] == pytest.approx(fd.e_band_ev, abs=1e-10)
+    # tetrahedra through GPAW's own k-point map agree with GPAW's improved tetrahedron method
+    from gpaw.occupations import create_occ_calc
+
+    occ = create_occ_calc({"name": "improved-tetrahedron-method"}, rcell=ev.reciprocal_cell,
+                          monkhorst_pack_size=ev.mesh, bz2ibzmap=ev.bz_to_ibz)
+    f_gpaw, (ef_gpaw,), _ = occ.calculate(ev.n_electrons / 2, ev.eigs[0], ev.weights)
+    tet = ev.band_energy("tetrahedron")
+    assert tet.fermi_level_ev == pytest.approx(ef_gpaw, abs=1e-5)
+    assert tet.e_band_ev == pytest.approx(2 * float((f_gpaw * ev.weights[:, None] * ev.eigs[0]).sum()), abs=1e-6)
+    ours, _ = sm.occupations(ev.eigs, ev.weights, ev.n_electrons, method="tetrahedron", mesh=ev.mesh,
+                             reciprocal_cell=ev.reciprocal_cell, bz_to_ibz=ev.bz_to_ibz)
+    per_ibz = np.zeros(ev.eigs.shape[1:])
+    np.add.at(per_ibz, ev.bz_to_ibz, ours[0])
+    np.testing.assert_allclose(per_ibz, f_gpaw * ev.weights[:, None] * np.prod(ev.mesh), atol=1e-8)
     fs = curves["fermi_shift"]
     for method, c in fs["methods"].items():
         assert np.all(np.diff(c["n_electrons"]) > 0) or method in ("methfessel-paxton", "marzari-vanderbilt")
