@@ -1,0 +1,208 @@
+"""Figure builders: called directly, asserting on fig.data / fig.layout."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+from scipy.stats import spearmanr
+
+from components.curves import eigenvalue_sum_curve
+from components.distributions import error_histogram, model_scatter
+from components.parity import WEBGL_THRESHOLD, parity_plot
+from components.ptable import ptable_heatmap, ptable_heatmap_grid, symbol_at, symbol_from_click
+from components.theme import OKABE_ITO, empty_figure, graph_config, safe_filename
+
+VALUES = pd.DataFrame(
+    {"value": [12.0, 40.0, 95.0], "n_frames": [4, 8, 2], "temperatures": ["300, 933", "1630", "2138"]},
+    index=["Al", "Cu", "Ni"],
+)
+
+
+def _trace(fig: go.Figure, name: str) -> go.BaseTraceType:
+    return next(t for t in fig.data if t.name == name)
+
+
+# --------------------------------------------------------------------------- periodic table
+def test_ptable_heatmap_places_values_on_their_tiles() -> None:
+    fig = ptable_heatmap(VALUES, label="Force RMSE (meV/Å)")
+    data = _trace(fig, "values")
+    z = np.asarray(data.z, dtype=float)
+    assert z[2, 12] == 12.0  # Al: period 3, group 13
+    assert z[3, 10] == 40.0  # Cu: period 4, group 11
+    assert np.isfinite(z).sum() == 3
+    assert data.colorbar.title.text == "Force RMSE (meV/Å)"
+    assert (data.zmin, data.zmax) == (12.0, 95.0)
+
+
+def test_ptable_heatmap_greys_elements_without_data_and_keeps_hover() -> None:
+    fig = ptable_heatmap(VALUES, label="x (meV)")
+    missing = _trace(fig, "no data")
+    z_missing = np.asarray(missing.z, dtype=float)
+    assert z_missing[3, 7] == 0.0  # Fe is drawn (grey) although it has no value
+    assert "no data" in missing.customdata[3][7][0]
+    hover = _trace(fig, "values").customdata[3][10][0]
+    assert "40" in hover and "frames: 8" in hover and "1630" in hover
+    labels = _trace(fig, "symbols")
+    assert "<b>Cu</b><br>40" in list(labels.text)
+
+
+def test_ptable_heatmap_log_scale_uses_log10_with_real_tick_labels() -> None:
+    fig = ptable_heatmap(VALUES, label="x", log=True)
+    data = _trace(fig, "values")
+    assert math.isclose(np.nanmax(np.asarray(data.z, dtype=float)), math.log10(95.0))
+    assert [str(t) for t in data.colorbar.ticktext] == ["20", "50"]  # 1-2-5 ticks inside 12..95
+
+
+def test_ptable_heatmap_fixed_colour_maximum() -> None:
+    data = _trace(ptable_heatmap(VALUES, label="x", cmax=200.0), "values")
+    assert data.zmax == 200.0
+
+
+def test_ptable_heatmap_split_tiles_for_models() -> None:
+    fig = ptable_heatmap({"a": VALUES, "b": VALUES * 2, "c": VALUES, "d": VALUES}, label="x")
+    z = np.asarray(_trace(fig, "values").z, dtype=float)
+    assert z.shape[1] == 36  # 2x2 sub-tiles per element
+    assert z[4, 24] == 12.0 and z[4, 25] == 24.0  # Al (row 3, group 13): top-left a, top-right b
+    assert z[5, 24] == 12.0 and z[5, 25] == 12.0  # bottom-left c, bottom-right d
+    assert fig.layout.meta["models"] == ["a", "b", "c", "d"]
+    assert len(fig.layout.shapes) == 86 - 15  # one outline per tile: H-Rn without La-Lu
+
+
+def test_ptable_heatmap_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="at most 4 models"):
+        ptable_heatmap({m: VALUES for m in "abcde"}, label="x")
+    with pytest.raises(ValueError, match="unknown element symbol 'Xx'"):
+        ptable_heatmap({"Xx": 1.0}, label="x")
+    with pytest.raises(ValueError, match="positive limits"):
+        ptable_heatmap(VALUES, label="x", log=True, cmin=-1.0)
+
+
+def test_ptable_heatmap_without_values_is_an_empty_figure_with_message() -> None:
+    fig = ptable_heatmap({"Fe": float("nan")}, label="x")
+    assert fig.layout.meta["empty"] is True
+    assert "No per-element values" in fig.layout.annotations[0].text
+
+
+def test_ptable_heatmap_grid_shares_one_colour_axis() -> None:
+    fig = ptable_heatmap_grid({"a": VALUES, "b": VALUES * 3, "c": VALUES, "d": VALUES}, label="Energy RMSE (meV/atom)")
+    values = [t for t in fig.data if t.name == "values"]
+    assert len(values) == 4 and all(t.coloraxis == "coloraxis" for t in values)
+    assert fig.layout.coloraxis.cmax == 285.0 and fig.layout.coloraxis.cmin == 12.0
+    assert [a.text for a in fig.layout.annotations][:4] == ["a", "b", "c", "d"]
+    with pytest.raises(ValueError, match="cols=0"):
+        ptable_heatmap_grid({"a": VALUES}, label="x", cols=0)
+
+
+@pytest.mark.parametrize("symbol", ["H", "Cu", "Hg", "La", "U", "Og"])
+def test_symbol_at_inverts_ptable_position(symbol: str) -> None:
+    from analysis.elements import ptable_position
+
+    assert symbol_at(*ptable_position(symbol)) == symbol
+
+
+def test_symbol_from_click_uses_tile_coordinates() -> None:
+    # clickData of a split-tile heat map: sub-tile centres sit a quarter tile off the integers
+    assert symbol_from_click({"points": [{"x": 10.75, "y": 4.25, "curveNumber": 1}]}) == "Cu"
+    assert symbol_from_click({"points": [{"x": 5, "y": 1}]}) is None  # empty cell
+    assert symbol_from_click(None) is None
+
+
+# --------------------------------------------------------------------------- distributions
+ERRORS = pd.DataFrame(
+    {"m1": [1.0, 2.0, 3.0, 4.0, 10.0], "m2": [2.0, 3.0, 5.0, 4.5, 30.0], "m3": [5.0, 4.0, 3.0, 2.0, np.nan]},
+    index=["Al", "Cu", "Ni", "Ag", "Au"],
+)
+
+
+@pytest.mark.parametrize("mode", ["overlay", "side"])
+def test_error_histogram_marks_mean_and_std(mode: str) -> None:
+    fig = error_histogram(ERRORS, label="Force RMSE (meV/Å)", mode=mode)
+    hist = [t for t in fig.data if isinstance(t, go.Histogram)]
+    assert len(hist) == 3
+    stats = fig.layout.meta["stats"]
+    assert math.isclose(stats["m1"]["mean"], 4.0)
+    assert math.isclose(stats["m1"]["std"], float(np.std([1, 2, 3, 4, 10], ddof=1)))
+    assert math.isclose(stats["m3"]["mean"], 3.5)  # NaN dropped
+    assert sum(1 for s in fig.layout.shapes if s.type == "line") == 3  # one dashed mean line per model
+    assert any("Force RMSE (meV/Å)" == ax.title.text for ax in fig.select_xaxes())
+
+
+def test_error_histogram_bad_mode_and_empty() -> None:
+    with pytest.raises(ValueError, match="mode='stacked'"):
+        error_histogram(ERRORS, label="x", mode="stacked")  # type: ignore[arg-type]
+    assert error_histogram(pd.DataFrame(), label="x").layout.meta["empty"] is True
+
+
+def test_model_scatter_reports_spearman_rho() -> None:
+    fig = model_scatter(ERRORS, "m1", "m2", label="Force RMSE (meV/Å)")
+    expected = spearmanr(ERRORS["m1"], ERRORS["m2"]).statistic
+    assert math.isclose(fig.layout.meta["spearman_rho"], expected)
+    assert f"{expected:.2f}" in fig.layout.title.text
+    assert fig.layout.xaxis.type == "log" and fig.layout.xaxis.title.text == "m1: Force RMSE (meV/Å)"
+    anti = model_scatter(ERRORS, "m1", "m3", label="x")
+    assert math.isclose(anti.layout.meta["spearman_rho"], -1.0) and anti.layout.meta["n"] == 4
+
+
+def test_model_scatter_unknown_model() -> None:
+    with pytest.raises(ValueError, match="model 'zz' not in the table"):
+        model_scatter(ERRORS, "m1", "zz", label="x")
+
+
+# --------------------------------------------------------------------------- parity and curves
+@dataclass
+class _Series:
+    model: str
+    reference: np.ndarray
+    predicted: np.ndarray
+    n_total: int
+
+
+def test_parity_plot_rmse_in_legend_and_units() -> None:
+    rng = np.random.default_rng(0)
+    ref = rng.normal(size=100)
+    fig = parity_plot([_Series("m", ref, ref + 0.01, 400)], quantity="force")
+    trace = fig.data[0]
+    assert isinstance(trace, go.Scatter)
+    assert "RMSE 10 meV/Å" in trace.name and "100 of 400 shown" in trace.name
+    assert fig.layout.xaxis.title.text == "Reference force component (eV/Å)"
+    assert fig.data[-1].name == "y = x"
+
+
+def test_parity_plot_switches_to_webgl_for_many_points() -> None:
+    ref = np.linspace(-1, 1, WEBGL_THRESHOLD + 1)
+    fig = parity_plot([_Series("m", ref, ref, len(ref))], quantity="energy")
+    assert isinstance(fig.data[0], go.Scattergl)
+    assert fig.layout.yaxis.title.text == "Predicted energy (eV/atom)"
+    with pytest.raises(ValueError, match="quantity='stress'"):
+        parity_plot([], quantity="stress")  # type: ignore[arg-type]
+    assert parity_plot([], quantity="energy").layout.meta["empty"] is True
+
+
+def test_eigenvalue_sum_curve_hides_unticked_methods_with_stable_colours() -> None:
+    curves = {"gaussian": ([0, 1], [0.0, 1.0]), "fermi-dirac": ([0, 1], [0.0, 2.0]), "tetrahedron": ([0, 1], [1.0, 1.0])}
+    fig = eigenvalue_sum_curve(curves, x_label="δ (Å)", y_label="E (eV)", visible=["fermi-dirac"])
+    assert [t.visible for t in fig.data] == ["legendonly", True, "legendonly"]
+    assert fig.data[1].line.color == OKABE_ITO[1]
+    assert fig.layout.xaxis.title.text == "δ (Å)"
+    with pytest.raises(ValueError, match="curve 'bad'"):
+        eigenvalue_sum_curve({"bad": ([0, 1, 2], [0, 1])}, x_label="x", y_label="y")
+    assert eigenvalue_sum_curve({}, x_label="x", y_label="y").layout.meta["empty"] is True
+
+
+# --------------------------------------------------------------------------- theme
+def test_graph_config_export_options() -> None:
+    config = graph_config("error map/Cu 300K", fmt="svg", size="single")
+    opts = config["toImageButtonOptions"]
+    assert opts["filename"] == "error_map_Cu_300K" and opts["format"] == "svg" and opts["width"] == 321
+    with pytest.raises(ValueError, match="size='poster'"):
+        graph_config("x", size="poster")
+    assert safe_filename("../..") == "figure"
+
+
+def test_empty_figure_shows_message() -> None:
+    fig = empty_figure("nothing here")
+    assert fig.layout.annotations[0].text == "nothing here"

@@ -1,0 +1,226 @@
+"""Page layouts and callbacks called as plain functions on a small real data set."""
+from __future__ import annotations
+
+import base64
+import importlib
+from contextvars import copy_context
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Callable
+
+import pytest
+from dash import no_update
+from dash._callback_context import context_value
+from dash._utils import AttributeDict
+
+from components import ids
+from tests.conftest import TEST_DATASET, write_tight_binding_curves
+
+
+def _find(tree: Any, component_id: str) -> Any:
+    """The component with ``component_id`` in a layout tree (None when absent)."""
+    if getattr(tree, "id", None) == component_id:
+        return tree
+    children = getattr(tree, "children", None)
+    for child in children if isinstance(children, (list, tuple)) else [children]:
+        if child is not None and not isinstance(child, (str, int, float)):
+            found = _find(child, component_id)
+            if found is not None:
+                return found
+    return None
+
+
+def _text(tree: Any) -> str:
+    if tree is None:
+        return ""
+    if isinstance(tree, (str, int, float)):
+        return str(tree)
+    if isinstance(tree, (list, tuple)):
+        return " ".join(_text(t) for t in tree)
+    return _text(getattr(tree, "children", None))
+
+
+def _run(func: Callable[..., Any], trigger: str, *args: Any) -> Any:
+    """Call a callback inside a callback context whose trigger is ``trigger`` ('id.prop')."""
+    def call() -> Any:
+        context_value.set(AttributeDict(triggered_inputs=[{"prop_id": trigger, "value": None}]))
+        return func(*args)
+
+    return copy_context().run(call)
+
+
+@pytest.fixture
+def pages(dash_app, atlas_data) -> SimpleNamespace:
+    """The page modules as Dash registered them (sys.modules entries, not package attributes)."""
+    names = ("home", "distributions", "element", "data", "jobs")
+    return SimpleNamespace(**{n: importlib.import_module(f"pages.{n}") for n in names})
+
+
+# --------------------------------------------------------------------------- error map
+def test_home_layout_reflects_url_query(pages) -> None:
+    layout = pages.home.layout(dataset=TEST_DATASET, model="lj-nn", metric="energy_mae", temperature="1.2Tc", scale="log")
+    assert _find(layout, ids.MAP_METRIC).value == "energy_mae"
+    assert _find(layout, ids.MAP_TEMPERATURE).value == "1.2Tc"
+    assert _find(layout, ids.MAP_MODEL).value == ["lj-nn"]
+    fig = _find(layout, ids.MAP_GRAPH).figure
+    assert fig.layout.title.text.startswith("lj-nn: Energy MAE · 1.2 Tc")
+    assert fig.layout.meta["log"] is True
+
+
+def test_home_layout_drops_impossible_selections(pages) -> None:
+    layout = pages.home.layout(model="no-such-model", metric="bogus", temperature="77")
+    assert _find(layout, ids.MAP_METRIC).value == "force_rmse"
+    assert _find(layout, ids.MAP_TEMPERATURE).value == "all"
+    assert _find(layout, ids.MAP_MODEL).value == ["emt-asap-cutoff"]
+
+
+def test_home_no_data_says_so(pages, empty_store) -> None:
+    text = _text(pages.home.layout())
+    assert "No data yet" in text
+
+
+def test_update_map_split_tiles_and_grid(pages) -> None:
+    fig, config = pages.home.update_map(["emt-asap-cutoff", "lj-nn"], "force_rmse", "all", "absolute", "linear", "tiles", None, TEST_DATASET)
+    assert fig.layout.meta["models"] == ["emt-asap-cutoff", "lj-nn"]
+    assert config["toImageButtonOptions"]["filename"] == f"error-map_{TEST_DATASET}_emt-asap-cutoff_lj-nn_force_rmse_all_absolute"
+    grid, _ = pages.home.update_map([], "energy_rmse", "all", "relative", "log", "grid", None, TEST_DATASET)
+    assert grid.layout.meta["kind"] == "ptable_heatmap_grid"
+    assert "reference std" in grid.layout.coloraxis.colorbar.title.text
+
+
+def test_sync_url_both_directions(pages) -> None:
+    values = [["lj-nn"], "force_mae", "all", "absolute", "log", "tiles", None]
+    out = _run(pages.home.sync_url, f"{ids.MAP_METRIC}.value", *values, "", TEST_DATASET)
+    assert out[:-1] == (no_update,) * 7
+    assert out[-1] == f"?dataset={TEST_DATASET}&model=lj-nn&metric=force_mae&scale=log"
+    # the browser went back to an older URL: the controls follow it
+    back = _run(pages.home.sync_url, f"{ids.MAP_URL}.search", *values, f"?dataset={TEST_DATASET}&metric=energy_rmse", TEST_DATASET)
+    assert back[0] == ["emt-asap-cutoff"] and back[1] == "energy_rmse" and back[4] == "linear"
+    assert back[-1] is no_update
+
+
+def test_navigate_on_tile_click(pages) -> None:
+    click = {"points": [{"curveNumber": 1, "x": 11, "y": 4, "z": 1.0}]}
+    href = _run(pages.home.navigate, f"{ids.MAP_GRAPH}.clickData", click, TEST_DATASET, ["lj-nn"])
+    assert href == f"/element/Cu?dataset={TEST_DATASET}&model=lj-nn"
+    assert _run(pages.home.navigate, f"{ids.MAP_DATASET}.value", None, "other", []) == "/?dataset=other"
+
+
+def test_map_csv_download(pages) -> None:
+    out = pages.home.download_csv(1, TEST_DATASET, "force_rmse", "all", "absolute")
+    assert out["filename"].endswith(".csv")
+    lines = out["content"].splitlines()
+    assert lines[0] == "element,emt-asap-cutoff,lj-nn" and len(lines) == 4
+
+
+# --------------------------------------------------------------------------- distributions
+def test_distributions_layout_and_update(pages) -> None:
+    layout = pages.distributions.layout(dataset=TEST_DATASET, mode="side")
+    assert _find(layout, ids.DIST_MODE).value == "side"
+    hist, scatter, stats = pages.distributions.update("force_rmse", "all", "overlay", "emt-asap-cutoff", "lj-nn", TEST_DATASET)
+    assert set(hist.layout.meta["stats"]) == {"emt-asap-cutoff", "lj-nn"}
+    assert scatter.layout.meta["n"] == 3
+    assert [r["model"] for r in stats.data] == ["emt-asap-cutoff", "lj-nn"]
+
+
+def test_distributions_sync_url(pages) -> None:
+    out = _run(pages.distributions.sync_url, f"{ids.DIST_MODE}.value", "force_rmse", "all", "side", "lj-nn", "emt-asap-cutoff", "", TEST_DATASET)
+    assert out[-1] == f"?dataset={TEST_DATASET}&mode=side&x=lj-nn&y=emt-asap-cutoff"
+
+
+# --------------------------------------------------------------------------- element
+def test_element_layout_shows_row_table_and_parity(pages) -> None:
+    layout = pages.element.layout(symbol="Cu", dataset=TEST_DATASET)
+    assert _find(layout, ids.ELEMENT_TITLE).children == "Cu (Z = 29)"
+    assert "mp-30" in _text(_find(layout, ids.ELEMENT_ROW))
+    table = _find(layout, ids.ELEMENT_TABLE)
+    assert {r["model"] for r in table.data} == {"emt-asap-cutoff", "lj-nn"}
+    assert _find(layout, ids.ELEMENT_FORCE_PARITY).figure.layout.meta["n_points"] > 0
+    assert _find(layout, ids.ELEMENT_PREV).href.startswith("/element/Ni")
+    assert "No eigenvalue-sum curves for Cu" in _text(_find(layout, ids.ELEMENT_CURVES_MESSAGE))
+
+
+def test_element_layout_for_element_without_data_and_bad_symbol(pages) -> None:
+    assert "has no frames of W" in _text(pages.element.layout(symbol="W"))
+    assert "Unknown element symbol" in _text(pages.element.layout(symbol="Qq"))
+
+
+def test_toggle_methods_hides_a_smearing_method(pages, atlas_data, tmp_path: Path) -> None:
+    import os
+
+    write_tight_binding_curves(Path(os.environ["MLFF_ATLAS_DEFAULT_DATA"]), "Al")
+    layout = pages.element.layout(symbol="Al", methods="gaussian,tetrahedron")
+    assert _find(layout, ids.ELEMENT_METHODS).value == ["gaussian", "tetrahedron"]
+    disp, fermi, search = pages.element.toggle_methods(["tetrahedron"], {"symbol": "Al", "dataset": TEST_DATASET}, "?dataset=x")
+    assert [t.name for t in disp.data if t.visible is True] == ["tetrahedron"]
+    assert len(fermi.data) == 5
+    assert search == "?dataset=x&methods=tetrahedron"
+
+
+# --------------------------------------------------------------------------- data
+def _upload(text: str) -> str:
+    return "data:text/plain;base64," + base64.b64encode(text.encode()).decode()
+
+
+def test_upload_bad_reference_shows_importer_message(pages) -> None:
+    message, _table, _options = pages.data.upload_reference(_upload("not an xyz file\n"), "junk.xyz", None, None, None, None)
+    assert "alert-error" in message.className
+    assert message.children.startswith("junk.xyz: "), message.children
+
+
+def test_upload_reference_and_predictions_round_trip(pages, own_data: Path) -> None:
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+    from ase.io import write
+    import io
+
+    frames = []
+    for i in range(2):
+        atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
+        atoms.rattle(0.05, seed=i)
+        atoms.calc = EMT()
+        atoms.get_potential_energy()
+        frames.append(atoms)
+    buffer = io.StringIO()
+    write(buffer, frames, format="extxyz")
+    message, table, options = pages.data.upload_reference(_upload(buffer.getvalue()), "my cu.xyz", "cu-emt", None, None, 300)
+    assert "alert-success" in message.className, message.children
+    assert "cu-emt" in options and "cu-emt" in _text(table) or "cu-emt" in str(table.data)
+    bad, _ = pages.data.upload_predictions([_upload("1 2\n")], ["energy_test.out"], "cu-emt", "nep-x", None, [])
+    assert "alert-error" in bad.className and "energy_test.out" in bad.children
+
+
+def test_upload_limit(pages, monkeypatch: pytest.MonkeyPatch) -> None:
+    from analysis.errors import InputFileError
+
+    monkeypatch.setenv("MLFF_ATLAS_MAX_UPLOAD_MB", "0.000001")
+    with pytest.raises(InputFileError, match="over the 0 MB upload limit"):
+        pages.data.decode_upload(_upload("x" * 100), "big.xyz")
+
+
+def test_sanitise_filename() -> None:
+    from pages.data import sanitise_filename
+
+    assert sanitise_filename("../../etc/pass wd") == "pass_wd"
+    assert sanitise_filename("C:\\Users\\me\\OUTCAR") == "OUTCAR"
+    assert sanitise_filename("...") == "upload"
+
+
+# --------------------------------------------------------------------------- jobs
+def test_jobs_submit_and_refresh(pages, own_data) -> None:
+    kind, message = pages.jobs.submit("emt", TEST_DATASET, "cpu", "float64")
+    assert kind == "info" and "Queued job" in message and "No worker is running" in message
+    table = _run(pages.jobs.refresh, f"{ids.JOBS_INTERVAL}.n_intervals", 1, [])
+    assert "queued" in _text(table)
+    assert pages.jobs.submit("no-such-model", TEST_DATASET, "cpu", "float64")[0] == "error"
+    assert pages.jobs.submit(None, TEST_DATASET, "cpu", "float64") == ("error", "Choose a model.")
+    options = pages.jobs.model_options()
+    assert any(o["value"] == "emt" and not o["disabled"] for o in options)
+
+
+def test_jobs_cancel_button(pages, own_data) -> None:
+    from analysis import jobs
+
+    job_id = jobs.submit_job("emt", TEST_DATASET, device="cpu")
+    _run(pages.jobs.refresh, f'{{"index":"{job_id}","type":"{ids.JOBS_CANCEL}"}}.n_clicks', 1, [1])
+    assert jobs.get_job(job_id).state == "cancelled"
