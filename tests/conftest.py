@@ -82,7 +82,7 @@ def build_dataset(
             for elements outside the table); the rattle amplitude grows with temperature.
         reference: 'emt' or 'lj' (Lennard-Jones sized to the lattice) for the reference labels.
         models: any of 'emt-asap-cutoff', 'lj-nn' (LJ at the lattice's nearest-neighbour
-            distance), 'lj-nn+2%' (LJ 2 % too large).
+            distance), 'lj-nn+2%' / 'lj-nn-3%' (LJ 2 % too large / 3 % too small).
         seed: random seed of the rattles.
     """
     rng = np.random.default_rng(seed)
@@ -119,6 +119,8 @@ def _model_calculator(model: str, atoms: Atoms) -> Calculator:
         return lj_for(atoms)
     if model == "lj-nn+2%":
         return lj_for(atoms, scale=1.02)
+    if model == "lj-nn-3%":
+        return lj_for(atoms, scale=0.97)
     raise ValueError(f"unknown test model {model!r}")
 
 
