@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "jobs": ("analysis.jobs_cli:jobs_main", "list, show or cancel evaluation jobs"),
     "models": ("analysis.jobs_cli:models_main", "list the registered models and whether they can run here"),
     "electronic": ("analysis.electronic:main", "GPAW eigenvalue protocols (displacement, Fermi shift) per element"),
+    "build-reference": ("analysis.reference:main", "GPAW reference set (--tier ci|default|full), resumable, in the background"),
 }
 
 

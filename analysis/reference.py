@@ -1,0 +1,661 @@
+"""``python -m analysis build-reference``: the Metal-43 GPAW reference set, resumable frame by frame.
+
+For each element of the tier (cheapest first) the pipeline
+
+1. fits a PBE energy-volume curve of the primitive cell (:func:`compute_eos`; cached per element
+   in ``eos.json``, keyed by the hash of the EOS settings),
+2. builds a small supercell at the fitted volume and samples configurations at each temperature
+   of the tier with Langevin MD driven by CHGNet (:func:`sample_configurations`; the samples are
+   written once and reused, so a rerun labels the same structures),
+3. labels each configuration with one GPAW single point (energy, forces) and writes it at once,
+   atomically, as ``frames/<El>_<T>K_<i>.extxyz`` in the build folder; finished frames are skipped
+   on a rerun,
+4. after every finished frame, assembles all finished frames into the data set (store layout,
+   :func:`analysis.store.save_dataset`).
+
+Build folder: ``<out>/builds/<dataset>/<settings hash>/`` with ``frames/``, ``samples/``,
+``timings.jsonl`` (one line per EOS, MD and DFT step, with wall and CPU seconds) and
+``settings.json``. The data set goes to ``<out>/datasets/<dataset>/``.
+
+Settings: ``analysis/data/reference_settings.json`` (tiers ``ci``, ``default``, ``full``).
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import math
+import os
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from ase import Atoms, units
+from ase.io import read, write
+
+from analysis import elements as el
+from analysis import gpaw_calc
+from analysis.config import PACKAGE_DATA_DIR, data_dir, default_data_dir
+from analysis.dataset import ReferenceSet, make_frame, temperature_label
+from analysis.errors import InputFileError
+from analysis.store import atomic_write_bytes, atomic_write_json, save_dataset
+
+SETTINGS_PATH = PACKAGE_DATA_DIR / "reference_settings.json"
+DEFAULT_EOS_PATH = PACKAGE_DATA_DIR / "eos.json"
+TIERS = ("ci", "default", "full")
+log = logging.getLogger("analysis.reference")
+
+
+# --------------------------------------------------------------------------- settings
+@dataclass(frozen=True)
+class TierSettings:
+    """Resolved settings of one tier.
+
+    Attributes:
+        tier: 'ci', 'default' or 'full'.
+        dataset: data set name.
+        elements: elements in the order they are computed (cheapest first).
+        temperatures: 'highest' (the highest listed temperature) or 'all'.
+        n_frames: frames per element and temperature.
+        n_atoms: target supercell size.
+        dft: GPAW settings of the labels.
+        eos_dft: GPAW settings of the energy-volume fit.
+        eos: EOS protocol (points, strain range, c/a scans).
+        sampler: MD sampler parameters.
+        version: settings file version.
+    """
+
+    tier: str
+    dataset: str
+    elements: tuple[str, ...]
+    temperatures: str
+    n_frames: int
+    n_atoms: int
+    dft: dict[str, Any]
+    eos_dft: dict[str, Any]
+    eos: dict[str, Any]
+    sampler: dict[str, Any]
+    version: int
+
+    @property
+    def eos_hash(self) -> str:
+        """Hash of everything that determines an EOS result."""
+        return gpaw_calc.settings_hash({"dft": self.eos_dft, "eos": self.eos})
+
+    @property
+    def frames_hash(self) -> str:
+        """Hash of everything that determines a labelled frame (except the element and index)."""
+        return gpaw_calc.settings_hash(
+            {"dft": self.dft, "sampler": self.sampler, "n_atoms": self.n_atoms, "eos": self.eos_hash}
+        )
+
+    def temperatures_of(self, symbol: str) -> list[float]:
+        """Temperatures (K) sampled for ``symbol``: the highest listed one, or all of them."""
+        temps = el.temperatures(symbol)
+        if not temps:
+            raise ValueError(f"{symbol} has no listed temperature")
+        return [max(temps)] if self.temperatures == "highest" else list(temps)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tier": self.tier,
+            "version": self.version,
+            "dataset": self.dataset,
+            "elements": list(self.elements),
+            "temperatures": self.temperatures,
+            "n_frames": self.n_frames,
+            "n_atoms": self.n_atoms,
+            "dft": self.dft,
+            "eos_dft": self.eos_dft,
+            "eos": self.eos,
+            "sampler": self.sampler,
+            "frames_hash": self.frames_hash,
+            "eos_hash": self.eos_hash,
+        }
+
+
+def load_settings(tier: str, *, path: Path = SETTINGS_PATH, elements: list[str] | None = None) -> TierSettings:
+    """Resolve the settings of ``tier`` from the versioned settings file.
+
+    Args:
+        tier: 'ci', 'default' or 'full'.
+        path: settings file.
+        elements: restrict to these elements (default: the tier's list).
+
+    Raises:
+        InputFileError: the settings file is missing or malformed.
+        ValueError: unknown tier or element.
+    """
+    if tier not in TIERS:
+        raise ValueError(f"{tier=} must be one of {TIERS}")
+    try:
+        raw = json.loads(Path(path).read_text())
+        spec = raw["tiers"][tier]
+        dft = {**raw["dft"], **spec.get("dft", {})}
+        eos = {**raw["eos"], **spec.get("eos", {})}
+        sampler = {**raw["sampler"], **spec.get("sampler", {})}
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise InputFileError(path, f"cannot read reference settings for tier {tier!r}: {exc}") from exc
+    eos_dft = {**dft, "kpt_density": eos["kpt_density"]}
+    names = list(el.METAL43) if spec["elements"] == "all" else list(spec["elements"])
+    if elements:
+        unknown = [s for s in elements if not el.is_metal43(s)]
+        if unknown:
+            raise ValueError(f"not Metal-43 elements: {unknown}")
+        names = [s for s in elements]
+    ordered = tuple(sorted(names, key=lambda s: (estimated_cost(s, dft), s)))
+    return TierSettings(
+        tier=tier,
+        dataset=spec["dataset"],
+        elements=ordered,
+        temperatures=spec["temperatures"],
+        n_frames=int(spec["n_frames"]),
+        n_atoms=int(spec["n_atoms"]),
+        dft=dft,
+        eos_dft=eos_dft,
+        eos={k: v for k, v in eos.items() if k != "kpt_density"},
+        sampler=sampler,
+        version=int(raw.get("version", 0)),
+    )
+
+
+def estimated_cost(symbol: str, dft: dict[str, Any]) -> float:
+    """Relative cost of one labelled frame: valence electrons squared, x3 if spin-polarised.
+
+    At a fixed k-point density and cutoff the plane waves times k-points of a cell hardly depend on
+    its volume, so the band count (valence electrons) dominates; spin doubles the work and the
+    magnetic SCF takes about 1.5x the iterations (measured in the convergence study).
+    """
+    n_val = gpaw_calc.valence_electrons(symbol)
+    return n_val**2 * (3.0 if gpaw_calc.is_spin_polarized(symbol, dft) else 1.0)
+
+
+# --------------------------------------------------------------------------- time log
+def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        handle.write(json.dumps(record, sort_keys=True) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+@dataclass
+class _Timer:
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    _w: float = field(default=0.0, repr=False)
+    _c: float = field(default=0.0, repr=False)
+
+    def __enter__(self) -> "_Timer":
+        self._w, self._c = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall_s = time.perf_counter() - self._w
+        self.cpu_s = time.process_time() - self._c
+
+
+# --------------------------------------------------------------------------- EOS
+def compute_eos(symbol: str, settings: TierSettings) -> dict[str, Any]:
+    """PBE energy-volume fit of ``symbol``'s primitive cell (Birch-Murnaghan).
+
+    Volumes: ``n_points`` from (1 - strain_range) to (1 + strain_range) times the initial guess
+    (ASE's reference volume); if the fitted V0 lies outside the inner 60 % of that window, the
+    scan is repeated once around the fitted V0. For hexagonal cells listed in ``covera_scan``
+    (Hg's simple hexagonal phase, whose c/a is not in ASE's data), c/a is first optimised at the
+    guessed volume by a parabola through the scanned energies.
+
+    Returns:
+        A JSON-ready dict: V0_A3_per_atom, B0_GPa, Bprime, E0_eV_per_atom, covera, volumes and
+        energies per atom, kpts, wall_s, settings hash.
+    """
+    from ase.eos import EquationOfState
+
+    ph = gpaw_calc.phase(symbol)
+    dft = settings.eos_dft
+    covera = ph.covera
+    wall = 0.0
+    scan: dict[str, list[float]] = {}
+    ca_values = settings.eos.get("covera_scan", {}).get(symbol)
+    if ca_values:
+        ca_energies = []
+        for ca in ca_values:
+            atoms = gpaw_calc.primitive_cell(symbol, ph.volume_guess, covera=ca)
+            res = gpaw_calc.single_point(atoms, dft, forces=False)
+            wall += res.wall_s
+            ca_energies.append(res.energy_ev / len(atoms))
+        coef = np.polyfit(ca_values, ca_energies, 2)
+        best = float(-coef[1] / (2 * coef[0])) if coef[0] > 0 else float(ca_values[int(np.argmin(ca_energies))])
+        covera = float(np.clip(best, min(ca_values), max(ca_values)))
+        scan = {"covera": list(ca_values), "energy_eV_per_atom": ca_energies}
+
+    n_points = int(settings.eos["n_points"])
+    strain = float(settings.eos["strain_range"])
+    center = ph.volume_guess
+    volumes: list[float] = []
+    energies: list[float] = []
+    kpts: tuple[int, int, int] = (0, 0, 0)
+    for attempt in range(2):
+        factors = np.linspace(1 - strain, 1 + strain, n_points)
+        for v in center * factors:
+            atoms = gpaw_calc.primitive_cell(symbol, float(v), covera=covera)
+            res = gpaw_calc.single_point(atoms, dft, forces=False)
+            wall += res.wall_s
+            kpts = res.kpts
+            volumes.append(float(v))
+            energies.append(res.energy_ev / len(atoms))
+        eos = EquationOfState(volumes, energies, eos=settings.eos.get("eos", "birchmurnaghan"))
+        v0, e0, b0 = eos.fit(warn=False)
+        if abs(v0 / center - 1) <= 0.6 * strain or attempt == 1:
+            break
+        log.info("%s: V0 %.2f outside the scanned window around %.2f; rescanning", symbol, v0, center)
+        center = float(v0)
+    params = np.asarray(eos.eos_parameters, dtype=float)
+    bprime = float(params[2]) if len(params) == 4 else math.nan
+    return {
+        "element": symbol,
+        "space_group": ph.space_group,
+        "prototype": ph.prototype,
+        "covera": covera,
+        "covera_scan": scan,
+        "V0_A3_per_atom": float(v0),
+        "E0_eV_per_atom": float(e0),
+        "B0_GPa": float(b0 / units.GPa),
+        "Bprime": bprime,
+        "volumes_A3_per_atom": volumes,
+        "energies_eV_per_atom": energies,
+        "kpts_primitive": list(kpts),
+        "wall_s": round(wall, 2),
+        "eos_hash": settings.eos_hash,
+        "dft": dft,
+    }
+
+
+def load_eos_table(path: Path) -> dict[str, Any]:
+    """The EOS cache file (``{"entries": {"<hash>/<El>": {...}}}``); empty when absent."""
+    if not path.is_file():
+        return {"entries": {}}
+    try:
+        table = json.loads(path.read_text())
+        table.setdefault("entries", {})
+        return table
+    except json.JSONDecodeError as exc:
+        raise InputFileError(path, f"not valid JSON: {exc}") from exc
+
+
+def eos_for(symbol: str, settings: TierSettings, path: Path, *, timings: Path | None = None) -> dict[str, Any]:
+    """The cached EOS of ``symbol`` under ``settings``, computed (and stored atomically) if missing."""
+    key = f"{settings.eos_hash}/{symbol}"
+    table = load_eos_table(path)
+    if key in table["entries"]:
+        return table["entries"][key]
+    log.info("%s: energy-volume fit", symbol)
+    with _Timer() as t:
+        result = compute_eos(symbol, settings)
+    # Re-read before writing: another worker may have added an element meanwhile.
+    table = load_eos_table(path)
+    table["entries"][key] = result
+    table["units"] = {"V0": "Å^3/atom", "B0": "GPa", "E0": "eV/atom"}
+    atomic_write_json(path, table)
+    if timings is not None:
+        _append_jsonl(timings, {"stage": "eos", "element": symbol, "wall_s": round(t.wall_s, 2), "cpu_s": round(t.cpu_s, 2), "finished": _now()})
+    log.info("%s: V0 %.3f Å^3/atom, B0 %.1f GPa, B' %.2f (%.0f s)", symbol, result["V0_A3_per_atom"], result["B0_GPa"], result["Bprime"], t.wall_s)
+    return result
+
+
+# --------------------------------------------------------------------------- sampling
+def sampler_name(sampler: dict[str, Any]) -> str:
+    """Label recorded in each frame's info['sampler'] (model and version)."""
+    if sampler["kind"] != "chgnet-langevin":
+        raise ValueError(f"unknown sampler {sampler['kind']!r}")
+    from importlib.metadata import version
+
+    return f"chgnet-{version('chgnet')} langevin"
+
+
+def sample_configurations(
+    symbol: str, temperature_k: float, n_frames: int, start: Atoms, sampler: dict[str, Any]
+) -> list[Atoms]:
+    """Configurations of ``start`` at ``temperature_k`` from Langevin MD with CHGNet (NVT).
+
+    Velocities start from a Maxwell-Boltzmann distribution at ``temperature_k``; after
+    ``steps_equilibrate`` steps a configuration is taken every ``steps_between`` steps. The time
+    step is ``timestep_fs`` (``timestep_fs_light`` for atoms lighter than ``light_mass_amu``).
+    CHGNet runs offline on the CPU with one thread. CHGNet is then one of the evaluated models
+    and is biased on its own samples: each frame records the sampler in info['sampler'].
+
+    Returns:
+        ``n_frames`` Atoms (positions only) with info 'md_step' and 'sampler'.
+    """
+    import torch
+    from ase.md.langevin import Langevin
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+    from chgnet.model import CHGNet
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    torch.set_num_threads(1)
+    seed = int(sampler["seed"]) + 1000 * int(el.atomic_number(symbol)) + int(temperature_k)
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    atoms = start.copy()
+    atoms.calc = CHGNetCalculator(model=CHGNet.load(verbose=False), use_device="cpu")
+    mass = float(atoms.get_masses()[0])
+    dt = float(sampler["timestep_fs_light"] if mass < float(sampler["light_mass_amu"]) else sampler["timestep_fs"])
+    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_k, rng=rng)
+    Stationary(atoms)
+    dyn = Langevin(
+        atoms,
+        timestep=dt * units.fs,
+        temperature_K=temperature_k,
+        friction=float(sampler["friction_per_fs"]) / units.fs,
+        rng=rng,
+    )
+    name = sampler_name(sampler)
+    frames: list[Atoms] = []
+    dyn.run(int(sampler["steps_equilibrate"]))
+    for _ in range(n_frames):
+        dyn.run(int(sampler["steps_between"]))
+        snap = Atoms(atoms.get_chemical_symbols(), positions=atoms.get_positions(wrap=True), cell=atoms.cell, pbc=True)
+        snap.info.update(
+            {"md_step": int(dyn.nsteps), "timestep_fs": dt, "sampler": name, "md_temperature_K": float(atoms.get_temperature())}
+        )
+        frames.append(snap)
+    return frames
+
+
+# --------------------------------------------------------------------------- frames
+def _extxyz_bytes(frames: list[Atoms]) -> bytes:
+    buffer = io.StringIO()
+    write(buffer, frames, format="extxyz")
+    return buffer.getvalue().encode()
+
+
+def write_frames_atomic(path: Path, frames: list[Atoms]) -> None:
+    """Write ``frames`` as extended XYZ through a temporary file and a rename."""
+    atomic_write_bytes(path, _extxyz_bytes(frames))
+
+
+def frame_path(build: Path, symbol: str, temperature_k: float, index: int) -> Path:
+    """File of one labelled frame in the build folder."""
+    return build / "frames" / f"{symbol}_{temperature_label(temperature_k)}K_{index:04d}.extxyz"
+
+
+def samples_path(build: Path, symbol: str, temperature_k: float) -> Path:
+    """File of the sampled (unlabelled) configurations of one element and temperature."""
+    return build / "samples" / f"{symbol}_{temperature_label(temperature_k)}K.extxyz"
+
+
+def build_dir(out: Path, settings: TierSettings) -> Path:
+    """Build folder of ``settings`` under the output root."""
+    return out / "builds" / settings.dataset / settings.frames_hash
+
+
+def _read_frame(path: Path) -> Atoms:
+    try:
+        return read(path, format="extxyz")
+    except Exception as exc:  # ASE raises many types for bad files
+        raise InputFileError(path, f"cannot read labelled frame: {exc}") from exc
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def run_element(
+    symbol: str,
+    settings: TierSettings,
+    out: Path,
+    eos_path: Path,
+    *,
+    on_frame: Callable[[Path], None] | None = None,
+) -> int:
+    """Compute every missing frame of ``symbol``; returns the number of frames computed now."""
+    build = build_dir(out, settings)
+    timings = build / "timings.jsonl"
+    todo = [
+        (t, i)
+        for t in settings.temperatures_of(symbol)
+        for i in range(settings.n_frames)
+        if not frame_path(build, symbol, t, i).is_file()
+    ]
+    if not todo:
+        return 0
+    eos = eos_for(symbol, settings, eos_path, timings=timings)
+    v0 = float(eos["V0_A3_per_atom"])
+    ph = gpaw_calc.phase(symbol)
+    computed = 0
+    for temp in sorted({t for t, _ in todo}):
+        spath = samples_path(build, symbol, temp)
+        if spath.is_file():
+            samples = read(spath, index=":", format="extxyz")
+        else:
+            start = gpaw_calc.supercell(symbol, v0, settings.n_atoms, covera=eos.get("covera"))
+            log.info("%s %g K: sampling %d configurations (%d atoms)", symbol, temp, settings.n_frames, len(start))
+            with _Timer() as t:
+                samples = sample_configurations(symbol, temp, settings.n_frames, start, settings.sampler)
+            write_frames_atomic(spath, samples)
+            _append_jsonl(timings, {"stage": "md", "element": symbol, "temperature": temp, "wall_s": round(t.wall_s, 2), "cpu_s": round(t.cpu_s, 2), "finished": _now()})
+        if len(samples) < settings.n_frames:
+            raise InputFileError(spath, f"{len(samples)} samples, {settings.n_frames} needed")
+        for index in [i for t, i in todo if t == temp]:
+            target = frame_path(build, symbol, temp, index)
+            if target.is_file():  # another worker or an earlier run finished it
+                continue
+            config = samples[index]
+            log.info("%s %g K frame %d: GPAW single point", symbol, temp, index)
+            with _Timer() as t:
+                result = gpaw_calc.single_point(config, settings.dft)
+            frame = make_frame(
+                config,
+                result.energy_ev,
+                result.forces_ev_per_a,
+                temperature_k=temp,
+                source=f"gpaw-{_gpaw_version()} PBE",
+                element=symbol,
+                extra_info={
+                    "frame_id": f"{symbol}/{temperature_label(temp)}K/{index:04d}",
+                    "sampler": config.info.get("sampler", ""),
+                    "md_step": int(config.info.get("md_step", -1)),
+                    "settings_hash": settings.frames_hash,
+                    "space_group": ph.space_group,
+                    "volume_per_atom": v0,
+                    "kpts": "x".join(str(k) for k in result.kpts),
+                    "scf_iterations": result.iterations,
+                    "magmom": result.magmom,
+                    "dft_wall_s": round(result.wall_s, 2),
+                },
+            )
+            write_frames_atomic(target, [frame])
+            computed += 1
+            _append_jsonl(
+                timings,
+                {
+                    "stage": "dft",
+                    "element": symbol,
+                    "temperature": temp,
+                    "index": index,
+                    "n_atoms": len(frame),
+                    "kpts": list(result.kpts),
+                    "iterations": result.iterations,
+                    "wall_s": round(t.wall_s, 2),
+                    "cpu_s": round(t.cpu_s, 2),
+                    "finished": _now(),
+                },
+            )
+            log.info("%s %g K frame %d done in %.0f s (%d SCF iterations)", symbol, temp, index, t.wall_s, result.iterations)
+            if on_frame is not None:
+                on_frame(target)
+    return computed
+
+
+def _gpaw_version() -> str:
+    from importlib.metadata import version
+
+    return version("gpaw")
+
+
+def finished_frames(build: Path) -> list[Atoms]:
+    """Every labelled frame in the build folder, in file-name order."""
+    folder = build / "frames"
+    return [_read_frame(p) for p in sorted(folder.glob("*.extxyz"))] if folder.is_dir() else []
+
+
+def assemble_dataset(settings: TierSettings, out: Path, eos_path: Path) -> Path | None:
+    """Write the finished frames as data set ``settings.dataset`` under ``out`` (store layout).
+
+    Returns:
+        The data set folder, or None when no frame is finished yet.
+    """
+    build = build_dir(out, settings)
+    frames = finished_frames(build)
+    if not frames:
+        return None
+    table = load_eos_table(eos_path)["entries"]
+    eos = {
+        s: {k: table[f"{settings.eos_hash}/{s}"][k] for k in ("V0_A3_per_atom", "B0_GPa", "Bprime", "E0_eV_per_atom", "covera")}
+        for s in settings.elements
+        if f"{settings.eos_hash}/{s}" in table
+    }
+    timing = _timing_totals(build / "timings.jsonl")
+    planned = sum(len(settings.temperatures_of(s)) for s in settings.elements) * settings.n_frames
+    provenance = {
+        "generator": "python -m analysis build-reference",
+        "tier": settings.tier,
+        "settings": settings.as_dict(),
+        "code": f"gpaw {_gpaw_version()} (serial, libxc, OpenBLAS), PBE, PAW setups gpaw-data + generated Tc",
+        "sampler": sorted({str(a.info.get("sampler", "")) for a in frames}),
+        "sampler_note": (
+            "Configurations come from Langevin MD with CHGNet, one of the evaluated models: its errors on "
+            "its own samples are biased low."
+        ),
+        "phases": {
+            s: {"listed_space_group": p.listed_space_group, "space_group": p.space_group, "prototype": p.prototype, "note": p.note}
+            for s in settings.elements
+            for p in [gpaw_calc.phase(s)]
+        },
+        "substitutes": dict(gpaw_calc.SUBSTITUTES),
+        "spin": {
+            "spin_polarized": settings.dft.get("spin_polarized", []),
+            "note": (
+                "Fe, Co, Ni: collinear ferromagnetic start. Cr and Mn: non-spin-polarised (their ordered "
+                "states, the incommensurate spin-density wave of Cr and the non-collinear order of alpha-Mn, "
+                "need cells and settings beyond this budget, and both are paramagnetic at the sampled temperatures)."
+            ),
+        },
+        "eos": eos,
+        "frames_planned": planned,
+        "frames_done": len(frames),
+        "compute_s": timing,
+    }
+    ref = ReferenceSet(frames, provenance)
+    return save_dataset(ref, settings.dataset, root=out, dft_settings=settings.dft)
+
+
+def _timing_totals(path: Path) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    if not path.is_file():
+        return totals
+    for line in path.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by a kill; the frame files are the record
+        key = f"{rec.get('stage', '?')}_wall_s"
+        totals[key] = round(totals.get(key, 0.0) + float(rec.get("wall_s", 0.0)), 1)
+    return totals
+
+
+# --------------------------------------------------------------------------- driver
+def _worker(symbol: str, settings: TierSettings, out: str, eos_path: str) -> tuple[str, int]:
+    os.environ["OMP_NUM_THREADS"] = "1"
+    return symbol, run_element(symbol, settings, Path(out), Path(eos_path))
+
+
+def build_reference(
+    settings: TierSettings,
+    *,
+    out: Path,
+    eos_path: Path,
+    jobs: int = 1,
+    poll_s: float = 20.0,
+) -> Path | None:
+    """Run (or resume) the whole tier; returns the data set folder.
+
+    With ``jobs == 1`` everything runs in this process and the data set is rewritten after every
+    frame. With more jobs, each worker process takes one element at a time and this process
+    rewrites the data set whenever new frame files appear.
+    """
+    build = build_dir(out, settings)
+    build.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(build / "settings.json", settings.as_dict())
+    log.info(
+        "tier %s: %d elements, %s temperature(s), %d frames each, %d atoms; build %s",
+        settings.tier, len(settings.elements), settings.temperatures, settings.n_frames, settings.n_atoms, build,
+    )
+
+    def refresh(_path: Path | None = None) -> None:
+        done = len(list((build / "frames").glob("*.extxyz"))) if (build / "frames").is_dir() else 0
+        planned = sum(len(settings.temperatures_of(s)) for s in settings.elements) * settings.n_frames
+        assemble_dataset(settings, out, eos_path)
+        log.info("progress: %d/%d frames", done, planned)
+
+    if jobs <= 1:
+        for symbol in settings.elements:
+            run_element(symbol, settings, out, eos_path, on_frame=refresh)
+    else:
+        seen = -1
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            pending: set[Future[tuple[str, int]]] = {
+                pool.submit(_worker, s, settings, str(out), str(eos_path)) for s in settings.elements
+            }
+            while pending:
+                finished, pending = wait(pending, timeout=poll_s, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    fut.result()  # re-raise a worker's error here
+                count = len(list((build / "frames").glob("*.extxyz"))) if (build / "frames").is_dir() else 0
+                if count != seen:
+                    refresh()
+                    seen = count
+    refresh()
+    return out / "datasets" / settings.dataset
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m analysis build-reference [--tier ci|default|full] [--jobs N] [--elements ...]``."""
+    parser = argparse.ArgumentParser(prog="python -m analysis build-reference", description=__doc__.splitlines()[0])
+    parser.add_argument("--tier", choices=TIERS, default="default")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: number of cores)")
+    parser.add_argument("--elements", nargs="+", help="only these elements (default: the tier's)")
+    parser.add_argument("--out", type=Path, help="store root (default: analysis/data/default for default/full, the data directory for ci)")
+    parser.add_argument("--eos", type=Path, help="EOS cache file (default: analysis/data/eos.json; <out>/eos.json for ci)")
+    parser.add_argument("--settings", type=Path, default=SETTINGS_PATH)
+    parser.add_argument("--plan", action="store_true", help="print the element order and frame counts, compute nothing")
+    parser.add_argument("--log", type=Path, help="also append the progress log to this file")
+    args = parser.parse_args(argv)
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if args.log:
+        args.log.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(args.log))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers, force=True)
+    try:
+        settings = load_settings(args.tier, path=args.settings, elements=args.elements)
+    except (InputFileError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    out = args.out or (data_dir() if args.tier == "ci" else default_data_dir())
+    eos_path = args.eos or (out / "eos.json" if args.tier == "ci" else DEFAULT_EOS_PATH)
+    if args.plan:
+        build = build_dir(out, settings)
+        for s in settings.elements:
+            temps = settings.temperatures_of(s)
+            done = sum(frame_path(build, s, t, i).is_file() for t in temps for i in range(settings.n_frames))
+            print(f"{s:<3} cost {estimated_cost(s, settings.dft):7.0f}  T {', '.join(f'{t:g}' for t in temps)} K  frames {done}/{len(temps) * settings.n_frames}")
+        return 0
+    path = build_reference(settings, out=out, eos_path=eos_path, jobs=max(1, args.jobs))
+    print(f"data set {settings.dataset!r} -> {path}")
+    return 0
