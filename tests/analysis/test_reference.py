@@ -1,0 +1,122 @@
+"""Tests of the reference pipeline (analysis.reference): settings, atomic frame writes, and one real
+tier-ci run of a tiny Al cell through EOS, CHGNet sampling and GPAW, then a rerun that computes nothing."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.io import read
+
+from analysis import elements, reference
+from analysis.errors import InputFileError
+
+
+def test_tiers_resolve_and_default_covers_all_43_cheapest_first() -> None:
+    default = reference.load_settings("default")
+    assert sorted(default.elements) == sorted(elements.METAL43)
+    assert default.n_frames >= 4 and 8 <= default.n_atoms <= 16
+    costs = [reference.estimated_cost(s, default.dft) for s in default.elements]
+    assert costs == sorted(costs)
+    # the highest listed temperature of each element (Hg lists only 300 K)
+    assert default.temperatures_of("Al") == [1120.0] and default.temperatures_of("Hg") == [300.0]
+    ci = reference.load_settings("ci")
+    assert set(ci.elements) == {"Al", "Na"} and ci.n_frames == 2
+    assert ci.frames_hash != default.frames_hash
+    full = reference.load_settings("full")
+    assert full.temperatures_of("Al") == [300.0, 467.0, 933.0, 1120.0] and full.n_frames >= 20
+
+
+def test_load_settings_errors(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="tier='huge'"):
+        reference.load_settings("huge")
+    with pytest.raises(ValueError, match="not Metal-43"):
+        reference.load_settings("ci", elements=["Al", "U"])
+    bad = tmp_path / "settings.json"
+    bad.write_text('{"tiers": {}}')
+    with pytest.raises(InputFileError, match="cannot read reference settings"):
+        reference.load_settings("ci", path=bad)
+
+
+def _labelled(n: int, energy: float) -> Atoms:
+    atoms = Atoms("Al" * n, positions=np.arange(3 * n, dtype=float).reshape(n, 3), cell=[5, 5, 5], pbc=True)
+    atoms.calc = SinglePointCalculator(atoms, energy=energy, forces=np.full((n, 3), 0.25))
+    atoms.info["frame_id"] = "Al/300K/0000"
+    return atoms
+
+
+def test_write_frames_atomic_round_trip_and_failure_keeps_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "frames" / "Al_300K_0000.extxyz"
+    reference.write_frames_atomic(target, [_labelled(2, -7.5)])
+    back = read(target, format="extxyz")
+    assert back.get_potential_energy() == pytest.approx(-7.5)
+    np.testing.assert_allclose(back.get_forces(), 0.25)
+    assert [p.name for p in target.parent.iterdir()] == [target.name]  # no temporary left behind
+
+    def interrupted(*_args: object) -> None:  # the process dies just before the rename
+        raise KeyboardInterrupt
+
+    import analysis.store
+
+    monkeypatch.setattr(analysis.store.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        reference.write_frames_atomic(target, [_labelled(2, -1.0)])
+    monkeypatch.undo()
+    assert read(target, format="extxyz").get_potential_energy() == pytest.approx(-7.5)
+    assert [p.name for p in target.parent.iterdir()] == [target.name]
+
+
+def test_eos_table_rejects_bad_json(tmp_path: Path) -> None:
+    path = tmp_path / "eos.json"
+    assert reference.load_eos_table(path) == {"entries": {}}
+    path.write_text("{not json")
+    with pytest.raises(InputFileError, match="not valid JSON"):
+        reference.load_eos_table(path)
+
+
+def _timing_lines(build: Path) -> list[dict]:
+    return [json.loads(line) for line in (build / "timings.jsonl").read_text().splitlines()]
+
+
+def test_ci_tier_real_gpaw_run_then_rerun_computes_nothing(tmp_path: Path) -> None:
+    """One tiny cell through the real code: EOS (GPAW), Langevin MD (CHGNet), GPAW labels, store."""
+    pytest.importorskip("gpaw")
+    pytest.importorskip("chgnet")
+    settings = dataclasses.replace(reference.load_settings("ci", elements=["Al"]), n_frames=1)
+    out, eos_path = tmp_path / "store", tmp_path / "eos.json"
+    folder = reference.build_reference(settings, out=out, eos_path=eos_path, jobs=1)
+
+    build = reference.build_dir(out, settings)
+    frame_file = reference.frame_path(build, "Al", 1120.0, 0)
+    frame = read(frame_file, format="extxyz")
+    assert len(frame) == 4 and frame.info["sampler"].startswith("chgnet-")
+    assert frame.info["settings_hash"] == settings.frames_hash
+    assert frame.info["frame_id"] == "Al/1120K/0000"
+    forces = frame.get_forces()
+    assert np.abs(forces).max() > 0.01  # a thermal configuration, not the perfect lattice
+    np.testing.assert_allclose(forces.sum(axis=0), 0.0, atol=0.02)
+
+    eos = reference.load_eos_table(eos_path)["entries"][f"{settings.eos_hash}/Al"]
+    assert 14.0 < eos["V0_A3_per_atom"] < 19.0 and 40.0 < eos["B0_GPa"] < 120.0
+    assert frame.get_volume() / len(frame) == pytest.approx(eos["V0_A3_per_atom"], rel=1e-6)
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["groups"] == [
+        {"element": "Al", "temperature": 1120.0, "file": "frames/Al_1120K.extxyz", "n_frames": 1, "n_atoms": 4}
+    ]
+    assert manifest["provenance"]["frames_done"] == 1 and "Al" in manifest["provenance"]["eos"]
+    stored = read(folder / "frames" / "Al_1120K.extxyz", index=":", format="extxyz")
+    assert stored[0].get_potential_energy() == pytest.approx(frame.get_potential_energy())
+
+    stages = [rec["stage"] for rec in _timing_lines(build)]
+    assert stages == ["eos", "md", "dft"]
+    mtime = frame_file.stat().st_mtime_ns
+    # rerun: everything is found on disk, nothing is recomputed
+    assert reference.run_element("Al", settings, out, eos_path) == 0
+    reference.build_reference(settings, out=out, eos_path=eos_path, jobs=1)
+    assert [rec["stage"] for rec in _timing_lines(build)] == stages
+    assert frame_file.stat().st_mtime_ns == mtime
