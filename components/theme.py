@@ -101,3 +101,19 @@ def safe_filename(text: str) -> str:
     """A file-name-safe version of ``text`` (letters, digits, '-', '_', '.')."""
     out = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)
     return out.strip("_.")[:150] or "figure"
+
+
+def is_presentation(flag: str | bool | None) -> bool:
+    """Whether a URL flag (``?present=1``) asks for presentation mode."""
+    if isinstance(flag, bool):
+        return flag
+    return str(flag or "").lower() in ("1", "true", "yes", "on")
+
+
+def presentation_style(fig: go.Figure, present: bool) -> go.Figure:
+    """``fig`` in presentation style (large black type, thicker lines) when ``present``, else unchanged."""
+    if not present:
+        return fig
+    fig.update_layout(font={"size": PRESENTATION_FONT_SIZE, "color": "#000000"}, title_font_size=PRESENTATION_FONT_SIZE + 4)
+    fig.update_traces(selector={"type": "scatter", "mode": "lines+markers"}, line_width=4, marker_size=10)
+    return fig

@@ -12,6 +12,7 @@ from analysis import views
 from analysis.metrics import POOLED
 from components import ids
 from components.distributions import error_histogram, model_scatter
+from components.export import export_controls, export_download, export_id
 from components.layout import METRIC_OPTIONS, alert, data_table, decode_query, encode_query, labelled, no_data_message
 from components.theme import empty_figure, graph_config
 
@@ -96,6 +97,7 @@ def layout(dataset: str | None = None, **query: str) -> html.Div:
             html.Div(stats, id=ids.DIST_STATS),
             html.Button("Download per-element errors (CSV)", id=ids.DIST_CSV_BUTTON, className="button"),
             dcc.Download(id=ids.DIST_CSV_DOWNLOAD),
+            export_controls("dist", [("Histograms", ids.DIST_HISTOGRAM), ("Model-vs-model scatter", ids.DIST_SCATTER)]),
         ]
     )
 
@@ -144,3 +146,15 @@ def download_csv(_n: int, dataset: str, metric: str, temperature: str) -> dict[s
     """The element x model error matrix for the current selection, as CSV."""
     table = views.per_element_errors(dataset, metric=metric, temperature=temperature)
     return dcc.send_data_frame(table.to_csv, f"per-element_{dataset}_{metric}_{temperature}.csv", index_label="element")
+
+
+@callback(Output(export_id("dist", "download"), "data"), Input(export_id("dist", "button"), "n_clicks"),
+          State(export_id("dist", "figure"), "value"), State(export_id("dist", "format"), "value"), State(export_id("dist", "size"), "value"),
+          State(export_id("dist", "font"), "value"), State(ids.DIST_HISTOGRAM, "figure"), State(ids.DIST_HISTOGRAM, "config"),
+          State(ids.DIST_SCATTER, "figure"), State(ids.DIST_SCATTER, "config"),
+          background=True, running=[(Output(export_id("dist", "button"), "disabled"), True, False)], prevent_initial_call=True)
+def export_figure(_n: int, graph_id: str, fmt: str, size: str, font: float | None, hist: dict[str, Any], hist_config: dict[str, Any],
+                  scatter: dict[str, Any], scatter_config: dict[str, Any]) -> dict[str, Any]:
+    """Render the chosen figure with kaleido (a background job) and send the file."""
+    graphs = {ids.DIST_HISTOGRAM: (hist, hist_config), ids.DIST_SCATTER: (scatter, scatter_config)}
+    return export_download(graph_id, graphs, fmt=fmt, size=size, font_size=font, fallback="distributions")

@@ -13,12 +13,14 @@ from components import ids
 from components.curves import eigenvalue_sum_curve
 from components.layout import alert, data_table, decode_query, encode_query, key_value_card, no_data_message, split_list
 from components.parity import parity_plot
-from components.theme import graph_config
+from components.export import export_controls, export_download, export_id
+from components.theme import empty_figure, graph_config, is_presentation, presentation_style
 
 dash.register_page(__name__, path_template="/element/<symbol>", title=lambda symbol=None: f"{symbol} · MLFF Error Atlas",
                    name="Element")
 
 ELEMENT_URL = "element-url"
+EXPORT_GRAPHS = (ids.ELEMENT_ENERGY_PARITY, ids.ELEMENT_FORCE_PARITY, ids.ELEMENT_DISPLACEMENT_CURVE, ids.ELEMENT_FERMI_CURVE)
 TABLE_HEADERS = {
     "model": "model",
     "temperature": "T (K)",
@@ -104,7 +106,7 @@ def curve_figures(symbol: str, methods: list[str] | None) -> tuple[go.Figure, go
     return figs[0], figs[1]
 
 
-def curves_panel(symbol: str, methods: list[str] | None) -> html.Div:
+def curves_panel(symbol: str, methods: list[str] | None, *, present: bool = False) -> html.Div:
     """The eigenvalue-sum section: a checklist of smearing methods and the two curve plots."""
     curves = normalise_curves(views.load_curves(symbol))
     all_methods = list(dict.fromkeys(m for panel in curves.values() for m in panel))
@@ -122,7 +124,7 @@ def curves_panel(symbol: str, methods: list[str] | None) -> html.Div:
                          f"{raw.get('mp_order', '?')}; {raw.get('n_atoms', '?')}-atom cell, k-mesh {raw.get('kpts_mesh', '?')}.",
                          className="hint")
     shown = [m for m in methods if m in all_methods] if methods else all_methods
-    disp, fermi = curve_figures(symbol, shown)
+    disp, fermi = (presentation_style(f, present) for f in curve_figures(symbol, shown))
     return html.Div(
         [
             html.H3("Eigenvalue sums"),
@@ -146,7 +148,7 @@ def _nav_link(target: str | None, label: str, cid: str, query: dict[str, Any]) -
 
 
 def layout(symbol: str | None = None, dataset: str | None = None, model: str | None = None, methods: str | None = None,
-           **_: str) -> html.Div:
+           present: str | None = None, **_: str) -> html.Div:
     """The page of ``symbol`` (Dash passes the path variable and the query parameters)."""
     symbol = (symbol or "").strip()
     try:
@@ -154,7 +156,8 @@ def layout(symbol: str | None = None, dataset: str | None = None, model: str | N
     except ValueError:
         return html.Div([html.H2("Element"), alert(f"Unknown element symbol {symbol!r}.", "error")])
     name = views.resolve_dataset(dataset)
-    query = {"dataset": name, "model": split_list(model)}
+    present = is_presentation(present)
+    query = {"dataset": name, "model": split_list(model), "present": "1" if present else None}
     prev_el, next_el = views.neighbours(name, symbol)
     header = html.Div(
         [
@@ -166,6 +169,7 @@ def layout(symbol: str | None = None, dataset: str | None = None, model: str | N
     )
     info = html.Div([metal43_card(symbol), eos_card(symbol)], className="two-col")
     body: list[Any]
+    energy_fig = force_fig = None
     if name is None:
         body = [no_data_message()]
     elif symbol not in views.summary(name).elements:
@@ -181,32 +185,35 @@ def layout(symbol: str | None = None, dataset: str | None = None, model: str | N
                 html.Button("Download table (CSV)", id=ids.ELEMENT_CSV_BUTTON, className="button"),
                 dcc.Download(id=ids.ELEMENT_CSV_DOWNLOAD),
             ])
-        body = [
-            html.P(f"Data set: {name}", className="hint"),
-            html.H3("Errors per model and temperature"),
-            errors,
-            html.H3("Parity"),
-            html.Div(
-                [
-                    dcc.Graph(id=ids.ELEMENT_ENERGY_PARITY, config=graph_config(f"{symbol}_{name}_energy-parity"),
-                              figure=parity_plot(views.parity_data(name, symbol, quantity="energy", models_=chosen), quantity="energy",
-                                                 title=f"{symbol}: energy per atom (per-element shift applied to universal models)")),
-                    dcc.Graph(id=ids.ELEMENT_FORCE_PARITY, config=graph_config(f"{symbol}_{name}_force-parity"),
-                              figure=parity_plot(views.parity_data(name, symbol, quantity="force", models_=chosen), quantity="force",
-                                                 title=f"{symbol}: force components")),
-                ],
-                className="two-col",
-            ),
-        ]
+        body = [html.P(f"Data set: {name}", className="hint"), html.H3("Errors per model and temperature"), errors]
+        energy_fig = parity_plot(views.parity_data(name, symbol, quantity="energy", models_=chosen), quantity="energy",
+                                 title=f"{symbol}: energy per atom (per-element shift applied to universal models)")
+        force_fig = parity_plot(views.parity_data(name, symbol, quantity="force", models_=chosen), quantity="force",
+                                title=f"{symbol}: force components")
+    no_parity = f"No parity data for {symbol} in this data set."
+    parity = html.Div(
+        [
+            dcc.Graph(id=ids.ELEMENT_ENERGY_PARITY, config=graph_config(f"{symbol}_{name}_energy-parity"),
+                      figure=presentation_style(energy_fig or empty_figure(no_parity), present)),
+            dcc.Graph(id=ids.ELEMENT_FORCE_PARITY, config=graph_config(f"{symbol}_{name}_force-parity"),
+                      figure=presentation_style(force_fig or empty_figure(no_parity), present)),
+        ],
+        className="two-col",
+    )
+    body += [html.H3("Parity"), parity]
     return html.Div(
         [
             dcc.Location(id=ELEMENT_URL, refresh=False),
-            dcc.Store(id=ids.ELEMENT_CURVES_STORE, data={"symbol": symbol, "dataset": name}),
+            dcc.Store(id=ids.ELEMENT_CURVES_STORE, data={"symbol": symbol, "dataset": name, "present": present}),
             header,
             info,
             *body,
-            curves_panel(symbol, split_list(methods) or None),
-        ]
+            curves_panel(symbol, split_list(methods) or None, present=present),
+            export_controls("element", [("Energy parity", ids.ELEMENT_ENERGY_PARITY), ("Force parity", ids.ELEMENT_FORCE_PARITY),
+                                        ("Eigenvalue sum vs displacement", ids.ELEMENT_DISPLACEMENT_CURVE),
+                                        ("Eigenvalue sum vs Fermi shift", ids.ELEMENT_FERMI_CURVE)]),
+        ],
+        className="presentation" if present else None,
     )
 
 
@@ -221,7 +228,7 @@ def layout(symbol: str | None = None, dataset: str | None = None, model: str | N
 )
 def toggle_methods(methods: list[str] | None, store: dict[str, Any], search: str | None) -> tuple[go.Figure, go.Figure, str]:
     """Show only the ticked smearing methods, and keep the choice in the URL."""
-    disp, fermi = curve_figures(store["symbol"], list(methods or []))
+    disp, fermi = (presentation_style(f, bool(store.get("present"))) for f in curve_figures(store["symbol"], list(methods or [])))
     query = decode_query(search)
     query["methods"] = ",".join(methods or []) or "none"
     return disp, fermi, encode_query(query)
@@ -233,3 +240,14 @@ def download_csv(_n: int, store: dict[str, Any]) -> dict[str, Any]:
     """The element's errors per model and temperature, as CSV."""
     table = views.element_table(store["dataset"], store["symbol"])
     return dcc.send_data_frame(table.to_csv, f"{store['symbol']}_{store['dataset']}_errors.csv", index=False)
+
+
+@callback(Output(export_id("element", "download"), "data"), Input(export_id("element", "button"), "n_clicks"),
+          State(export_id("element", "figure"), "value"), State(export_id("element", "format"), "value"),
+          State(export_id("element", "size"), "value"), State(export_id("element", "font"), "value"),
+          *[State(gid, prop) for gid in EXPORT_GRAPHS for prop in ("figure", "config")],
+          background=True, running=[(Output(export_id("element", "button"), "disabled"), True, False)], prevent_initial_call=True)
+def export_figure(_n: int, graph_id: str, fmt: str, size: str, font: float | None, *figures_and_configs: Any) -> dict[str, Any]:
+    """Render the chosen figure with kaleido (a background job) and send the file."""
+    pairs = list(zip(figures_and_configs[::2], figures_and_configs[1::2]))
+    return export_download(graph_id, dict(zip(EXPORT_GRAPHS, pairs)), fmt=fmt, size=size, font_size=font, fallback="element")

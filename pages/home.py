@@ -15,8 +15,9 @@ from analysis import views
 from analysis.metrics import POOLED
 from components import ids
 from components.layout import METRIC_OPTIONS, alert, decode_query, encode_query, labelled, no_data_message, split_list
+from components.export import export_controls, export_download, export_id
 from components.ptable import MAX_SPLIT_MODELS, ptable_heatmap, ptable_heatmap_grid, symbol_from_click
-from components.theme import empty_figure, graph_config
+from components.theme import empty_figure, graph_config, is_presentation, presentation_style
 
 dash.register_page(__name__, path="/", title="Error map · MLFF Error Atlas", name="Error map")
 
@@ -60,7 +61,7 @@ def parse_state(query: dict[str, str], dataset: str | None) -> dict[str, Any]:
 def state_to_search(dataset: str | None, state: dict[str, Any]) -> str:
     """The URL query of a selection (defaults omitted, so short links stay short)."""
     params: dict[str, Any] = {"dataset": dataset}
-    for key, _ in URL_CONTROLS:
+    for key in [k for k, _ in URL_CONTROLS] + ["present"]:
         value = state.get(key)
         if key in DEFAULTS and value == DEFAULTS[key]:
             continue
@@ -106,8 +107,12 @@ def export_name(dataset: str | None, models: list[str], metric: str, temperature
     return "_".join(["error-map", dataset or "none", "+".join(models) or "all", metric, temperature, normalise])
 
 
-def layout(dataset: str | None = None, **query: str) -> html.Div:
-    """The page for a URL query (Dash passes the query parameters as keyword arguments)."""
+def layout(dataset: str | None = None, present: str | None = None, **query: str) -> html.Div:
+    """The page for a URL query (Dash passes the query parameters as keyword arguments).
+
+    ``present=1`` turns on presentation mode: large high-contrast type, controls hidden.
+    """
+    present_mode = is_presentation(present)
     name = views.resolve_dataset(dataset)
     if name is None:
         return html.Div([html.H2("Error map"), no_data_message()])
@@ -150,14 +155,17 @@ def layout(dataset: str | None = None, **query: str) -> html.Div:
             html.H2("Error map"),
             controls,
             html.Div(message, id=ids.MAP_MESSAGE),
-            dcc.Loading(dcc.Graph(id=ids.MAP_GRAPH, figure=map_figure(name, state["model"], state["metric"], state["temperature"],
-                                                                    state["normalise"], state["scale"], state["view"], state["cmax"]),
+            dcc.Loading(dcc.Graph(id=ids.MAP_GRAPH, figure=presentation_style(map_figure(
+                                      name, state["model"], state["metric"], state["temperature"], state["normalise"], state["scale"],
+                                      state["view"], state["cmax"]), present_mode),
                                   config=graph_config(export_name(name, state["model"], state["metric"], state["temperature"], state["normalise"]))),
                         delay_show=300),
             html.P("Click an element to open its page. Grey tiles: no data for this selection.", className="hint"),
             html.Button("Download table (CSV)", id=ids.MAP_CSV_BUTTON, className="button"),
             dcc.Download(id=ids.MAP_CSV_DOWNLOAD),
-        ]
+            export_controls("map", [("Error map", ids.MAP_GRAPH)]),
+        ],
+        className="presentation" if present_mode else None,
     )
 
 
@@ -179,6 +187,7 @@ def sync_url(*args: Any) -> tuple[Any, ...]:
     if ctx.triggered_id is None:
         return (no_update,) * (n + 1)
     state = dict(zip([k for k, _ in URL_CONTROLS], values))
+    state["present"] = decode_query(search).get("present")  # presentation mode survives control changes
     target = state_to_search(dataset, state)
     return (*([no_update] * n), target if target != (search or "") else no_update)
 
@@ -199,15 +208,16 @@ def update_map(models: list[str] | None, metric: str, temperature: str, normalis
 
 
 @callback(Output(ids.MAP_NAV, "href"), Input(ids.MAP_GRAPH, "clickData"), Input(ids.MAP_DATASET, "value"),
-          State(ids.MAP_MODEL, "value"), prevent_initial_call=True)
-def navigate(click: dict[str, Any] | None, dataset: str, models: list[str] | None) -> str:
+          State(ids.MAP_MODEL, "value"), State(ids.MAP_URL, "search"), prevent_initial_call=True)
+def navigate(click: dict[str, Any] | None, dataset: str, models: list[str] | None, search: str | None = None) -> str:
     """Open the clicked element's page, or reload the map for another data set."""
     if ctx.triggered_id == ids.MAP_DATASET:
         return "/" + encode_query({"dataset": dataset})
     symbol = symbol_from_click(click)
     if symbol is None:
         return no_update
-    return f"/element/{symbol}" + encode_query({"dataset": dataset, "model": split_list(models)})
+    present = decode_query(search).get("present")
+    return f"/element/{symbol}" + encode_query({"dataset": dataset, "model": split_list(models), "present": present})
 
 
 @callback(Output(ids.MAP_CSV_DOWNLOAD, "data"), Input(ids.MAP_CSV_BUTTON, "n_clicks"), State(ids.MAP_DATASET, "value"),
@@ -218,3 +228,13 @@ def download_csv(_n: int, dataset: str, metric: str, temperature: str, normalise
     table = views.per_element_errors(dataset, metric=metric, temperature=temperature, relative=normalise == "relative")
     name = export_name(dataset, ["all"], metric, temperature, normalise)
     return dcc.send_data_frame(table.to_csv, f"{name}.csv", index_label="element")
+
+
+@callback(Output(export_id("map", "download"), "data"), Input(export_id("map", "button"), "n_clicks"),
+          State(export_id("map", "figure"), "value"), State(export_id("map", "format"), "value"), State(export_id("map", "size"), "value"),
+          State(export_id("map", "font"), "value"), State(ids.MAP_GRAPH, "figure"), State(ids.MAP_GRAPH, "config"),
+          background=True, running=[(Output(export_id("map", "button"), "disabled"), True, False)], prevent_initial_call=True)
+def export_figure(_n: int, graph_id: str, fmt: str, size: str, font: float | None, figure: dict[str, Any], config: dict[str, Any]
+                  ) -> dict[str, Any]:
+    """Render the map with kaleido (a background job: it takes seconds) and send the file."""
+    return export_download(graph_id, {ids.MAP_GRAPH: (figure, config)}, fmt=fmt, size=size, font_size=font, fallback="error-map")

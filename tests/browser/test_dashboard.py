@@ -153,3 +153,20 @@ def test_submit_job_and_see_it_finish(dash_duo, dash_app, own_data):
     dash_duo.wait_for_element(GRAPH_READY.format(ids.MAP_GRAPH), timeout=20)
     assert _figure_title(dash_duo, ids.MAP_GRAPH).startswith("emt:")
     assert _console_errors(dash_duo) == []
+
+
+def test_export_map_as_pdf_through_background_callback(dash_duo, dash_app, atlas_data, tmp_path: Path):
+    """The export button runs kaleido in a Dash background callback (diskcache) and downloads a PDF named after the selection."""
+    from components.export import export_id
+
+    dash_duo.start_server(dash_app)
+    dash_duo.driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})
+    dash_duo.driver.get(f"{dash_duo.server_url}/?dataset={TEST_DATASET}&model=lj-nn&metric=energy_rmse")
+    dash_duo.wait_for_element(GRAPH_READY.format(ids.MAP_GRAPH), timeout=20)
+    dash_duo.find_element(".export summary").click()
+    dash_duo.find_element(f"#{export_id('map', 'button')}").click()
+    _wait(dash_duo, lambda: any(p.suffix == ".pdf" for p in tmp_path.iterdir()), timeout=60)
+    pdf = next(p for p in tmp_path.iterdir() if p.suffix == ".pdf")
+    assert pdf.name == f"error-map_{TEST_DATASET}_lj-nn_energy_rmse_all_absolute_double.pdf"
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    assert _console_errors(dash_duo) == []

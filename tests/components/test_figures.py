@@ -1,6 +1,7 @@
 """Figure builders: called directly, asserting on fig.data / fig.layout."""
 from __future__ import annotations
 
+import base64
 import math
 from dataclasses import dataclass
 
@@ -206,3 +207,30 @@ def test_graph_config_export_options() -> None:
 def test_empty_figure_shows_message() -> None:
     fig = empty_figure("nothing here")
     assert fig.layout.annotations[0].text == "nothing here"
+
+
+# --------------------------------------------------------------------------- export
+def test_styled_for_export_sets_size_and_font_without_touching_original() -> None:
+    from components.export import styled_for_export
+
+    fig = ptable_heatmap(VALUES, label="x")
+    out = styled_for_export(fig, size="single", font_size=9)
+    assert out.layout.width == 321 and out.layout.font.size == 9
+    assert fig.layout.width is None
+    with pytest.raises(ValueError, match="size='A4'"):
+        styled_for_export(fig, size="A4", font_size=9)
+    with pytest.raises(ValueError, match="font_size=0"):
+        styled_for_export(fig, size="single", font_size=0)
+
+
+def test_export_download_renders_pdf_with_selection_in_name() -> None:
+    """Real kaleido rendering through the Debian Chromium (a few seconds)."""
+    from components.export import export_download
+
+    fig = parity_plot([_Series("m", np.arange(3.0), np.arange(3.0), 3)], quantity="energy")
+    config = graph_config("Cu_test-emt_energy-parity")
+    out = export_download("g", {"g": (fig.to_dict(), config)}, fmt="pdf", size="double", font_size=10, fallback="x")
+    assert out["filename"] == "Cu_test-emt_energy-parity_double.pdf"
+    assert base64.b64decode(out["content"])[:5] == b"%PDF-"
+    with pytest.raises(ValueError, match="unknown figure 'h'"):
+        export_download("h", {"g": (fig, config)}, fmt="pdf", size="double", font_size=10, fallback="x")
