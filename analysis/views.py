@@ -324,6 +324,23 @@ def _temperatures_by_element(table: pd.DataFrame) -> dict[str, str]:
     return {el: ", ".join(sorted(ts, key=_temp_key)) for el, ts in out.items()}
 
 
+def difference(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """Per-element B - A of two :func:`element_values` frames (elements in both; same units).
+
+    Returns:
+        DataFrame indexed by element: value (B - A), n_frames (A + B), temperatures ('A: ..; B: ..').
+    """
+    common = a.index.intersection(b.index)
+    return pd.DataFrame(
+        {
+            "value": b.loc[common, "value"].to_numpy() - a.loc[common, "value"].to_numpy(),
+            "n_frames": a.loc[common, "n_frames"].to_numpy() + b.loc[common, "n_frames"].to_numpy(),
+            "temperatures": [f"A: {ta}; B: {tb}" for ta, tb in zip(a.loc[common, "temperatures"], b.loc[common, "temperatures"])],
+        },
+        index=common,
+    )
+
+
 def per_element_errors(name: str, *, metric: str = "force_rmse", temperature: str = POOLED, relative: bool = False) -> pd.DataFrame:
     """Element x model matrix of one metric (rows: elements, columns: models), for distributions."""
     frames = {m: element_values(name, model=m, metric=metric, temperature=temperature, relative=relative)["value"] for m in models(name)}

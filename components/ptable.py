@@ -134,6 +134,7 @@ def _tile_traces(
     zrange: tuple[float, float],
     coloraxis: str | None,
     show_values: bool = True,
+    diverging: bool = False,
 ) -> list[go.BaseTraceType]:
     """Heatmap traces (data tiles, grey tiles) and a text trace for one periodic table."""
     n = len(frames)
@@ -170,16 +171,18 @@ def _tile_traces(
                     break
             if np.isfinite(value):
                 tile_has_data = True
-                tile_value = value if n == 1 else tile_value
+                tile_value = value if m == 0 else tile_value
         text_x.append(group)
         text_y.append(row)
-        if tile_has_data and n == 1 and show_values:
-            text.append(f"<b>{symbol}</b><br>{tile_value:.3g}")
+        text.append(f"<b>{symbol}</b><br>{tile_value:.3g}" if tile_has_data and n == 1 and show_values else f"<b>{symbol}</b>")
+        if not tile_has_data:
+            text_color.append(MISSING_TEXT_COLOR)
+        elif n > 1:
+            text_color.append("#ffffff")
+        else:  # readable on the tile: white on dark colours, black on light ones
             norm = ((math.log10(tile_value) if log else tile_value) - lo) / (hi - lo)
-            text_color.append("#ffffff" if norm < 0.55 else "#000000")
-        else:
-            text.append(f"<b>{symbol}</b>")
-            text_color.append("#ffffff" if tile_has_data and n > 1 else (MISSING_TEXT_COLOR if not tile_has_data else "#000000"))
+            dark = abs(norm - 0.5) > 0.3 if diverging else norm < 0.55
+            text_color.append("#ffffff" if dark else "#000000")
     centers_x = [(c + 0.5) / k + 0.5 for c in range(18 * k)]
     centers_y = [(r + 0.5) / k + 0.5 for r in range(n_rows * k)]
     gap = 2 if k == 1 else 0  # split tiles get white outlines instead
@@ -344,5 +347,64 @@ def ptable_heatmap_grid(
         height=80 + n_plot_rows * (30 + 36 * n_rows),
         margin={"l": 10, "r": 10, "t": 70 if title else 40, "b": 10},
         meta={"kind": "ptable_heatmap_grid", "models": names, "log": log},
+    )
+    return fig
+
+
+DIFF_COLORSCALE = "RdBu_r"  # diverging, white at zero; red-blue stays distinguishable for common colour-vision deficiencies
+
+
+def ptable_comparison(
+    a: pd.DataFrame | pd.Series,
+    b: pd.DataFrame | pd.Series,
+    difference: pd.DataFrame | pd.Series,
+    *,
+    names: tuple[str, str],
+    label: str,
+    log: bool = False,
+    cmax: float | None = None,
+    title: str | None = None,
+) -> go.Figure:
+    """Two periodic tables side by side (shared colour bar) and their difference B - A below.
+
+    Args:
+        a, b: per-element values of the two selections (e.g. 300 K and 1.2 Tc, or two data sets).
+        difference: per-element B - A (see :func:`analysis.views.difference`), drawn on a
+            diverging colour scale symmetric about zero.
+        names: titles of A and B.
+        label: the metric with units.
+        log, cmax, title: as in :func:`ptable_heatmap` (the difference is always linear).
+    """
+    frames = [_as_frame(a), _as_frame(b)]
+    diff = _as_frame(difference)
+    if not any(np.isfinite(f["value"]).any() for f in frames):
+        return empty_figure("No per-element values to show for this comparison.", title=title)
+    fig = make_subplots(rows=2, cols=2, specs=[[{}, {}], [{"colspan": 2}, None]], row_heights=[0.38, 0.62],
+                        subplot_titles=[names[0], names[1], f"Difference: {names[1]} − {names[0]}"],
+                        horizontal_spacing=0.02, vertical_spacing=0.08)
+    zrange = _color_range(frames, log=log, cmin=None, cmax=cmax)
+    for i, frame in enumerate(frames):
+        for trace in _tile_traces([frame], [names[i]], label=label, log=log, zrange=zrange, coloraxis="coloraxis", show_values=False):
+            fig.add_trace(trace, row=1, col=i + 1)
+    finite = diff["value"][np.isfinite(diff["value"])]
+    span = float(finite.abs().max()) if len(finite) and finite.abs().max() > 0 else 1.0
+    for trace in _tile_traces([diff], ["difference"], label=f"Δ {label}", log=False, zrange=(-span, span), coloraxis="coloraxis2",
+                              show_values=True, diverging=True):
+        fig.add_trace(trace, row=2, col=1)
+    n_rows = _n_rows(frames + [diff])
+    fig.update_xaxes(range=[0.5, 18.5], visible=False, constrain="domain")
+    fig.update_yaxes(range=[n_rows + 0.5, 0.5], visible=False)
+    for suffix in ("", "2", "3"):
+        fig.layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", scaleratio=1)
+    colorbar: dict[str, Any] = {"title": {"text": label, "side": "right"}, "len": 0.38, "y": 0.81}
+    if log:
+        colorbar.update(_log_colorbar(*zrange))
+    apply_theme(fig)
+    fig.update_layout(
+        coloraxis={"colorscale": HEATMAP_COLORSCALE, "cmin": zrange[0], "cmax": zrange[1], "colorbar": colorbar},
+        coloraxis2={"colorscale": DIFF_COLORSCALE, "cmin": -span, "cmax": span,
+                    "colorbar": {"title": {"text": f"Δ {label}", "side": "right"}, "len": 0.55, "y": 0.3}},
+        title=title, height=60 + 2.6 * (30 + 36 * n_rows), margin={"l": 10, "r": 10, "t": 70 if title else 40, "b": 10},
+        meta={"kind": "ptable_comparison", "names": list(names), "log": log},
     )
     return fig

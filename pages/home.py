@@ -16,7 +16,7 @@ from analysis.metrics import POOLED
 from components import ids
 from components.layout import METRIC_OPTIONS, alert, decode_query, encode_query, labelled, no_data_message, split_list
 from components.export import export_controls, export_download, export_id
-from components.ptable import MAX_SPLIT_MODELS, ptable_heatmap, ptable_heatmap_grid, symbol_from_click
+from components.ptable import MAX_SPLIT_MODELS, ptable_comparison, ptable_heatmap, ptable_heatmap_grid, symbol_from_click
 from components.theme import empty_figure, graph_config, is_presentation, presentation_style
 
 dash.register_page(__name__, path="/", title="Error map · MLFF Error Atlas", name="Error map")
@@ -37,6 +37,7 @@ URL_CONTROLS: tuple[tuple[str, str], ...] = (
     ("scale", ids.MAP_COLOR_SCALE),
     ("view", ids.MAP_VIEW),
     ("cmax", ids.MAP_CMAX),
+    ("vs", ids.MAP_COMPARE),
 )
 
 
@@ -55,7 +56,39 @@ def parse_state(query: dict[str, str], dataset: str | None) -> dict[str, Any]:
         state["cmax"] = float(query["cmax"]) if query.get("cmax") else None
     except ValueError:
         state["cmax"] = None
+    if state["view"] not in ("tiles", "grid", "compare"):
+        state["view"] = "tiles"
+    options = [o["value"] for o in compare_options(dataset)]
+    state["vs"] = query.get("vs") if query.get("vs") in options else next((o for o in options if o != f"T:{state['temperature']}"), None)
     return state
+
+
+def compare_options(dataset: str | None) -> list[dict[str, str]]:
+    """What the map can be compared with: another temperature of this data set, or another data set."""
+    if not dataset:
+        return []
+    temps = [{"label": f"{lab}", "value": f"T:{v}"} for v, lab in views.temperature_options(dataset)]
+    others = [{"label": f"data set {n}", "value": f"D:{n}"} for n in views.dataset_names() if n != dataset]
+    return temps + others
+
+
+def comparison_figure(dataset: str, model: str, metric: str, temperature: str, relative: bool, log: bool, cmax: float | None,
+                      vs: str | None) -> go.Figure:
+    """Selection A (this data set, temperature) beside B (``vs``: 'T:<temperature>' or 'D:<data set>') and B - A."""
+    if not vs or vs[:2] not in ("T:", "D:"):
+        return empty_figure("Choose what to compare with.")
+    kind, target = vs[:1], vs[2:]
+    b_dataset, b_temp = (dataset, target) if kind == "T" else (target, temperature)
+    if b_dataset not in views.dataset_names() or model not in views.models(b_dataset):
+        return empty_figure(f"{model} has no predictions on data set {b_dataset!r}.")
+    label = views.metric_label(metric, relative=relative)
+    a = views.element_values(dataset, model=model, metric=metric, temperature=temperature, relative=relative)
+    b = views.element_values(b_dataset, model=model, metric=metric, temperature=b_temp, relative=relative)
+    names_t = dict(views.temperature_options(dataset))
+    name_a = f"{dataset}, {names_t.get(temperature, temperature)}"
+    name_b = f"{b_dataset}, {dict(views.temperature_options(b_dataset)).get(b_temp, b_temp)}"
+    return ptable_comparison(a, b, views.difference(a, b), names=(name_a, name_b), label=label, log=log, cmax=cmax,
+                             title=f"{model}: {label.split(' (')[0]}")
 
 
 def state_to_search(dataset: str | None, state: dict[str, Any]) -> str:
@@ -63,7 +96,7 @@ def state_to_search(dataset: str | None, state: dict[str, Any]) -> str:
     params: dict[str, Any] = {"dataset": dataset}
     for key in [k for k, _ in URL_CONTROLS] + ["present"]:
         value = state.get(key)
-        if key in DEFAULTS and value == DEFAULTS[key]:
+        if (key in DEFAULTS and value == DEFAULTS[key]) or (key == "vs" and state.get("view") != "compare"):
             continue
         params[key] = value
     return encode_query(params)
@@ -78,8 +111,9 @@ def map_figure(
     scale: str,
     view: str,
     cmax: float | None,
+    vs: str | None = None,
 ) -> go.Figure:
-    """The map for a selection: split tiles of the chosen models, or the grid of all models."""
+    """The map for a selection: split tiles of the chosen models, the grid of all models, or a comparison."""
     if not dataset:
         return empty_figure("No data yet.")
     all_models = views.models(dataset)
@@ -88,6 +122,8 @@ def map_figure(
     relative = normalise == "relative"
     label = views.metric_label(metric, relative=relative)
     shown = all_models if view == "grid" else (models or all_models[:1])
+    if view == "compare":
+        return comparison_figure(dataset, shown[0], metric, temperature, relative, scale == "log", cmax, vs)
     values = {m: views.element_values(dataset, model=m, metric=metric, temperature=temperature, relative=relative) for m in shown}
     kwargs = {"label": label, "log": scale == "log", "cmax": cmax}
     temp_text = "all temperatures" if temperature == POOLED else dict(views.temperature_options(dataset)).get(temperature, temperature)
@@ -140,8 +176,11 @@ def layout(dataset: str | None = None, present: str | None = None, **query: str)
                                                                                    {"label": " log", "value": "log"}],
                                                     value=state["scale"], inline=True)),
             labelled("View", dcc.RadioItems(id=ids.MAP_VIEW, options=[{"label": " selected models", "value": "tiles"},
-                                                                    {"label": " all models (grid)", "value": "grid"}],
+                                                                    {"label": " all models (grid)", "value": "grid"},
+                                                                    {"label": " compare", "value": "compare"}],
                                              value=state["view"], inline=True)),
+            labelled("Compare with (first model)", dcc.Dropdown(id=ids.MAP_COMPARE, options=compare_options(name), value=state["vs"],
+                                                                clearable=False), width="16rem"),
             labelled("Colour max", dcc.Input(id=ids.MAP_CMAX, type="number", value=state["cmax"], placeholder="auto", debounce=True,
                                              min=0, style={"width": "7rem"})),
         ],
@@ -157,7 +196,7 @@ def layout(dataset: str | None = None, present: str | None = None, **query: str)
             html.Div(message, id=ids.MAP_MESSAGE),
             dcc.Loading(dcc.Graph(id=ids.MAP_GRAPH, figure=presentation_style(map_figure(
                                       name, state["model"], state["metric"], state["temperature"], state["normalise"], state["scale"],
-                                      state["view"], state["cmax"]), present_mode),
+                                      state["view"], state["cmax"], state["vs"]), present_mode),
                                   config=graph_config(export_name(name, state["model"], state["metric"], state["temperature"], state["normalise"]))),
                         delay_show=300),
             html.P("Click an element to open its page. Grey tiles: no data for this selection.", className="hint"),
@@ -200,10 +239,10 @@ def sync_url(*args: Any) -> tuple[Any, ...]:
     prevent_initial_call=True,
 )
 def update_map(models: list[str] | None, metric: str, temperature: str, normalise: str, scale: str, view: str,
-               cmax: float | None, dataset: str) -> tuple[go.Figure, dict[str, Any]]:
+               cmax: float | None, vs: str | None, dataset: str) -> tuple[go.Figure, dict[str, Any]]:
     """Redraw the map for the current controls (the layout drew the first one)."""
     models = split_list(models)[:MAX_SPLIT_MODELS]
-    fig = map_figure(dataset, models, metric, temperature, normalise, scale, view, cmax)
+    fig = map_figure(dataset, models, metric, temperature, normalise, scale, view, cmax, vs)
     return fig, graph_config(export_name(dataset, models, metric, temperature, normalise))
 
 

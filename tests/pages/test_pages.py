@@ -8,6 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable
 
+import numpy as np
 import pytest
 from dash import no_update
 from dash._callback_context import context_value
@@ -80,23 +81,37 @@ def test_home_no_data_says_so(pages, empty_store) -> None:
 
 
 def test_update_map_split_tiles_and_grid(pages) -> None:
-    fig, config = pages.home.update_map(["emt-asap-cutoff", "lj-nn"], "force_rmse", "all", "absolute", "linear", "tiles", None, TEST_DATASET)
+    fig, config = pages.home.update_map(["emt-asap-cutoff", "lj-nn"], "force_rmse", "all", "absolute", "linear", "tiles", None, None, TEST_DATASET)
     assert fig.layout.meta["models"] == ["emt-asap-cutoff", "lj-nn"]
     assert config["toImageButtonOptions"]["filename"] == f"error-map_{TEST_DATASET}_emt-asap-cutoff_lj-nn_force_rmse_all_absolute"
-    grid, _ = pages.home.update_map([], "energy_rmse", "all", "relative", "log", "grid", None, TEST_DATASET)
+    grid, _ = pages.home.update_map([], "energy_rmse", "all", "relative", "log", "grid", None, None, TEST_DATASET)
     assert grid.layout.meta["kind"] == "ptable_heatmap_grid"
     assert "reference std" in grid.layout.coloraxis.colorbar.title.text
 
 
 def test_sync_url_both_directions(pages) -> None:
-    values = [["lj-nn"], "force_mae", "all", "absolute", "log", "tiles", None]
+    values = [["lj-nn"], "force_mae", "all", "absolute", "log", "tiles", None, "T:Tc"]
     out = _run(pages.home.sync_url, f"{ids.MAP_METRIC}.value", *values, "", TEST_DATASET)
-    assert out[:-1] == (no_update,) * 7
-    assert out[-1] == f"?dataset={TEST_DATASET}&model=lj-nn&metric=force_mae&scale=log"
+    assert out[:-1] == (no_update,) * 8
+    assert out[-1] == f"?dataset={TEST_DATASET}&model=lj-nn&metric=force_mae&scale=log"  # 'vs' only in the compare view
     # the browser went back to an older URL: the controls follow it
     back = _run(pages.home.sync_url, f"{ids.MAP_URL}.search", *values, f"?dataset={TEST_DATASET}&metric=energy_rmse", TEST_DATASET)
     assert back[0] == ["emt-asap-cutoff"] and back[1] == "energy_rmse" and back[4] == "linear"
     assert back[-1] is no_update
+
+
+def test_compare_view_two_temperatures(pages) -> None:
+    fig, _ = pages.home.update_map(["lj-nn"], "force_rmse", "Tc", "absolute", "linear", "compare", None, "T:1.2Tc", TEST_DATASET)
+    assert fig.layout.meta["kind"] == "ptable_comparison"
+    assert fig.layout.meta["names"] == [f"{TEST_DATASET}, Tc", f"{TEST_DATASET}, 1.2 Tc"]
+    diff = [t for t in fig.data if t.name == "values"][2]
+    assert diff.coloraxis == "coloraxis2"
+    a = pages.home.views.element_values(TEST_DATASET, model="lj-nn", temperature="Tc")
+    b = pages.home.views.element_values(TEST_DATASET, model="lj-nn", temperature="1.2Tc")
+    z = np.asarray(diff.z, dtype=float)
+    assert z[3, 10] == pytest.approx(b.loc["Cu", "value"] - a.loc["Cu", "value"])  # Cu tile
+    missing, _ = pages.home.update_map(["lj-nn"], "force_rmse", "Tc", "absolute", "linear", "compare", None, "D:nowhere", TEST_DATASET)
+    assert "no predictions on data set 'nowhere'" in missing.layout.annotations[0].text
 
 
 def test_navigate_on_tile_click(pages) -> None:
