@@ -458,16 +458,49 @@ def eos_path() -> Path:
     return PACKAGE_DATA_DIR / "eos.json"
 
 
-def load_eos(element: str) -> dict[str, Any] | None:
-    """The EOS fit (V0 in Å^3/atom, B0 in GPa, B' dimensionless, ...) of ``element``, or None."""
+def load_eos(element: str, dataset: str | None = None) -> dict[str, Any] | None:
+    """The PBE equation-of-state fit of ``element``, or None.
+
+    Looks in the data set's manifest provenance (``eos``: {element: {...}}) first, then in
+    ``analysis/data/eos.json`` (``entries``: {'<settings hash>/<element>': {...}}; the first
+    entry for the element). Keys as written by :mod:`analysis.reference`: ``V0_A3_per_atom``
+    (Å^3/atom), ``B0_GPa``, ``Bprime`` (dimensionless), ``E0_eV_per_atom``, ``covera``.
+    """
+    if dataset:
+        try:
+            entry = (summary(dataset).provenance.get("eos") or {}).get(element)
+        except KeyError:
+            entry = None
+        if isinstance(entry, dict):
+            return entry
     path = eos_path()
     if not path.is_file():
         return None
     data = _read_json_cached(str(path), path.stat().st_mtime_ns)
-    if isinstance(data, dict):
-        entry = data.get("elements", data).get(element) if isinstance(data.get("elements", data), dict) else None
-        return entry if isinstance(entry, dict) else None
+    entries = data.get("entries", {}) if isinstance(data, dict) else {}
+    for key in sorted(entries):
+        if key.rsplit("/", 1)[-1] == element and isinstance(entries[key], dict):
+            return entries[key]
     return None
+
+
+def sampler_note(name: str) -> str | None:
+    """What sampled the data set's configurations and why that matters, from its provenance (or None).
+
+    A model that generated the configurations (e.g. CHGNet MD for the embedded default) has
+    errors biased low on its own samples; the pages show this note beside its numbers.
+    """
+    try:
+        prov = summary(name).provenance
+    except KeyError:
+        return None
+    samplers = [s for s in (prov.get("sampler") or []) if s] if isinstance(prov.get("sampler"), list) else [prov.get("sampler")]
+    samplers = [str(s) for s in samplers if s]
+    note = prov.get("sampler_note")
+    if not samplers and not note:
+        return None
+    head = f"Configurations sampled with {', '.join(samplers)}." if samplers else ""
+    return " ".join(part for part in (head, str(note or "")) if part)
 
 
 @lru_cache(maxsize=4)

@@ -50,18 +50,24 @@ def metal43_card(symbol: str) -> html.Div:
     return key_value_card("Metal-43 table", items, id=ids.ELEMENT_ROW)
 
 
-def eos_card(symbol: str) -> html.Div:
+EOS_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("V0_A3_per_atom", "V0 (Å³/atom)", "{:.4g}"),
+    ("B0_GPa", "B0 (GPa)", "{:.4g}"),
+    ("Bprime", "B′ (dimensionless)", "{:.3g}"),
+    ("E0_eV_per_atom", "E0 (eV/atom)", "{:.5g}"),
+    ("covera", "c/a", "{:.4g}"),
+)
+
+
+def eos_card(symbol: str, dataset: str | None = None) -> html.Div:
     """V0, B0 and B' of the PBE equation-of-state fit, or what is missing."""
-    eos = views.load_eos(symbol)
+    eos = views.load_eos(symbol, dataset)
     if eos is None:
-        return html.Div(alert(f"No equation-of-state fit for {symbol} yet ({views.eos_path().name} has none).", "info"), id=ids.ELEMENT_EOS)
-    keys = [("V0", "V0 (Å³/atom)"), ("B0", "B0 (GPa)"), ("Bp", "B′"), ("a", "lattice constant a (Å)"), ("structure", "structure")]
-    items = []
-    for key, label in keys:
-        value = next((eos[k] for k in (key, key.lower(), f"{key.lower()}_gpa", f"{key.lower()}_a3_per_atom") if k in eos), None)
-        if value is not None:
-            items.append((label, f"{value:.4g}" if isinstance(value, float) else str(value)))
-    return key_value_card("Equation of state (PBE fit)", items or [(k, str(v)) for k, v in eos.items()], id=ids.ELEMENT_EOS)
+        return html.Div(alert(f"No equation-of-state fit for {symbol} yet (neither the data set's provenance nor "
+                              f"{views.eos_path().name} has one).", "info"), id=ids.ELEMENT_EOS)
+    items = [(label, fmt.format(eos[key]) if isinstance(eos[key], (int, float)) else str(eos[key]))
+             for key, label, fmt in EOS_FIELDS if eos.get(key) is not None]
+    return key_value_card("Equation of state (PBE, GPAW)", items or [(k, str(v)) for k, v in eos.items()], id=ids.ELEMENT_EOS)
 
 
 def normalise_curves(raw: Any) -> dict[str, dict[str, tuple[list[float], list[float]]]]:
@@ -167,7 +173,7 @@ def layout(symbol: str | None = None, dataset: str | None = None, model: str | N
         ],
         className="element-header",
     )
-    info = html.Div([metal43_card(symbol), eos_card(symbol)], className="two-col")
+    info = html.Div([metal43_card(symbol), eos_card(symbol, name)], className="two-col")
     body: list[Any]
     energy_fig = force_fig = None
     if name is None:
@@ -185,7 +191,9 @@ def layout(symbol: str | None = None, dataset: str | None = None, model: str | N
                 html.Button("Download table (CSV)", id=ids.ELEMENT_CSV_BUTTON, className="button"),
                 dcc.Download(id=ids.ELEMENT_CSV_DOWNLOAD),
             ])
-        body = [html.P(f"Data set: {name}", className="hint"), html.H3("Errors per model and temperature"), errors]
+        note = views.sampler_note(name)
+        body = [html.P(f"Data set: {name}", className="hint"), *([alert(note, "warning")] if note else []),
+                html.H3("Errors per model and temperature"), errors]
         energy_fig = parity_plot(views.parity_data(name, symbol, quantity="energy", models_=chosen), quantity="energy",
                                  title=f"{symbol}: energy per atom (per-element shift applied to universal models)")
         force_fig = parity_plot(views.parity_data(name, symbol, quantity="force", models_=chosen), quantity="force",

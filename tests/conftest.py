@@ -69,6 +69,7 @@ def build_dataset(
     reference: str = "emt",
     models: Sequence[str] = ("emt-asap-cutoff", "lj-nn"),
     seed: int = 0,
+    provenance: dict | None = None,
 ) -> ReferenceSet:
     """Write a small real data set with predictions under ``root`` and return its reference set.
 
@@ -84,6 +85,7 @@ def build_dataset(
         models: any of 'emt-asap-cutoff', 'lj-nn' (LJ at the lattice's nearest-neighbour
             distance), 'lj-nn+2%' / 'lj-nn-3%' (LJ 2 % too large / 3 % too small).
         seed: random seed of the rattles.
+        provenance: extra provenance entries for the manifest.
     """
     rng = np.random.default_rng(seed)
     frames, structures = [], []
@@ -96,7 +98,7 @@ def build_dataset(
                 frames.append(make_frame(atoms, atoms.get_potential_energy(), atoms.get_forces(), temperature_k=temp,
                                          source=f"test: {reference} on a rattled fcc cell"))
                 structures.append(atoms)
-    ref = ReferenceSet(frames, {"source": f"tests/conftest.py build_dataset ({reference} reference)", "seed": seed})
+    ref = ReferenceSet(frames, {"source": f"tests/conftest.py build_dataset ({reference} reference)", "seed": seed, **(provenance or {})})
     store.save_dataset(ref, name, root=root)
     arrays = ref.arrays()
     for model in models:

@@ -1,0 +1,108 @@
+"""analysis.views: the cached data loaders behind the pages."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analysis import store, views
+from analysis.dataset import Predictions
+from tests.conftest import TEST_DATASET, build_dataset
+
+
+def test_metrics_table_matches_store_and_refreshes_on_new_predictions(own_data: Path) -> None:
+    table = views.metrics_table(TEST_DATASET)
+    assert set(table["model"]) == {"emt-asap-cutoff", "lj-nn"}
+    assert views.metrics_table(TEST_DATASET) is table  # cached
+    ref = store.load_dataset(TEST_DATASET)
+    arrays = ref.arrays()
+    pred = Predictions("zero-force", ref.content_hash(), arrays.frame_id, arrays.energy + 0.01 * arrays.n_atoms,
+                       np.zeros_like(arrays.forces), arrays.n_atoms)
+    store.save_predictions(pred, TEST_DATASET)
+    fresh = views.metrics_table(TEST_DATASET)
+    assert "zero-force" in set(fresh["model"])  # no restart needed
+    row = fresh[(fresh["model"] == "zero-force") & (fresh["element"] == "Cu") & (fresh["temperature"] == "all")].iloc[0]
+    cu = np.concatenate([f.get_forces() for f in ref.frames if f.info["element"] == "Cu"])
+    assert row["force_rmse_mev_per_a"] == pytest.approx(1e3 * np.sqrt(np.mean(cu**2)))
+    assert row["energy_rmse_mev_per_atom"] == pytest.approx(10.0)
+
+
+def test_temperature_options_resolve_metal43_classes(atlas_data: Path) -> None:
+    options = dict(views.temperature_options(TEST_DATASET))
+    assert options["all"].startswith("all") and options["1.2Tc"] == "1.2 Tc" and options["1358"] == "1358 K"
+    hot = views.element_values(TEST_DATASET, model="lj-nn", temperature="1.2Tc")
+    assert dict(zip(hot.index, hot["temperatures"])) == {"Al": "1120", "Cu": "1630", "Ni": "2138"}
+    assert list(views.element_values(TEST_DATASET, model="lj-nn", temperature="1358").index) == ["Cu"]
+
+
+def test_element_values_relative_is_metric_over_reference_spread(atlas_data: Path) -> None:
+    table = views.metrics_table(TEST_DATASET)
+    row = table[(table["model"] == "lj-nn") & (table["element"] == "Al") & (table["temperature"] == "all")].iloc[0]
+    rel = views.element_values(TEST_DATASET, model="lj-nn", metric="force_mae", relative=True)
+    assert rel.loc["Al", "value"] == pytest.approx(row["force_mae_mev_per_a"] / row["ref_force_std_mev_per_a"])
+    assert "reference std" in views.metric_label("force_mae", relative=True)
+    with pytest.raises(ValueError, match="unknown metric 'speed'"):
+        views.metric_column("speed")
+
+
+def test_parity_data_subsamples_reproducibly(atlas_data: Path) -> None:
+    full = views.parity_data(TEST_DATASET, "Cu", quantity="force")
+    assert all(len(s.reference) == s.n_total == 4 * 8 * 3 for s in full)  # 4 frames x 8 atoms x 3 components
+    small = views.parity_data(TEST_DATASET, "Cu", quantity="force", max_points=40)
+    assert [len(s.reference) for s in small] == [20, 20]
+    again = views.parity_data(TEST_DATASET, "Cu", quantity="force", max_points=40)
+    np.testing.assert_array_equal(small[0].reference, again[0].reference)
+    assert set(np.round(small[0].reference, 12)) <= set(np.round(full[0].reference, 12))
+    energy = views.parity_data(TEST_DATASET, "Cu", quantity="energy", models_=["lj-nn"])
+    assert len(energy) == 1 and len(energy[0].reference) == 4
+    with pytest.raises(ValueError, match="max_points=0"):
+        views.parity_data(TEST_DATASET, "Cu", quantity="force", max_points=0)
+
+
+def test_neighbours_and_difference(atlas_data: Path) -> None:
+    assert views.neighbours(TEST_DATASET, "Al") == (None, "Ni")
+    assert views.neighbours(TEST_DATASET, "Ni") == ("Al", "Cu")
+    assert views.neighbours(TEST_DATASET, "W") == ("Ta", "Re")  # not in the data: Metal-43 order
+    a = views.element_values(TEST_DATASET, model="lj-nn", temperature="Tc")
+    b = views.element_values(TEST_DATASET, model="lj-nn", temperature="1.2Tc")
+    diff = views.difference(a, b)
+    assert diff.loc["Cu", "value"] == pytest.approx(b.loc["Cu", "value"] - a.loc["Cu", "value"])
+    assert diff.loc["Cu", "temperatures"] == "A: 1358; B: 1630"
+
+
+def test_default_dataset_prefers_the_embedded_default_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFF_ATLAS_DATA", str(tmp_path / "user"))
+    monkeypatch.setenv("MLFF_ATLAS_DEFAULT_DATA", str(tmp_path / "default"))
+    assert views.default_dataset() is None and views.resolve_dataset("x") is None
+    build_dataset(tmp_path / "user", "a-user-set", ("Al",), frames_per_temperature=1, max_temperatures=1, models=())
+    build_dataset(tmp_path / "default", views.DEFAULT_DATASET, ("Cu",), frames_per_temperature=1, max_temperatures=1, models=("lj-nn",),
+                  provenance={"sampler": ["emt-md"], "sampler_note": "EMT sampled these; its errors are biased low.",
+                              "eos": {"Cu": {"V0_A3_per_atom": 11.8, "B0_GPa": 140.0, "Bprime": 4.9}}})
+    assert views.default_dataset() == views.DEFAULT_DATASET
+    assert views.resolve_dataset("a-user-set") == "a-user-set"
+    assert views.summary(views.DEFAULT_DATASET).embedded is True
+    note = views.sampler_note(views.DEFAULT_DATASET)
+    assert note == "Configurations sampled with emt-md. EMT sampled these; its errors are biased low."
+    assert views.sampler_note("a-user-set") is None
+    assert views.load_eos("Cu", views.DEFAULT_DATASET)["B0_GPa"] == 140.0
+
+
+def test_load_eos_from_eos_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "eos.json"
+    path.write_text(json.dumps({"entries": {"abc123/Al": {"V0_A3_per_atom": 16.5, "B0_GPa": 77.0, "Bprime": 4.5}}}))
+    monkeypatch.setattr(views, "eos_path", lambda: path)
+    assert views.load_eos("Al")["V0_A3_per_atom"] == 16.5
+    assert views.load_eos("Cu") is None
+
+
+def test_max_upload_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLFF_ATLAS_MAX_UPLOAD_MB", raising=False)
+    assert views.max_upload_bytes() == 50 * 1024 * 1024
+    monkeypatch.setenv("MLFF_ATLAS_MAX_UPLOAD_MB", "abc")
+    with pytest.raises(ValueError, match="not a number"):
+        views.max_upload_bytes()
+    monkeypatch.setenv("MLFF_ATLAS_MAX_UPLOAD_MB", "-1")
+    with pytest.raises(ValueError, match="must be positive"):
+        views.max_upload_bytes()
