@@ -103,10 +103,18 @@ def _prediction_files(name: str) -> list[Path]:
 
 def dataset_signature(name: str) -> tuple[Any, ...]:
     """A hashable key that changes when the data set or any of its predictions change."""
-    info = store.find_dataset(name)
-    manifest = info.path / store.MANIFEST
+    manifest = _manifest_path(name)
     preds = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in _prediction_files(name))
-    return (str(info.path), manifest.stat().st_mtime_ns, preds)
+    return (str(manifest.parent), manifest.stat().st_mtime_ns, preds)
+
+
+def _manifest_path(name: str) -> Path:
+    """The manifest of data set ``name`` in the first store root that has it (no JSON parsing: this runs on every call)."""
+    for root, _embedded in store.roots():
+        path = root / "datasets" / name / store.MANIFEST
+        if path.is_file():
+            return path
+    raise KeyError(f"no data set named {name!r} (present: {', '.join(dataset_names()) or 'none'})")
 
 
 def _store_signature() -> tuple[Any, ...]:

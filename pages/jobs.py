@@ -106,7 +106,7 @@ def layout(**_: str) -> html.Div:
             ),
             html.Div(id=ids.JOBS_SUBMIT_MESSAGE),
             dcc.Interval(id=ids.JOBS_INTERVAL, interval=POLL_MS),
-            html.Div(jobs_table(jobs.list_jobs()), id=ids.JOBS_TABLE),
+            html.Div([worker_status(jobs.live_workers()), jobs_table(jobs.list_jobs())], id=ids.JOBS_TABLE),
         ]
     )
 
@@ -133,4 +133,12 @@ def refresh(_n: int | None, cancel_clicks: list[int | None]) -> Any:
             jobs.cancel_job(trigger["index"])
         except KeyError:
             pass  # already removed: the refreshed table shows what is there
-    return jobs_table(jobs.list_jobs())
+    return [worker_status(jobs.live_workers()), jobs_table(jobs.list_jobs())]
+
+
+def worker_status(workers: list[dict[str, Any]]) -> Any:
+    """One line saying whether a worker is there to run queued jobs."""
+    if not workers:
+        return alert("No job worker is running: queued jobs wait until one starts (`python -m analysis worker`; make run starts one).",
+                     "warning")
+    return html.P(f"{len(workers)} worker(s) running: " + ", ".join(f"pid {w.get('pid')} on {w.get('host')}" for w in workers), className="hint")

@@ -263,7 +263,6 @@ def test_read_eigenval_and_outcar(tmp_path, nspin):
 
 
 def test_protocol_cell_and_hash():
-    pytest.importorskip("gpaw")  # gpaw_calc's structure builder is GPAW-free, but keep it with the GPAW tests
     for symbol, n in (("Al", 2), ("Fe", 2), ("Mg", 2), ("Ti", 3), ("Ga", 4)):
         atoms = el.protocol_cell(symbol)
         assert len(atoms) == n

@@ -58,9 +58,17 @@ def test_finished_job_is_answered_from_the_store(data_env: Path, cu_set: Referen
     assert jobs.list_jobs() == []
     assert jobs.submit_job("emt", "cu", device="cpu", dtype="float64") == job_id
     assert jobs.get_job(job_id).state == "done"
-    # a different dtype is a different job
-    other = jobs.submit_job("emt", "cu", device="cpu", dtype="float32")
+    # another device is another job
+    other = jobs.submit_job("emt", "cu", device="auto", dtype="float64")
     assert other != job_id and jobs.get_job(other).state == "queued"
+
+
+def test_dtype_is_resolved_per_model_never_silently_changed(data_env: Path, cu_set: ReferenceSet) -> None:
+    save_dataset(cu_set, "cu")
+    assert jobs.get_job(jobs.submit_job("chgnet-0.3.0", "cu")).dtype == "float32"
+    assert jobs.get_job(jobs.submit_job("emt", "cu")).dtype == "float64"
+    with pytest.raises(ValueError, match="float32 only"):
+        jobs.submit_job("chgnet-0.3.0", "cu", dtype="float64")
 
 
 def test_cancel_and_resubmit(data_env: Path, cu_set: ReferenceSet) -> None:

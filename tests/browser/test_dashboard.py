@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from components import ids
@@ -78,6 +79,9 @@ def test_map_click_opens_element_page_with_curves(dash_duo, dash_app, atlas_data
     _wait(dash_duo, lambda: "gaussian" not in _visible_traces(dash_duo, ids.ELEMENT_DISPLACEMENT_CURVE))
     assert len(_visible_traces(dash_duo, ids.ELEMENT_FERMI_CURVE)) == 4
     _wait(dash_duo, lambda: "methods=" in dash_duo.driver.current_url)
+    # arrow keys step through elements (presentation mode's navigation); Cu's predecessor here is Ni
+    dash_duo.find_element("body").send_keys(Keys.ARROW_LEFT)
+    dash_duo.wait_for_text_to_equal(f"#{ids.ELEMENT_TITLE}", "Ni (Z = 28)", timeout=10)
     assert _console_errors(dash_duo) == []
 
 

@@ -128,6 +128,16 @@ def test_map_csv_download(pages) -> None:
     assert lines[0] == "element,emt-asap-cutoff,lj-nn" and len(lines) == 4
 
 
+def test_presentation_mode(pages) -> None:
+    layout = pages.home.layout(present="1")
+    assert layout.className == "presentation"
+    assert _find(layout, ids.MAP_GRAPH).figure.layout.font.size == 20
+    element = pages.element.layout(symbol="Cu", present="1")
+    assert element.className == "presentation"
+    assert "present=1" in _find(element, ids.ELEMENT_PREV).href  # stepping keeps the mode
+    assert pages.home.layout().className is None
+
+
 # --------------------------------------------------------------------------- distributions
 def test_distributions_layout_and_update(pages) -> None:
     layout = pages.distributions.layout(dataset=TEST_DATASET, mode="side")
@@ -226,7 +236,7 @@ def test_jobs_submit_and_refresh(pages, own_data) -> None:
     kind, message = pages.jobs.submit("emt", TEST_DATASET, "cpu", "float64")
     assert kind == "info" and "Queued job" in message and "No worker is running" in message
     table = _run(pages.jobs.refresh, f"{ids.JOBS_INTERVAL}.n_intervals", 1, [])
-    assert "queued" in _text(table)
+    assert "queued" in _text(table) and "No job worker is running" in _text(table)
     assert pages.jobs.submit("no-such-model", TEST_DATASET, "cpu", "float64")[0] == "error"
     assert pages.jobs.submit(None, TEST_DATASET, "cpu", "float64") == ("error", "Choose a model.")
     options = pages.jobs.model_options()
