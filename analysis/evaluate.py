@@ -34,6 +34,7 @@ from analysis.models import (
     default_torch_dtype,
     get_spec,
     load_torch_model,
+    resolve_dtype,
     sevenn_python,
     weights_path,
 )
@@ -392,7 +393,8 @@ def make_evaluator(
     Args:
         model: registry name, ``family:PATH`` string or spec.
         device: 'auto', 'cpu', 'cuda' or 'cuda:N'.
-        dtype: 'float32' or 'float64'.
+        dtype: 'float32', 'float64' or 'auto' (the model's preferred precision); a precision the
+            model cannot run in raises ValueError.
         mode: 'batched' (framework batching) or 'loop' (the ASE calculator, one frame at a time).
             Families without a batched path here (NEP, DeePMD, SevenNet) always loop.
         batch_size: frames per batch (halved on CUDA out-of-memory).
@@ -405,8 +407,7 @@ def make_evaluator(
     ok, reason = check_available(spec)
     if not ok:
         raise ModelUnavailableError(reason)
-    if dtype not in ("float32", "float64"):
-        raise ValueError(f"{dtype=} must be 'float32' or 'float64'")
+    dtype = resolve_dtype(spec, dtype)
     dev = resolve_device(device)
     if spec.family == "sevenn":
         return SevennSubprocess(spec.source, device=dev, dtype=dtype)

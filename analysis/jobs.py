@@ -35,7 +35,7 @@ import numpy as np
 
 from analysis.config import cache_dir
 from analysis.dataset import Predictions
-from analysis.models import ModelSpec, ModelUnavailableError, check_available, get_spec, model_versions
+from analysis.models import ModelSpec, ModelUnavailableError, check_available, get_spec, model_versions, resolve_dtype
 from analysis.store import atomic_write_bytes, find_dataset, load_dataset, predictions_dir, save_predictions
 from analysis.store import model_slug
 
@@ -176,7 +176,7 @@ def submit_job(
     model: str | ModelSpec,
     dataset: str,
     device: str = "auto",
-    dtype: str = "float64",
+    dtype: str = "auto",
     *,
     chunk_frames: int = DEFAULT_CHUNK_FRAMES,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -192,7 +192,9 @@ def submit_job(
         dataset: name of a data set in the store.
         device: 'auto' (the worker picks the GPU with most free memory, else CPU), 'cpu',
             'cuda' or 'cuda:N'.
-        dtype: 'float32' or 'float64'.
+        dtype: 'float32', 'float64' or 'auto' (float64 where the model supports it; CHGNet and
+            SevenNet run in float32 only, NEP/DeePMD/EMT in float64 only). The resolved value is
+            part of the job.
         chunk_frames: frames per chunk written to disk (the unit of resumption).
         batch_size: frames per model call.
 
@@ -201,13 +203,14 @@ def submit_job(
         ModelUnavailableError: the model cannot run here (the message says what to do).
         ValueError: bad device, dtype or sizes.
     """
-    if dtype not in ("float32", "float64"):
-        raise ValueError(f"{dtype=} must be 'float32' or 'float64'")
+    if dtype not in ("float32", "float64", "auto"):
+        raise ValueError(f"{dtype=} must be 'float32', 'float64' or 'auto'")
     if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
         raise ValueError(f"{device=} must be 'auto', 'cpu', 'cuda' or 'cuda:N'")
     if chunk_frames < 1 or batch_size < 1:
         raise ValueError(f"{chunk_frames=} and {batch_size=} must be >= 1")
     spec = get_spec(model)
+    dtype = resolve_dtype(spec, dtype)
     ok, reason = check_available(spec)
     if not ok:
         raise ModelUnavailableError(reason)
@@ -283,12 +286,13 @@ def cancel_job(job_id: str) -> JobRecord:
 
 
 def clear_finished(*, states: tuple[str, ...] = ("done", "failed", "cancelled")) -> int:
-    """Forget finished job records (stored predictions stay); returns how many were removed."""
+    """Forget finished job records and their partial chunks (stored predictions stay); returns the count."""
     removed = 0
     with _open() as cache, cache.transact():
         for rec in _all(cache):
             if rec.state in states:
                 cache.delete(_JOB + rec.job_id)
+                _remove_chunks(rec.job_id)
                 removed += 1
     return removed
 
@@ -323,6 +327,10 @@ def _alive(pid: int | None, host: str | None, start: float | None) -> bool:
 def requeue_stale() -> list[str]:
     """Put back in the queue every running job whose worker process is gone; returns their ids."""
     moved = []
+    with _open() as cache:
+        # read first without the write lock: the dashboard calls this on every poll
+        if not any(r.state == "running" and not _alive(r.worker_pid, r.worker_host, r.worker_start) for r in _all(cache)):
+            return moved
     with _open() as cache, cache.transact():
         for rec in _all(cache):
             if rec.state == "running" and not _alive(rec.worker_pid, rec.worker_host, rec.worker_start):
@@ -431,8 +439,7 @@ class Worker:
             cache.set(
                 f"{_WORKER}{socket.gethostname()}:{self.pid}",
                 json.dumps({"pid": self.pid, "host": socket.gethostname(), "start": _process_start(self.pid), "time": time.time()}),
-                expire=max(60.0, 10 * self.poll_s),
-            )
+            )  # no expiry: a busy worker stays registered; a dead one is recognised by its pid
 
     def _unregister(self) -> None:
         with _open() as cache:

@@ -75,7 +75,7 @@ def evaluate_main(argv: list[str]) -> int:
     parser.add_argument("--model", required=True, help="registry name or family:PATH (see `python -m analysis models`)")
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--dtype", default="float64", choices=("float32", "float64"))
+    parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "float64"), help="auto: float64 where the model supports it")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--chunk-frames", type=int, default=32)
     parser.add_argument("--no-wait", action="store_true", help="only submit; print the job id")

@@ -353,6 +353,32 @@ def available_models(extra: list[str | ModelSpec] | None = None) -> list[ModelSp
     return out
 
 
+_DTYPES: dict[str, tuple[str, ...]] = {
+    "mace": ("float64", "float32"),
+    "orb": ("float64", "float32"),
+    "chgnet": ("float32",),  # its graph converter builds float32 tensors
+    "sevenn": ("float32",),
+    "nep": ("float64",),  # calorine's CPU NEP computes in double precision
+    "deepmd": ("float64",),  # the frozen model fixes the precision
+    "ase": ("float64",),
+}
+
+
+def supported_dtypes(spec: ModelSpec) -> tuple[str, ...]:
+    """The precisions ``spec`` can run in, preferred first."""
+    return _DTYPES[spec.family]
+
+
+def resolve_dtype(spec: ModelSpec, dtype: str = "auto") -> str:
+    """'auto' -> the model's preferred precision; an unsupported one raises ValueError (no silent change)."""
+    allowed = supported_dtypes(spec)
+    if dtype == "auto":
+        return allowed[0]
+    if dtype not in allowed:
+        raise ValueError(f"{spec.name} runs in {' or '.join(allowed)} only, not {dtype}: use dtype='auto' or {allowed[0]!r}")
+    return dtype
+
+
 def model_versions(spec: ModelSpec) -> dict[str, str]:
     """Versions of the packages that run ``spec`` (for the predictions' metadata)."""
     names = {

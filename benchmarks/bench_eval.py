@@ -11,7 +11,7 @@ For each case it prints structures per second of
 and the ratio batched / ase-loop measured in this run.
 
 Usage:
-    python benchmarks/bench_eval.py [--frames 32] [--device auto] [--dtype float64] [--skip-chgnet]
+    python benchmarks/bench_eval.py [--frames 32] [--device auto] [--dtype float64] [--threads N] [--skip-chgnet]
 """
 from __future__ import annotations
 
@@ -42,18 +42,6 @@ def cu_cells(n: int, repeat: tuple[int, int, int], seed: int = 0) -> list[Any]:
     return frames
 
 
-def timed(evaluator: Evaluator, frames: list[Any], repeats: int) -> tuple[float, Any]:
-    """Best-of-``repeats`` structures per second (after one warm-up call)."""
-    evaluator.predict(frames[:2])
-    best, result = np.inf, None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = evaluator.predict(frames)
-        _sync(evaluator.device)
-        best = min(best, time.perf_counter() - t0)
-    return len(frames) / best, result
-
-
 def _sync(device: str) -> None:
     if device.startswith("cuda"):
         import torch
@@ -67,20 +55,35 @@ def run_case(
     frames: list[Any],
     repeats: int,
 ) -> float:
-    loop_sps, loop_res = timed(make("loop", 1, False), frames, repeats)
-    one_sps, _ = timed(make("batched", 1, False), frames, repeats)
-    nopre_sps, _ = timed(make("batched", 16, False), frames, repeats)
-    bat_sps, bat_res = timed(make("batched", 16, True), frames, repeats)
+    """Time the four paths in interleaved rounds (fair under a shared, noisy CPU); best of ``repeats``."""
+    paths = {
+        "ase-loop": make("loop", 1, False),
+        "batch=1": make("batched", 1, False),
+        "batched, no prefetch": make("batched", 16, False),
+        "batched": make("batched", 16, True),
+    }
+    best = {name: np.inf for name in paths}
+    results: dict[str, Any] = {}
+    for ev in paths.values():
+        ev.predict(frames[:2])  # warm-up
+    for _ in range(repeats):
+        for name, ev in paths.items():
+            t0 = time.perf_counter()
+            results[name] = ev.predict(frames)
+            _sync(ev.device)
+            best[name] = min(best[name], time.perf_counter() - t0)
+    sps = {name: len(frames) / t for name, t in best.items()}
     n_atoms = len(frames[0])
+    loop_res, bat_res = results["ase-loop"], results["batched"]
     de = np.max(np.abs(bat_res.energy - loop_res.energy)) / n_atoms
     df = np.max(np.abs(np.concatenate(bat_res.forces) - np.concatenate(loop_res.forces)))
+    ratio = sps["batched"] / sps["ase-loop"]
     print(
-        f"{label:<28} {len(frames):>4} frames  ase-loop {loop_sps:8.1f}/s  batch=1 {one_sps:8.1f}/s  "
-        f"batched, no prefetch {nopre_sps:8.1f}/s  batched {bat_sps:8.1f}/s  ratio batched/ase-loop {bat_sps / loop_sps:5.2f}x  "
-        f"(max |dE| {de:.1e} eV/atom, |dF| {df:.1e} eV/Å)",
+        f"{label:<26} {len(frames):>3} frames  " + "  ".join(f"{k} {v:7.1f}/s" for k, v in sps.items())
+        + f"  ratio batched/ase-loop {ratio:5.2f}x  (max |dE| {de:.1e} eV/atom, |dF| {df:.1e} eV/Å)",
         flush=True,
     )
-    return bat_sps / loop_sps
+    return ratio
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,11 +91,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=32, help="8-atom frames (32-atom cases use a quarter)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default="float64", choices=("float32", "float64"))
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-chgnet", action="store_true")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
     args = parser.parse_args(argv)
 
     import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     device = resolve_device(args.device)
     name = torch.cuda.get_device_name(device) if device.startswith("cuda") else f"CPU ({torch.get_num_threads()} torch threads)"
