@@ -88,9 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         symbol = "Cu" if "Cu" in views.summary(name).elements else views.summary(name).elements[0]
         cases: list[tuple[str, Callable[[], Any]]] = [
             ("map page layout (URL -> controls + map)", lambda: home.layout(dataset=name)),
-            ("map redraw: one model, force RMSE", lambda: home.update_map(models[:1], "force_rmse", "all", "absolute", "linear", "tiles", None, name)),
-            ("map redraw: split tiles, log, relative", lambda: home.update_map(models[:4], "energy_rmse", "1.2Tc", "relative", "log", "tiles", None, name)),
-            ("map redraw: all-models grid", lambda: home.update_map([], "force_mae", "all", "absolute", "linear", "grid", None, name)),
+            ("map redraw: one model, force RMSE", lambda: home.update_map(models[:1], "force_rmse", "all", "absolute", "linear", "tiles", None, None, name)),
+            ("map redraw: split tiles, log, relative", lambda: home.update_map(models[:4], "energy_rmse", "1.2Tc", "relative", "log", "tiles", None, None, name)),
+            ("map redraw: all-models grid", lambda: home.update_map([], "force_mae", "all", "absolute", "linear", "grid", None, None, name)),
+            ("map redraw: compare 1.2 Tc vs pooled", lambda: home.update_map(models[:1], "force_rmse", "all", "absolute", "linear", "compare", None, "T:1.2Tc", name)),
             ("map CSV download", lambda: home.download_csv(1, name, "force_rmse", "all", "absolute")),
             ("distributions redraw", lambda: dist.update("force_rmse", "all", "overlay", models[0], models[-1], name)),
             (f"element page layout ({symbol})", lambda: element.layout(symbol=symbol, dataset=name)),

@@ -249,3 +249,17 @@ def test_jobs_cancel_button(pages, own_data) -> None:
     job_id = jobs.submit_job("emt", TEST_DATASET, device="cpu")
     _run(pages.jobs.refresh, f'{{"index":"{job_id}","type":"{ids.JOBS_CANCEL}"}}.n_clicks', 1, [1])
     assert jobs.get_job(job_id).state == "cancelled"
+
+
+def test_jobs_table_shows_the_error_of_a_failed_job(pages, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """EMT has no parameters for tungsten: a real job on a W data set fails, and the page shows why."""
+    from analysis import jobs
+    from tests.conftest import build_dataset
+
+    monkeypatch.setenv("MLFF_ATLAS_DATA", str(tmp_path / "w-data"))
+    build_dataset(tmp_path / "w-data", "w-lj", ("W",), frames_per_temperature=1, max_temperatures=1, reference="lj", models=())
+    job_id = jobs.submit_job("emt", "w-lj", device="cpu")
+    jobs.Worker(poll_s=0.1).run(once=True)
+    assert jobs.get_job(job_id).state == "failed"
+    text = _text(_run(pages.jobs.refresh, f"{ids.JOBS_INTERVAL}.n_intervals", 1, []))
+    assert "failed" in text and "Error:" in text and jobs.get_job(job_id).error in text
