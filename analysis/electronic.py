@@ -536,6 +536,7 @@ def _electronic_dir(root: Path | None) -> Path:
 
 
 def run_element(symbol: str, *, root: str | Path | None = None, settings: dict[str, Any] | None = None,
+                volume_per_atom: float | None = None,
                 progress: Callable[[str], None] | None = None) -> ElementResult:
     """Run (or reuse) both protocols for one element and write ``curves_<El>.json``.
 
@@ -543,12 +544,14 @@ def run_element(symbol: str, *, root: str | Path | None = None, settings: dict[s
         symbol: chemical symbol (a Metal-43 element).
         root: data root; results go to ``<root>/electronic`` (default: the user data dir).
         settings: protocol settings (default :data:`SETTINGS`).
+        volume_per_atom: volume per atom in Å^3 (default: ASE's reference data through
+            :func:`analysis.gpaw_calc.phase`); recorded in the curves file.
         progress: called with a one-line message after each SCF.
     """
     settings = dict(settings or SETTINGS)
     directory = _electronic_dir(Path(root) if root is not None else None)
     directory.mkdir(parents=True, exist_ok=True)
-    base = protocol_cell(symbol, settings)
+    base = protocol_cell(symbol, settings, volume_per_atom=volume_per_atom)
     start = time.perf_counter()
     steps = []
     computed = cached = 0
@@ -576,6 +579,8 @@ def run_element(symbol: str, *, root: str | Path | None = None, settings: dict[s
         "n_ibz_kpts": int(steps[0][1].eigs.shape[1]),
         "spin_polarized": bool(steps[0][1].eigs.shape[0] == 2),
         "cell": steps[0][2]["cell"],
+        "volume_per_atom_a3": float(base.get_volume() / len(base)),
+        "volume_source": "given" if volume_per_atom else "ASE reference data (analysis.gpaw_calc.phase().volume_guess)",
         "gpaw_version": steps[0][2].get("gpaw_version", "unknown"),
     })
     _write_json(directory / f"curves_{symbol}.json", curves)
@@ -628,7 +633,7 @@ def _arrays(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: (v if k in ("settings", "cell") else _arrays(v)) for k, v in obj.items()}
     if isinstance(obj, list) and obj and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in obj):
-        return np.asarray(obj, dtype=np.float64)
+        return np.asarray(obj, dtype=np.int64 if all(isinstance(v, int) for v in obj) else np.float64)
     return obj
 
 

@@ -369,11 +369,11 @@ def _mid_gap(prob: _SmearingProblem, win: _Window, mu: float, n_electrons: float
     if below.size == 0 or above.size == 0:
         return mu
     mid = 0.5 * (float(below.max()) + float(above.min()))
-    if mid == mu or not win.lo <= mid <= win.hi:
-        if mid != mu:
-            win = prob.full_window()
-        else:
-            return mu
+    if mid == mu:
+        return mu
+    reach = prob.xcut * prob.sigma
+    if not win.lo + reach <= mid <= win.hi - reach:  # the window is not exact at mid
+        win = prob.full_window()
     if abs(prob.count(win, mid)[0] - n_electrons) <= tol:
         return mid
     return mu
