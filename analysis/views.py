@@ -534,6 +534,54 @@ def load_curves(element: str) -> dict[str, Any] | None:
     return loader(element)
 
 
+# --------------------------------------------------------------------------- descriptors
+def _electronic_signature() -> tuple[Any, ...]:
+    out = []
+    for root, _embedded in store.roots():
+        folder = root / "electronic"
+        if folder.is_dir():
+            out.extend((str(p), p.stat().st_mtime_ns) for p in sorted(folder.glob("curves_*.json")))
+    return tuple(out)
+
+
+def descriptor_table() -> pd.DataFrame:
+    """Electronic descriptors per element (:func:`analysis.descriptors.compute_descriptors`), cached on the curve files.
+
+    Empty when no element has eigenvalue-sum curves yet.
+    """
+    return _descriptors_cached(_electronic_signature())
+
+
+@lru_cache(maxsize=2)
+def _descriptors_cached(signature: tuple[Any, ...]) -> pd.DataFrame:
+    from analysis.descriptors import compute_descriptors
+
+    if not signature:
+        return pd.DataFrame()
+    return compute_descriptors()
+
+
+def correlation_table(name: str, *, metric: str = "force_rmse", temperature: str = POOLED, n_boot: int = 1000) -> pd.DataFrame:
+    """Pearson and Spearman correlation (p-values, bootstrap intervals) of every descriptor with every
+    model's per-element ``metric`` (see :func:`analysis.descriptors.correlate`); cached.
+
+    Empty when there are no descriptors or no predictions.
+    """
+    return _correlation_cached(name, dataset_signature(name), _electronic_signature(), metric_column(metric), temperature, n_boot)
+
+
+@lru_cache(maxsize=16)
+def _correlation_cached(name: str, _sig: tuple[Any, ...], esig: tuple[Any, ...], column: str, temperature: str, n_boot: int) -> pd.DataFrame:
+    from analysis.descriptors import correlate
+
+    desc = _descriptors_cached(esig)
+    table = metrics_table(name)
+    if desc.empty or table.empty:
+        return pd.DataFrame()
+    rows = table[[_matches(el, t, temperature) for el, t in zip(table["element"], table["temperature"])]].drop(columns="temperature")
+    return correlate(desc, rows, metrics=[column], temperature=None, n_boot=n_boot, min_elements=3)
+
+
 def temperature_text(temperature_k: float) -> str:
     """'300 K', or 'unknown' for NaN."""
     label = temperature_label(temperature_k)

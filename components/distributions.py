@@ -133,3 +133,51 @@ def model_scatter(
     fig.update_layout(title=title or rho_text, height=460, showlegend=False,
                       meta={"kind": "model_scatter", "spearman_rho": rho, "p_value": p, "n": len(pair)})
     return fig
+
+
+def descriptor_scatter(
+    descriptor: pd.Series,
+    errors: pd.DataFrame,
+    *,
+    descriptor_label: str,
+    error_label: str,
+    log_y: bool = True,
+    title: str | None = None,
+) -> go.Figure:
+    """Per-element errors of each model against an electronic descriptor, with Spearman's rho per model.
+
+    Args:
+        descriptor: per-element descriptor values (index: element).
+        errors: element x model matrix of one error metric.
+        descriptor_label: x-axis label with units.
+        error_label: y-axis label with units.
+        log_y: logarithmic error axis.
+        title: figure title.
+
+    Returns:
+        The figure; ``layout.meta['spearman']`` maps model -> rho (None when undefined).
+    """
+    common = descriptor.dropna().index.intersection(errors.index)
+    if errors.empty or not len(common):
+        return empty_figure("No elements with both a descriptor value and errors.", title=title)
+    fig = go.Figure()
+    rhos: dict[str, float | None] = {}
+    x_all = descriptor.loc[common].astype(np.float64)
+    for i, model in enumerate(errors.columns):
+        y = errors.loc[common, model].astype(np.float64)
+        ok = np.isfinite(x_all.to_numpy()) & np.isfinite(y.to_numpy())
+        x, yv, els = x_all.to_numpy()[ok], y.to_numpy()[ok], common.to_numpy()[ok]
+        rho = float(spearmanr(x, yv).statistic) if len(x) >= 3 and np.ptp(x) > 0 and np.ptp(yv) > 0 else None
+        rhos[str(model)] = rho
+        fig.add_trace(go.Scatter(
+            x=x, y=yv, mode="markers+text", text=els, textposition="top center", marker={"color": color(i), "size": 9},
+            name=f"{model} (ρ = {rho:.2f})" if rho is not None else f"{model} (ρ undefined)",
+            hovertemplate="%{text}<br>%{x:.4g}, %{y:.4g}<extra>" + str(model) + "</extra>",
+        ))
+    apply_theme(fig)
+    positive = all((errors.loc[common].to_numpy(dtype=np.float64)[np.isfinite(errors.loc[common].to_numpy(dtype=np.float64))] > 0))
+    fig.update_xaxes(title_text=descriptor_label)
+    fig.update_yaxes(title_text=error_label, type="log" if log_y and positive else "linear")
+    fig.update_layout(title=title, height=440, legend={"orientation": "h", "y": -0.25},
+                      meta={"kind": "descriptor_scatter", "spearman": rhos})
+    return fig

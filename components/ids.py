@@ -37,6 +37,12 @@ DIST_STATS = "dist-stats"
 DIST_MESSAGE = "dist-message"
 DIST_CSV_BUTTON = "dist-csv-button"
 DIST_CSV_DOWNLOAD = "dist-csv-download"
+DIST_DESCRIPTOR = "dist-descriptor"
+DIST_DESCRIPTOR_SCATTER = "dist-descriptor-scatter"
+DIST_CORRELATIONS = "dist-correlations"
+DIST_DESCRIPTORS_TABLE = "dist-descriptors-table"
+DIST_DESC_CSV_BUTTON = "dist-desc-csv-button"
+DIST_DESC_CSV_DOWNLOAD = "dist-desc-csv-download"
 
 # element ('/element/<symbol>')
 ELEMENT_TITLE = "element-title"

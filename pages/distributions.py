@@ -11,7 +11,8 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from analysis import views
 from analysis.metrics import POOLED
 from components import ids
-from components.distributions import error_histogram, model_scatter
+from analysis.descriptors import DESCRIPTORS
+from components.distributions import descriptor_scatter, error_histogram, model_scatter
 from components.export import export_controls, export_download, export_id
 from components.layout import METRIC_OPTIONS, alert, data_table, decode_query, encode_query, labelled, no_data_message
 from components.theme import empty_figure, graph_config
@@ -25,6 +26,7 @@ URL_CONTROLS: tuple[tuple[str, str], ...] = (
     ("mode", ids.DIST_MODE),
     ("x", ids.DIST_X_MODEL),
     ("y", ids.DIST_Y_MODEL),
+    ("descriptor", ids.DIST_DESCRIPTOR),
 )
 
 
@@ -41,7 +43,26 @@ def parse_state(query: dict[str, str], dataset: str | None) -> dict[str, Any]:
         state["temperature"] = POOLED
     state["x"] = query.get("x") if query.get("x") in models else (models[0] if models else None)
     state["y"] = query.get("y") if query.get("y") in models else (models[1] if len(models) > 1 else state["x"])
+    state["descriptor"] = query.get("descriptor") if query.get("descriptor") in DESCRIPTORS else next(iter(DESCRIPTORS))
     return state
+
+
+def descriptor_section(dataset: str | None, metric: str, temperature: str, descriptor: str) -> tuple[go.Figure, Any]:
+    """Scatter of the per-element errors against one electronic descriptor, and the correlation table."""
+    desc = views.descriptor_table()
+    if desc.empty:
+        message = ("No electronic descriptors yet: they come from the eigenvalue-sum curves "
+                   "(`python -m analysis electronic --elements all`), which no element has so far.")
+        return empty_figure(message), alert(message, "info")
+    if not dataset or not views.models(dataset):
+        return empty_figure("No model predictions yet."), html.Div()
+    errors = views.per_element_errors(dataset, metric=metric, temperature=temperature)
+    unit, meaning = DESCRIPTORS[descriptor]
+    fig = descriptor_scatter(desc[descriptor], errors, descriptor_label=f"{descriptor} ({unit})", error_label=views.metric_label(metric),
+                             title=f"Errors vs {meaning}")
+    corr = views.correlation_table(dataset, metric=metric, temperature=temperature)
+    table = data_table(corr.drop(columns=["metric"]), id=f"{ids.DIST_CORRELATIONS}-table", page_size=20) if not corr.empty else html.Div()
+    return fig, table
 
 
 def figures(dataset: str | None, metric: str, temperature: str, mode: str, x_model: str | None, y_model: str | None
@@ -67,6 +88,7 @@ def layout(dataset: str | None = None, **query: str) -> html.Div:
     state = parse_state(query, name)
     models = views.models(name)
     hist, scatter, stats = figures(name, state["metric"], state["temperature"], state["mode"], state["x"], state["y"])
+    desc_fig, corr_table = descriptor_section(name, state["metric"], state["temperature"], state["descriptor"])
     return html.Div(
         [
             dcc.Location(id=ids.DIST_URL, refresh=False),
@@ -97,6 +119,16 @@ def layout(dataset: str | None = None, **query: str) -> html.Div:
             html.Div(stats, id=ids.DIST_STATS),
             html.Button("Download per-element errors (CSV)", id=ids.DIST_CSV_BUTTON, className="button"),
             dcc.Download(id=ids.DIST_CSV_DOWNLOAD),
+            html.H3("Electronic descriptors and the errors"),
+            html.Div(labelled("Descriptor", dcc.Dropdown(id=ids.DIST_DESCRIPTOR, value=state["descriptor"], clearable=False,
+                                                         options=[{"label": f"{k} ({u})", "value": k, "title": d} for k, (u, d) in DESCRIPTORS.items()]),
+                              width="24rem"), className="controls"),
+            dcc.Graph(id=ids.DIST_DESCRIPTOR_SCATTER, figure=desc_fig, config=graph_config(f"descriptor_{name}_{state['descriptor']}_{state['metric']}")),
+            html.P("Correlation of each descriptor with each model's per-element error (Pearson and Spearman, p-values, "
+                   "95 % bootstrap intervals over elements):", className="hint"),
+            html.Div(corr_table, id=ids.DIST_CORRELATIONS),
+            html.Button("Download descriptors and correlations (CSV)", id=ids.DIST_DESC_CSV_BUTTON, className="button"),
+            dcc.Download(id=ids.DIST_DESC_CSV_DOWNLOAD),
             export_controls("dist", [("Histograms", ids.DIST_HISTOGRAM), ("Model-vs-model scatter", ids.DIST_SCATTER)]),
         ]
     )
@@ -130,14 +162,26 @@ def sync_url(*args: Any) -> tuple[Any, ...]:
     Output(ids.DIST_HISTOGRAM, "figure"),
     Output(ids.DIST_SCATTER, "figure"),
     Output(ids.DIST_STATS, "children"),
+    Output(ids.DIST_DESCRIPTOR_SCATTER, "figure"),
+    Output(ids.DIST_CORRELATIONS, "children"),
     *[Input(cid, "value") for _, cid in URL_CONTROLS],
     State(ids.DIST_DATASET, "data"),
     prevent_initial_call=True,
 )
-def update(metric: str, temperature: str, mode: str, x_model: str | None, y_model: str | None, dataset: str
-           ) -> tuple[go.Figure, go.Figure, Any]:
-    """Redraw the histogram, scatter and statistics for the current controls."""
-    return figures(dataset, metric, temperature, mode, x_model, y_model)
+def update(metric: str, temperature: str, mode: str, x_model: str | None, y_model: str | None, descriptor: str, dataset: str
+           ) -> tuple[go.Figure, go.Figure, Any, go.Figure, Any]:
+    """Redraw the histogram, scatter, statistics and descriptor panel for the current controls."""
+    return (*figures(dataset, metric, temperature, mode, x_model, y_model), *descriptor_section(dataset, metric, temperature, descriptor))
+
+
+@callback(Output(ids.DIST_DESC_CSV_DOWNLOAD, "data"), Input(ids.DIST_DESC_CSV_BUTTON, "n_clicks"), State(ids.DIST_DATASET, "data"),
+          State(ids.DIST_METRIC, "value"), State(ids.DIST_TEMPERATURE, "value"), prevent_initial_call=True)
+def download_descriptors_csv(_n: int, dataset: str, metric: str, temperature: str) -> dict[str, Any]:
+    """Descriptors per element joined with the correlation table, as one CSV (two blocks)."""
+    desc = views.descriptor_table()
+    corr = views.correlation_table(dataset, metric=metric, temperature=temperature) if not desc.empty else desc
+    text = "# descriptors per element\n" + desc.to_csv(index_label="element") + "\n# correlations\n" + corr.to_csv(index=False)
+    return dcc.send_string(text, f"descriptors_{dataset}_{metric}_{temperature}.csv")
 
 
 @callback(Output(ids.DIST_CSV_DOWNLOAD, "data"), Input(ids.DIST_CSV_BUTTON, "n_clicks"), State(ids.DIST_DATASET, "data"),

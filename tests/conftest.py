@@ -172,12 +172,12 @@ def dash_app():
     return app_module.app
 
 
-def write_tight_binding_curves(root: Path, element: str, *, n_k: int = 8) -> Path:
+def write_tight_binding_curves(root: Path, element: str, *, n_k: int = 8, t_perp: float = 0.6) -> Path:
     """Write real eigenvalue-sum curves of a tight-binding model where ``load_curves`` looks.
 
     The eigenvalues are not GPAW's: they are those of a two-atom tight-binding chain (hoppings
     t0 (1 +- alpha delta) along x, displaced atom 0) with inter-chain hopping in y and z, on a
-    full n_k^3 mesh; they go through the project's real curve code
+    full n_k^3 mesh (``t_perp`` sets the inter-chain hopping in eV, so elements can differ); they go through the project's real curve code
     (:func:`analysis.electronic.curves_from_eigenvalues`, every smearing method including the
     tetrahedron method), so the page shows genuine curves of a genuine (model) band structure.
     """
@@ -187,7 +187,7 @@ def write_tight_binding_curves(root: Path, element: str, *, n_k: int = 8) -> Pat
 
     k = 2 * np.pi * (np.arange(n_k) + 0.5) / n_k - np.pi
     kx, ky, kz = np.meshgrid(k, k, k, indexing="ij")
-    t0, alpha, t_perp, onsite = 1.0, 2.0, 0.6, -3.0
+    t0, alpha, onsite = 1.0, 2.0, -3.0
     steps = []
     for delta in SETTINGS["deltas_a"]:
         t1, t2 = t0 * (1 + alpha * delta), t0 * (1 - alpha * delta)

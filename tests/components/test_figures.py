@@ -12,7 +12,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from components.curves import eigenvalue_sum_curve
-from components.distributions import error_histogram, model_scatter
+from components.distributions import descriptor_scatter, error_histogram, model_scatter
 from components.parity import WEBGL_THRESHOLD, parity_plot
 from components.ptable import ptable_heatmap, ptable_heatmap_grid, symbol_at, symbol_from_click
 from components.theme import OKABE_ITO, empty_figure, graph_config, safe_filename
@@ -151,6 +151,17 @@ def test_model_scatter_reports_spearman_rho() -> None:
 def test_model_scatter_unknown_model() -> None:
     with pytest.raises(ValueError, match="model 'zz' not in the table"):
         model_scatter(ERRORS, "m1", "zz", label="x")
+
+
+def test_descriptor_scatter_one_trace_per_model_with_rho() -> None:
+    descriptor = pd.Series([0.1, 0.2, 0.3, 0.4, 0.5], index=["Al", "Cu", "Ni", "Ag", "Au"])
+    fig = descriptor_scatter(descriptor, ERRORS, descriptor_label="g(E_F) (states/eV)", error_label="Force RMSE (meV/Å)")
+    assert [t.name.split(" ")[0] for t in fig.data] == ["m1", "m2", "m3"]
+    assert fig.layout.meta["spearman"]["m1"] == pytest.approx(1.0)
+    assert fig.layout.meta["spearman"]["m3"] == pytest.approx(-1.0)  # Au has no m3 error: 4 elements
+    assert fig.layout.yaxis.type == "log" and fig.layout.xaxis.title.text == "g(E_F) (states/eV)"
+    empty = descriptor_scatter(pd.Series(dtype=float), ERRORS, descriptor_label="x", error_label="y")
+    assert empty.layout.meta["empty"] is True
 
 
 # --------------------------------------------------------------------------- parity and curves
