@@ -201,6 +201,8 @@ def layout(**_: str) -> html.Div:
     State(f"{ids.DATA_REF_NAME}-format", "value"),
     State(ids.DATA_REF_ELEMENT, "value"),
     State(ids.DATA_REF_TEMPERATURE, "value"),
+    background=True,  # parsing a large OUTCAR takes seconds: run it off the request thread
+    running=[(Output(ids.DATA_REF_UPLOAD, "disabled"), True, False)],
     prevent_initial_call=True,
 )
 def upload_reference(contents: str | None, filename: str | None, dataset: str | None, fmt: str | None,
@@ -222,6 +224,8 @@ def upload_reference(contents: str | None, filename: str | None, dataset: str | 
     State(ids.DATA_PRED_MODEL, "value"),
     State(f"{ids.DATA_PRED_MODEL}-format", "value"),
     State(f"{ids.DATA_PRED_MODEL}-universal", "value"),
+    background=True,
+    running=[(Output(ids.DATA_PRED_UPLOAD, "disabled"), True, False)],
     prevent_initial_call=True,
 )
 def upload_predictions(contents: list[str] | None, filenames: list[str] | None, dataset: str | None, model: str | None,

@@ -33,8 +33,8 @@ TABLE_HEADERS = {
     "energy_shift_ev_per_atom": "E shift (eV/atom)",
 }
 PANELS = {
-    "displacement": ("Displacement δ (Å)", "E_band(δ) − E_band(0) (eV per cell)", "Band energy vs displacement"),
-    "fermi_shift": ("Fermi-level shift ΔE_F (eV)", "Eigenvalue sum below E_F + ΔE_F (eV per cell)", "Eigenvalue sum vs Fermi-level shift"),
+    "displacement": ("Displacement δ (Å)", "E_band(δ) − E_band(0) (eV/cell)", "Band energy vs displacement"),
+    "fermi_shift": ("Fermi-level shift ΔE_F (eV)", "Σε below E_F + ΔE_F (eV/cell)", "Eigenvalue sum vs Fermi-level shift"),
 }
 
 
@@ -208,7 +208,8 @@ def layout(symbol: str | None = None, dataset: str | None = None, model: str | N
         ],
         className="two-col",
     )
-    body += [html.H3("Parity"), parity]
+    # without data the parity graphs stay in the page (the export callback reads them) but hidden
+    body += [html.Div([html.H3("Parity"), parity], style=None if energy_fig is not None else {"display": "none"})]
     return html.Div(
         [
             dcc.Location(id=ELEMENT_URL, refresh=False),
