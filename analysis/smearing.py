@@ -656,22 +656,17 @@ class _TetraProblem:
 
 
 
-def _solve_tetra(tp: _TetraProblem, n_electrons: float, homo_floor: float = -np.inf,
-                 lumo_ceil: float = np.inf) -> tuple[float, _TetraSet]:
-    """Fermi level of the tetrahedron method: safeguarded Newton on a shrinking active set."""
-    _check_count(n_electrons, tp.capacity)
-    tol = 1e-12 * max(1.0, n_electrons)
-    a, b = tp.bracket(n_electrons)  # N(a) <= n_e <= N(b) by construction
+def _newton_in_bracket(tp: _TetraProblem, n_electrons: float, a: float, b: float,
+                       tol: float) -> tuple[float | None, _TetraSet, float]:
+    """Safeguarded Newton/bisection in a guaranteed bracket, shrinking the active set."""
     ts = tp.active(a, b)
     width0 = b - a
     x = 0.5 * (a + b)
-    ef = None
     for _ in range(200):
         n, dn = tp.count(ts, x)
         r = n - n_electrons
         if abs(r) <= tol:
-            ef = x
-            break
+            return x, ts, b
         if r < 0:
             a = x
         else:
@@ -684,6 +679,70 @@ def _solve_tetra(tp: _TetraProblem, n_electrons: float, homo_floor: float = -np.
         step = -r / dn if dn > 0 else np.inf
         x_new = x + step
         x = x_new if a < x_new < b else 0.5 * (a + b)
+    return None, ts, b
+
+
+def _newton_near_estimate(tp: _TetraProblem, n_electrons: float, a: float, b: float,
+                          tol: float) -> tuple[float | None, _TetraSet | None]:
+    """Fast path: Newton on the tetrahedra near a sub-cell-level estimate of E_F.
+
+    Each straddling sub-cell's count is approximated as linear between its lowest and highest
+    corner; the root ``e0`` of that estimate is close to E_F, so only sub-cells within a tenth
+    of the bracket of ``e0`` are set up. Returns (None, None) when an iterate would leave that
+    window (the caller then works on the whole bracket).
+    """
+    if b <= a:
+        return None, None
+    act = (tp.cmin <= b) & (tp.cmax > a)
+    lo_c, hi_c = tp.cmin[act], tp.cmax[act]
+    n_full = float(np.count_nonzero(tp.cmax <= a)) * tp.degeneracy / tp.nk
+    span = np.where(hi_c > lo_c, hi_c - lo_c, 1.0)
+    scale = tp.degeneracy / tp.nk
+
+    def approx(energy: float) -> float:
+        return n_full + scale * float(np.clip((energy - lo_c) / span, 0.0, 1.0).sum()) - n_electrons
+
+    try:
+        e0 = brentq(approx, a, b, xtol=1e-4 * (b - a))
+    except ValueError:
+        return None, None
+    half = 0.1 * (b - a)
+    lo, hi = max(a, e0 - half), min(b, e0 + half)
+    ts = tp.active(lo, hi)
+    left, right = lo, hi  # the root is known to lie in [left, right] once both ends are seen
+    seen_left = lo == a
+    seen_right = hi == b
+    x = e0
+    for _ in range(60):
+        n, dn = tp.count(ts, x)
+        r = n - n_electrons
+        if abs(r) <= tol:
+            return x, ts
+        if r < 0:
+            left, seen_left = x, True
+        else:
+            right, seen_right = x, True
+        if right - left <= 1e-13 * max(1.0, abs(x)):
+            return None, None
+        x_new = x - r / dn if dn > 0 else np.nan
+        if left < x_new < right:
+            x = x_new
+        elif seen_left and seen_right:
+            x = 0.5 * (left + right)
+        else:
+            return None, None
+    return None, None
+
+
+def _solve_tetra(tp: _TetraProblem, n_electrons: float, homo_floor: float = -np.inf,
+                 lumo_ceil: float = np.inf) -> tuple[float, _TetraSet]:
+    """Fermi level of the tetrahedron method: safeguarded Newton on a shrinking active set."""
+    _check_count(n_electrons, tp.capacity)
+    tol = 1e-12 * max(1.0, n_electrons)
+    a, b = tp.bracket(n_electrons)  # N(a) <= n_e <= N(b) by construction
+    ef, ts = _newton_near_estimate(tp, n_electrons, a, b, tol)
+    if ef is None:
+        ef, ts, b = _newton_in_bracket(tp, n_electrons, a, b, tol)
     if ef is None:  # exactly flat bands: the count jumps at b; take the jump
         ef = b
     # gap at E_F: no tetrahedron straddles it -> mid-gap
