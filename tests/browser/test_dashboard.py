@@ -174,3 +174,15 @@ def test_export_map_as_pdf_through_background_callback(dash_duo, dash_app, atlas
     assert pdf.name == f"error-map_{TEST_DATASET}_lj-nn_energy_rmse_all_absolute_double.pdf"
     assert pdf.read_bytes()[:5] == b"%PDF-"
     assert _console_errors(dash_duo) == []
+
+
+def test_no_data_pages_say_so_without_console_errors(dash_duo, dash_app, empty_store):
+    """Before any data exists every page says so plainly (no invented numbers) and raises no console error."""
+    dash_duo.start_server(dash_app)
+    for path in ("/", "/distributions", "/element/Cu", "/jobs"):
+        dash_duo.driver.get(dash_duo.server_url + path)
+        _wait(dash_duo, lambda: "No data yet" in dash_duo.find_element("body").text, timeout=20)
+        assert _console_errors(dash_duo) == [], path
+    dash_duo.driver.get(dash_duo.server_url + "/data")
+    dash_duo.wait_for_contains_text(f"#{ids.DATA_LIST}", "No data sets yet", timeout=20)
+    assert _console_errors(dash_duo) == []
