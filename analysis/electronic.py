@@ -47,13 +47,16 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
 from analysis import smearing as sm
 from analysis.errors import InputFileError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -616,6 +619,49 @@ def load_curves(element: str, root: str | Path | None = None) -> dict[str, Any] 
                 raise InputFileError(path, f"not valid JSON: {exc}") from exc
             return _arrays(raw)
     return None
+
+
+def curves_frame(curves: dict[str, Any], kind: Literal["displacement", "fermi_shift"]) -> pd.DataFrame:
+    """Long-form table of one element's curves, one row per (method, point), for plotting.
+
+    Args:
+        curves: as returned by :func:`load_curves`.
+        kind: 'displacement' (protocol a) or 'fermi_shift' (protocol b).
+
+    Returns:
+        For 'displacement': columns method, delta_a (Å), e_band_ev, d_e_band_mev (change from
+        delta = 0, meV per cell), entropy_term_ev, fermi_level_ev. For 'fermi_shift': columns
+        method, shift_ev, eigenvalue_sum_ev, d_eigenvalue_sum_ev (change from dE = 0, eV per
+        cell), n_electrons, entropy_term_ev.
+    """
+    import pandas as pd
+
+    frames = []
+    if kind == "displacement":
+        block = curves["displacement"]
+        x = np.asarray(block["deltas_a"], dtype=np.float64)
+        i0 = int(np.argmin(np.abs(x)))
+        for method, c in block["methods"].items():
+            e = np.asarray(c["e_band_ev"], dtype=np.float64)
+            frames.append(pd.DataFrame({
+                "method": method, "delta_a": x, "e_band_ev": e, "d_e_band_mev": 1e3 * (e - e[i0]),
+                "entropy_term_ev": np.asarray(c["entropy_term_ev"], dtype=np.float64),
+                "fermi_level_ev": np.asarray(c["fermi_level_ev"], dtype=np.float64),
+            }))
+    elif kind == "fermi_shift":
+        block = curves["fermi_shift"]
+        x = np.asarray(block["shifts_ev"], dtype=np.float64)
+        i0 = int(np.argmin(np.abs(x)))
+        for method, c in block["methods"].items():
+            e = np.asarray(c["eigenvalue_sum_ev"], dtype=np.float64)
+            frames.append(pd.DataFrame({
+                "method": method, "shift_ev": x, "eigenvalue_sum_ev": e, "d_eigenvalue_sum_ev": e - e[i0],
+                "n_electrons": np.asarray(c["n_electrons"], dtype=np.float64),
+                "entropy_term_ev": np.asarray(c["entropy_term_ev"], dtype=np.float64),
+            }))
+    else:
+        raise ValueError(f"{kind=} must be 'displacement' or 'fermi_shift'")
+    return pd.concat(frames, ignore_index=True)
 
 
 def available_elements(root: str | Path | None = None) -> list[str]:

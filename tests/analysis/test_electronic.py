@@ -323,6 +323,15 @@ def test_gpaw_protocol_end_to_end(tmp_path):
     for method, c in fs["methods"].items():
         assert np.all(np.diff(c["n_electrons"]) > 0) or method in ("methfessel-paxton", "marzari-vanderbilt")
         assert c["n_electrons"][2] == pytest.approx(ev.n_electrons, abs=1e-8)
+    # long-form tables for the dashboard
+    df = el.curves_frame(curves, "displacement")
+    assert len(df) == 3 * len(sm.METHODS)
+    assert np.allclose(df[df.delta_a == 0].d_e_band_mev, 0.0)
+    fs_df = el.curves_frame(curves, "fermi_shift")
+    assert set(fs_df.columns) >= {"method", "shift_ev", "eigenvalue_sum_ev", "n_electrons"}
+    assert len(fs_df) == 5 * len(sm.METHODS)
+    with pytest.raises(ValueError, match="kind"):
+        el.curves_frame(curves, "bands")  # type: ignore[arg-type]
     # a rerun computes nothing
     again = el.run_element("Al", root=tmp_path, settings=TINY)
     assert again.computed == 0 and again.cached == 3

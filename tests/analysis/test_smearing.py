@@ -338,6 +338,26 @@ def test_tetrahedron_occupations_sum_and_ibz_map(nspin):
     assert ef2 == pytest.approx(ef, abs=1e-12)
 
 
+def test_tetrahedron_fast_path_equals_bracket_path():
+    """The Newton-near-estimate fast path and the whole-bracket solver find the same root."""
+    rng = np.random.default_rng(13)
+    n = 12
+    k = np.indices((n, n, n)).reshape(3, -1).T / n
+    c = np.cos(2 * np.pi * k)
+    coef = rng.normal(size=(6, 3))
+    bands = np.stack([b + c @ coef[b] for b in range(6)], axis=1)[None]
+    for n_e in (2.3, 5.0, 7.7):
+        tt = sm._tetra_problem(bands, (n, n, n), None, None, n_electrons=n_e)
+        target = n_e - tt.n_fixed
+        tol = 1e-12 * max(1.0, target)
+        a, b = tt.tp.bracket(target)
+        fast, _ = sm._newton_near_estimate(tt.tp, target, a, b, tol)
+        slow, _, _ = sm._newton_in_bracket(tt.tp, target, a, b, tol)
+        assert fast is not None and slow is not None
+        assert fast == pytest.approx(slow, abs=1e-10)
+        assert sm.fermi_level(bands, None, n_e, method="tetrahedron", mesh=(n, n, n)) == pytest.approx(slow, abs=1e-10)
+
+
 def test_dos_tetrahedron_free_electrons():
     """g(E) = 2 * 4 pi k^2 / (dE/dk) / (2 pi)^3 = k / pi^2 for E = k^2 / 2 (two spins)."""
     n = 40
