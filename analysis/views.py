@@ -29,7 +29,6 @@ from analysis.dataset import temperature_label
 from analysis.metrics import (
     METRIC_LABELS,
     POOLED,
-    REFERENCE_SPREAD,
     compute_metrics_table,
     frame_errors,
     relative_metric,
@@ -587,23 +586,3 @@ def temperature_text(temperature_k: float) -> str:
     label = temperature_label(temperature_k)
     return label if label == "unknown" else f"{label} K"
 
-
-__all__ = [
-    "DEFAULT_DATASET",
-    "METRICS",
-    "DatasetSummary",
-    "ParitySeries",
-    "REFERENCE_SPREAD",
-    "dataset_names",
-    "default_dataset",
-    "element_table",
-    "element_values",
-    "list_dataset_summaries",
-    "metric_label",
-    "metrics_table",
-    "models",
-    "neighbours",
-    "parity_data",
-    "per_element_errors",
-    "temperature_options",
-]
