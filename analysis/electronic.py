@@ -395,14 +395,32 @@ def load_scf(directory: Path, key: str) -> Eigenvalues | None:
         return None
 
 
+def _seed_from_default(directory: Path, key: str) -> None:
+    """Copy an SCF the embedded default data already holds into ``directory`` (no recompute)."""
+    import shutil
+
+    from analysis.config import default_data_dir
+
+    shipped = default_data_dir() / "electronic"
+    if directory.resolve() == shipped.resolve() or (directory / f"{key}.json").is_file():
+        return
+    if (shipped / f"{key}.npz").is_file() and (shipped / f"{key}.json").is_file():
+        directory.mkdir(parents=True, exist_ok=True)
+        _atomic_write(directory / f"{key}.npz", lambda p: shutil.copyfile(shipped / f"{key}.npz", p))
+        _atomic_write(directory / f"{key}.json", lambda p: shutil.copyfile(shipped / f"{key}.json", p))
+
+
 def run_scf(symbol: str, atoms: Any, settings: dict[str, Any], directory: Path, *,
             txt: str | Path | None = None) -> tuple[Eigenvalues, dict[str, Any]]:
     """One GPAW SCF, cached under ``directory`` by :func:`structure_hash`.
+
+    An SCF present in the embedded default data is copied, not recomputed.
 
     Returns:
         (eigenvalues, metadata dict with energy_ev, magmom, wall_s, iterations, cached flag).
     """
     key = structure_hash(symbol, atoms, settings)
+    _seed_from_default(directory, key)
     cached = load_scf(directory, key)
     if cached is not None:
         meta = json.loads((directory / f"{key}.json").read_text())

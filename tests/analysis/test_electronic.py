@@ -361,3 +361,17 @@ def test_load_curves_missing_and_bad(tmp_path):
     (tmp_path / "electronic" / "curves_Al.json").write_text("{not json")
     with pytest.raises(InputFileError, match="JSON"):
         el.load_curves("Al", root=tmp_path)
+
+
+def test_shipped_scfs_seed_a_new_data_dir(tmp_path):
+    """A run into an empty data directory reuses the embedded default SCFs instead of recomputing."""
+    from analysis.config import default_data_dir
+
+    shipped = el.load_curves("Al", root=default_data_dir())
+    if shipped is None or not all((default_data_dir() / "electronic" / f"{k}.npz").is_file() for k in shipped["scf_keys"]):
+        pytest.skip("no shipped Al SCFs")
+    res = el.run_element("Al", root=tmp_path)  # default settings: every SCF is in the shipped data
+    assert res.computed == 0 and res.cached == len(el.SETTINGS["deltas_a"])
+    mine = el.load_curves("Al", root=tmp_path)
+    np.testing.assert_allclose(mine["displacement"]["methods"]["gaussian"]["e_band_ev"],
+                               shipped["displacement"]["methods"]["gaussian"]["e_band_ev"], rtol=0, atol=1e-12)
