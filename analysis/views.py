@@ -220,7 +220,28 @@ def _metrics_cached(name: str, _signature: tuple[Any, ...]) -> pd.DataFrame:
 
 @lru_cache(maxsize=4)
 def _predictions_cached(name: str, _signature: tuple[Any, ...]) -> dict[str, Any]:
-    return store.load_predictions(name)
+    return _checked_predictions(name, _signature)[0]
+
+
+@lru_cache(maxsize=4)
+def _checked_predictions(name: str, _signature: tuple[Any, ...]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Stored predictions that match the data set's frames, and the reasons the others were set aside."""
+    ref = store.load_dataset(name).arrays()
+    good: dict[str, Any] = {}
+    bad: dict[str, str] = {}
+    for model, pred in store.load_predictions(name).items():
+        try:
+            pred.aligned_to(ref, source=f"predictions of {model}")
+        except ValueError as exc:  # e.g. computed on an earlier version of the data set
+            bad[model] = str(exc)
+        else:
+            good[model] = pred
+    return good, bad
+
+
+def stale_predictions(name: str) -> dict[str, str]:
+    """Models whose stored predictions do not match the data set's current frames -> why (left out of every page)."""
+    return dict(_checked_predictions(name, dataset_signature(name))[1])
 
 
 def models(name: str) -> list[str]:

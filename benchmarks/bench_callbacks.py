@@ -33,7 +33,8 @@ BUDGET_MS = 300.0
 def _clear_caches() -> None:
     from analysis import store, views
 
-    for fn in (views._metrics_cached, views._predictions_cached, views._parity_cached, views._summaries, store._load_cached):
+    for fn in (views._metrics_cached, views._predictions_cached, views._checked_predictions, views._parity_cached, views._summaries,
+               store._load_cached):
         fn.cache_clear()
 
 

@@ -190,6 +190,8 @@ def layout(dataset: str | None = None, present: str | None = None, **query: str)
     note = views.sampler_note(name)
     if note:
         message.append(alert(note, "warning"))
+    for model, reason in views.stale_predictions(name).items():
+        message.append(alert(f"Predictions of {model} are left out: {reason}. Evaluate the model again on the Jobs page.", "warning"))
     return html.Div(
         [
             dcc.Location(id=ids.MAP_URL, refresh=False),

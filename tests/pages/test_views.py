@@ -106,3 +106,16 @@ def test_max_upload_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFF_ATLAS_MAX_UPLOAD_MB", "-1")
     with pytest.raises(ValueError, match="must be positive"):
         views.max_upload_bytes()
+
+
+def test_predictions_that_no_longer_match_are_set_aside(own_data: Path) -> None:
+    ref = store.load_dataset(TEST_DATASET)
+    arrays = ref.arrays()
+    keep = arrays.element != "Ni"  # predictions made on an older version of the set without Ni
+    offsets = arrays.offsets
+    forces = np.concatenate([arrays.forces[offsets[i]:offsets[i + 1]] for i in np.flatnonzero(keep)])
+    store.save_predictions(Predictions("old-model", "old-hash", arrays.frame_id[keep], arrays.energy[keep], forces,
+                                       arrays.n_atoms[keep]), TEST_DATASET)
+    assert "old-model" not in views.models(TEST_DATASET)
+    assert "reference has" in views.stale_predictions(TEST_DATASET)["old-model"]
+    assert set(views.models(TEST_DATASET)) == {"emt-asap-cutoff", "lj-nn"}
