@@ -24,6 +24,11 @@ from components.layout import navbar
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
+def request_limit_bytes() -> int:
+    """Flask's MAX_CONTENT_LENGTH: the upload limit plus the base64 expansion (4/3) of dcc.Upload and 1 MiB of JSON."""
+    return int(max_upload_bytes() * 4 / 3) + 1024 * 1024
+
+
 def create_app() -> Dash:
     """Build the Dash app: pages from ``pages/``, a navbar, background callbacks through diskcache."""
     manager = DiskcacheManager(diskcache.Cache(str(cache_dir() / "dash")))
@@ -36,8 +41,8 @@ def create_app() -> Dash:
         # pages build their controls from the URL; callbacks refer to ids of pages not shown yet
         suppress_callback_exceptions=True,
     )
-    # uploads arrive base64-encoded inside a JSON request: allow for the 4/3 expansion
-    app.server.config["MAX_CONTENT_LENGTH"] = int(max_upload_bytes() * 4 / 3) + 1024 * 1024
+    # uploads arrive base64-encoded inside a JSON request; larger requests get HTTP 413
+    app.server.config["MAX_CONTENT_LENGTH"] = request_limit_bytes()
     app.layout = html.Div([navbar(), html.Main(dash.page_container, className="page")])
     return app
 
@@ -46,14 +51,19 @@ app = create_app()
 server = app.server
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Serve the app with Flask's server (use gunicorn ``app:server`` in production)."""
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options (defaults from MLFF_ATLAS_HOST and MLFF_ATLAS_PORT)."""
     parser = argparse.ArgumentParser(description="Serve the MLFF Error Atlas dashboard.")
     parser.add_argument("--host", default=os.environ.get("MLFF_ATLAS_HOST", DEFAULT_HOST),
                         help="interface to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("MLFF_ATLAS_PORT", DEFAULT_PORT)))
     parser.add_argument("--debug", action="store_true", help="Dash debug mode (hot reload, error overlay)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve the app with Flask's server (use gunicorn ``app:server`` in production)."""
+    args = parse_args(argv)
     app.run(host=args.host, port=args.port, debug=args.debug)
     return 0
 
