@@ -116,4 +116,5 @@ def presentation_style(fig: go.Figure, present: bool) -> go.Figure:
         return fig
     fig.update_layout(font={"size": PRESENTATION_FONT_SIZE, "color": "#000000"}, title_font_size=PRESENTATION_FONT_SIZE + 4)
     fig.update_traces(selector={"type": "scatter", "mode": "lines+markers"}, line_width=4, marker_size=10)
+    fig.update_traces(selector={"type": "scatter", "mode": "text"}, textfont_size=14)  # periodic-table symbols
     return fig
