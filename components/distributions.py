@@ -12,6 +12,10 @@ from scipy.stats import spearmanr
 from components.theme import apply_theme, color, empty_figure
 
 
+#: scatter points get element labels up to this many elements (more overlap; hover still names them)
+LABEL_LIMIT = 25
+
+
 def _finite(series: pd.Series) -> pd.Series:
     return series[np.isfinite(series.to_numpy(dtype=np.float64))]
 
@@ -69,7 +73,7 @@ def error_histogram(
             ),
             **where,
         )
-        fig.add_vrect(x0=mean - std, x1=mean + std, fillcolor=color(i), opacity=0.12, line_width=0, **where)
+        fig.add_vrect(x0=mean - std, x1=mean + std, fillcolor=color(i), opacity=0.07 if mode == "overlay" else 0.12, line_width=0, **where)
         fig.add_vline(x=mean, line={"color": color(i), "dash": "dash", "width": 2}, **where)
     apply_theme(fig)
     fig.update_layout(barmode="overlay", title=title, legend={"orientation": "h", "y": -0.2},
@@ -119,7 +123,7 @@ def model_scatter(
         rho_text = f"Spearman ρ undefined ({len(pair)} elements)"
     fig = go.Figure(
         go.Scatter(
-            x=x, y=y, mode="markers+text", text=pair.index.to_numpy(), textposition="top center",
+            x=x, y=y, mode="markers+text" if len(pair) <= LABEL_LIMIT else "markers", text=pair.index.to_numpy(), textposition="top center",
             marker={"color": color(0), "size": 9}, name="elements",
             hovertemplate="%{text}<br>" + x_model + ": %{x:.4g}<br>" + y_model + ": %{y:.4g}<extra></extra>",
         )
@@ -170,7 +174,7 @@ def descriptor_scatter(
         rho = float(spearmanr(x, yv).statistic) if len(x) >= 3 and np.ptp(x) > 0 and np.ptp(yv) > 0 else None
         rhos[str(model)] = rho
         fig.add_trace(go.Scatter(
-            x=x, y=yv, mode="markers+text", text=els, textposition="top center", marker={"color": color(i), "size": 9},
+            x=x, y=yv, mode="markers+text" if len(els) <= LABEL_LIMIT else "markers", text=els, textposition="top center", marker={"color": color(i), "size": 9},
             name=f"{model} (ρ = {rho:.2f})" if rho is not None else f"{model} (ρ undefined)",
             hovertemplate="%{text}<br>%{x:.4g}, %{y:.4g}<extra>" + str(model) + "</extra>",
         ))
