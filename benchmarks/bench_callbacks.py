@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             ("map redraw: all-models grid", lambda: home.update_map([], "force_mae", "all", "absolute", "linear", "grid", None, None, name)),
             ("map redraw: compare 1.2 Tc vs pooled", lambda: home.update_map(models[:1], "force_rmse", "all", "absolute", "linear", "compare", None, "T:1.2Tc", name)),
             ("map CSV download", lambda: home.download_csv(1, name, "force_rmse", "all", "absolute")),
-            ("distributions redraw", lambda: dist.update("force_rmse", "all", "overlay", models[0], models[-1], name)),
+            ("distributions redraw", lambda: dist.update("force_rmse", "all", "overlay", models[0], models[-1], "disp_roughness_mev", "log", name)),
             (f"element page layout ({symbol})", lambda: element.layout(symbol=symbol, dataset=name)),
             (f"element curves toggle ({symbol})", lambda: element.toggle_methods(["gaussian"], {"symbol": symbol, "dataset": name}, "")),
         ]

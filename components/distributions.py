@@ -26,6 +26,7 @@ def error_histogram(
     label: str,
     mode: Literal["overlay", "side"] = "overlay",
     bins: int = 20,
+    log_x: bool = False,
     title: str | None = None,
 ) -> go.Figure:
     """Histograms of per-element errors, one per model, with mean and standard deviation marked.
@@ -36,6 +37,10 @@ def error_histogram(
         label: x-axis label with units, e.g. 'Force RMSE (meV/Å)'.
         mode: 'overlay' (one axis, translucent bars) or 'side' (one panel per model, shared x).
         bins: number of bins over the common range.
+        log_x: bin log10 of the errors (errors across the periodic table span decades); the
+            axis is labelled in the errors' own units, and the mean ± std (always of the errors
+            themselves) is drawn at its place on that axis (the band's lower end is clipped to
+            the smallest error when mean - std <= 0).
         title: figure title.
 
     Returns:
@@ -49,8 +54,16 @@ def error_histogram(
     columns = [c for c in errors.columns if len(_finite(errors[c]))]
     if errors.empty or not columns:
         return empty_figure("No per-element errors to show for this selection.", title=title)
+    if log_x:
+        columns = [c for c in columns if (_finite(errors[c]) > 0).any()]
+        if not columns:
+            return empty_figure("No positive errors to show on a log axis.", title=title)
     all_vals = np.concatenate([_finite(errors[c]).to_numpy() for c in columns])
-    lo, hi = float(all_vals.min()), float(all_vals.max())
+    if log_x:
+        all_vals = all_vals[all_vals > 0]
+    floor = float(all_vals.min())
+    tx = (lambda v: np.log10(np.maximum(v, floor))) if log_x else (lambda v: np.asarray(v, dtype=np.float64))  # noqa: E731
+    lo, hi = float(tx(all_vals).min()), float(tx(all_vals).max())
     size = (hi - lo) / bins if hi > lo else 1.0
     stats = {c: (float(_finite(errors[c]).mean()), float(_finite(errors[c]).std(ddof=1)) if len(_finite(errors[c])) > 1 else 0.0) for c in columns}
     if mode == "side":
@@ -63,24 +76,31 @@ def error_histogram(
         where = {"row": i + 1, "col": 1} if mode == "side" else {}
         fig.add_trace(
             go.Histogram(
-                x=_finite(errors[c]).to_numpy(),
+                x=tx(_finite(errors[c]).to_numpy()),
                 xbins={"start": lo, "end": hi + size, "size": size},
                 name=f"{c} (mean {mean:.3g} ± {std:.3g})",
                 marker_color=color(i),
                 opacity=0.6 if mode == "overlay" else 0.9,
                 customdata=_finite(errors[c]).index.to_numpy(),
-                hovertemplate="%{x}<br>%{y} elements<extra>" + c + "</extra>",
+                hovertemplate=("10^%{x:.2f}" if log_x else "%{x}") + "<br>%{y} elements<extra>" + c + "</extra>",
             ),
             **where,
         )
-        fig.add_vrect(x0=mean - std, x1=mean + std, fillcolor=color(i), opacity=0.07 if mode == "overlay" else 0.12, line_width=0, **where)
-        fig.add_vline(x=mean, line={"color": color(i), "dash": "dash", "width": 2}, **where)
+        band = tx(np.array([mean - std, mean + std]))
+        fig.add_vrect(x0=float(band[0]), x1=float(band[1]), fillcolor=color(i), opacity=0.07 if mode == "overlay" else 0.12,
+                      line_width=0, **where)
+        fig.add_vline(x=float(tx(np.array([mean]))[0]), line={"color": color(i), "dash": "dash", "width": 2}, **where)
     apply_theme(fig)
     fig.update_layout(barmode="overlay", title=title, legend={"orientation": "h", "y": -0.2},
                       height=max(380, 220 * len(columns)) if mode == "side" else 420,
                       meta={"kind": "error_histogram", "stats": {c: {"mean": m, "std": s} for c, (m, s) in stats.items()}})
-    fig.update_xaxes(title_text=label, row=len(columns) if mode == "side" else None, col=1 if mode == "side" else None)
+    fig.update_xaxes(title_text=label + (" (log scale)" if log_x else ""), row=len(columns) if mode == "side" else None,
+                     col=1 if mode == "side" else None)
+    if log_x:
+        ticks = [d + np.log10(m) for d in range(int(np.floor(lo)), int(np.ceil(hi)) + 1) for m in (1, 2, 5) if lo - 0.3 <= d + np.log10(m) <= hi + 0.3]
+        fig.update_xaxes(tickvals=ticks, ticktext=[f"{10 ** t:.3g}" for t in ticks])
     fig.update_yaxes(title_text="elements (count)")
+    fig.update_layout(meta={**fig.layout.meta, "log_x": log_x})
     return fig
 
 

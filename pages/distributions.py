@@ -19,7 +19,7 @@ from components.theme import empty_figure, graph_config
 
 dash.register_page(__name__, path="/distributions", title="Distributions · MLFF Error Atlas", name="Distributions")
 
-DEFAULTS = {"metric": "force_rmse", "temperature": POOLED, "mode": "overlay", "normalise": "absolute"}
+DEFAULTS = {"metric": "force_rmse", "temperature": POOLED, "mode": "overlay", "normalise": "absolute", "hscale": "linear"}
 URL_CONTROLS: tuple[tuple[str, str], ...] = (
     ("metric", ids.DIST_METRIC),
     ("temperature", ids.DIST_TEMPERATURE),
@@ -27,6 +27,7 @@ URL_CONTROLS: tuple[tuple[str, str], ...] = (
     ("x", ids.DIST_X_MODEL),
     ("y", ids.DIST_Y_MODEL),
     ("descriptor", ids.DIST_DESCRIPTOR),
+    ("hscale", ids.DIST_HSCALE),
 )
 
 
@@ -37,6 +38,8 @@ def parse_state(query: dict[str, str], dataset: str | None) -> dict[str, Any]:
         state["metric"] = DEFAULTS["metric"]
     if state["mode"] not in ("overlay", "side"):
         state["mode"] = "overlay"
+    if state["hscale"] not in ("linear", "log"):
+        state["hscale"] = "linear"
     models = views.models(dataset) if dataset else []
     temps = [v for v, _ in views.temperature_options(dataset)] if dataset else [POOLED]
     if state["temperature"] not in temps:
@@ -65,15 +68,15 @@ def descriptor_section(dataset: str | None, metric: str, temperature: str, descr
     return fig, table
 
 
-def figures(dataset: str | None, metric: str, temperature: str, mode: str, x_model: str | None, y_model: str | None
-            ) -> tuple[go.Figure, go.Figure, Any]:
+def figures(dataset: str | None, metric: str, temperature: str, mode: str, x_model: str | None, y_model: str | None,
+            hscale: str = "linear") -> tuple[go.Figure, go.Figure, Any]:
     """Histogram, scatter and statistics table for a selection."""
     if not dataset or not views.models(dataset):
         message = "No model predictions yet."
         return empty_figure(message), empty_figure(message), html.Div()
     errors = views.per_element_errors(dataset, metric=metric, temperature=temperature)
     label = views.metric_label(metric)
-    hist = error_histogram(errors, label=label, mode=mode, title=f"Per-element {label.split(' (')[0]} · {dataset}")
+    hist = error_histogram(errors, label=label, mode=mode, log_x=hscale == "log", title=f"Per-element {label.split(' (')[0]} · {dataset}")
     scatter = model_scatter(errors, x_model, y_model, label=label) if x_model and y_model else empty_figure("Choose two models.")
     stats = errors.agg(["mean", "std", "median", "count"]).T.reset_index(names="model")
     stats = stats.rename(columns={"mean": f"mean ({label.split('(')[-1].rstrip(')')})", "std": "std (ddof=1)", "count": "elements"})
@@ -87,7 +90,7 @@ def layout(dataset: str | None = None, **query: str) -> html.Div:
         return html.Div([html.H2("Distributions"), no_data_message()])
     state = parse_state(query, name)
     models = views.models(name)
-    hist, scatter, stats = figures(name, state["metric"], state["temperature"], state["mode"], state["x"], state["y"])
+    hist, scatter, stats = figures(name, state["metric"], state["temperature"], state["mode"], state["x"], state["y"], state["hscale"])
     desc_fig, corr_table = descriptor_section(name, state["metric"], state["temperature"], state["descriptor"])
     return html.Div(
         [
@@ -102,6 +105,9 @@ def layout(dataset: str | None = None, **query: str) -> html.Div:
                     labelled("Histograms", dcc.RadioItems(id=ids.DIST_MODE, options=[{"label": " overlaid", "value": "overlay"},
                                                                                    {"label": " side by side", "value": "side"}],
                                                           value=state["mode"], inline=True)),
+                    labelled("Error axis", dcc.RadioItems(id=ids.DIST_HSCALE, options=[{"label": " linear", "value": "linear"},
+                                                                                     {"label": " log", "value": "log"}],
+                                                          value=state["hscale"], inline=True)),
                     labelled("Scatter x", dcc.Dropdown(id=ids.DIST_X_MODEL, options=models, value=state["x"], clearable=False), width="14rem"),
                     labelled("Scatter y", dcc.Dropdown(id=ids.DIST_Y_MODEL, options=models, value=state["y"], clearable=False), width="14rem"),
                 ],
@@ -168,10 +174,11 @@ def sync_url(*args: Any) -> tuple[Any, ...]:
     State(ids.DIST_DATASET, "data"),
     prevent_initial_call=True,
 )
-def update(metric: str, temperature: str, mode: str, x_model: str | None, y_model: str | None, descriptor: str, dataset: str
-           ) -> tuple[go.Figure, go.Figure, Any, go.Figure, Any]:
+def update(metric: str, temperature: str, mode: str, x_model: str | None, y_model: str | None, descriptor: str, hscale: str,
+           dataset: str) -> tuple[go.Figure, go.Figure, Any, go.Figure, Any]:
     """Redraw the histogram, scatter, statistics and descriptor panel for the current controls."""
-    return (*figures(dataset, metric, temperature, mode, x_model, y_model), *descriptor_section(dataset, metric, temperature, descriptor))
+    return (*figures(dataset, metric, temperature, mode, x_model, y_model, hscale),
+            *descriptor_section(dataset, metric, temperature, descriptor))
 
 
 @callback(Output(ids.DIST_DESC_CSV_DOWNLOAD, "data"), Input(ids.DIST_DESC_CSV_BUTTON, "n_clicks"), State(ids.DIST_DATASET, "data"),

@@ -150,6 +150,7 @@ def test_two_workers_never_share_a_job(data_env: Path) -> None:
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
     done_by = [{line.split()[0] for line in out.splitlines() if " done " in line} for out, _ in outs]
+    print("jobs per worker:", [len(d) for d in done_by])
     assert done_by[0].isdisjoint(done_by[1])
     assert done_by[0] | done_by[1] == set(ids)
     assert all(jobs.get_job(j).attempts == 1 and jobs.get_job(j).state == "done" for j in ids)
@@ -164,3 +165,22 @@ def test_evaluate_command_runs_in_process_without_worker(data_env: Path, cu_set:
     assert main(["jobs"]) == 0
     listing = capsys.readouterr().out
     assert "done" in listing and "emt" in listing
+
+
+def test_sigterm_puts_the_job_back_at_once(data_env: Path) -> None:
+    save_dataset(ReferenceSet(cu_frames(300)), "cu300")
+    job_id = jobs.submit_job("emt", "cu300", device="cpu", chunk_frames=1)
+    proc = subprocess.Popen(_worker_cmd(), cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not list(jobs.chunk_dir(job_id).glob("*.npz")):
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    rec = jobs.get_job(job_id)
+    assert rec.state == "queued" and rec.worker_pid is None and "SystemExit" in rec.error
+    assert 0 < rec.frames_done < 300
+    assert jobs.live_workers() == []

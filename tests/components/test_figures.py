@@ -132,6 +132,16 @@ def test_error_histogram_marks_mean_and_std(mode: str) -> None:
     assert any("Force RMSE (meV/Å)" == ax.title.text for ax in fig.select_xaxes())
 
 
+def test_error_histogram_log_x_bins_log10_and_labels_real_values() -> None:
+    fig = error_histogram(ERRORS, label="Force RMSE (meV/Å)", log_x=True)
+    hist = [t for t in fig.data if isinstance(t, go.Histogram)]
+    np.testing.assert_allclose(hist[0].x, np.log10([1.0, 2.0, 3.0, 4.0, 10.0]))
+    assert fig.layout.meta["log_x"] is True and math.isclose(fig.layout.meta["stats"]["m1"]["mean"], 4.0)
+    assert "10" in list(fig.layout.xaxis.ticktext) and fig.layout.xaxis.title.text.endswith("(log scale)")
+    mean_line = next(sh for sh in fig.layout.shapes if sh.type == "line")
+    assert math.isclose(mean_line.x0, math.log10(4.0))
+
+
 def test_error_histogram_bad_mode_and_empty() -> None:
     with pytest.raises(ValueError, match="mode='stacked'"):
         error_histogram(ERRORS, label="x", mode="stacked")  # type: ignore[arg-type]

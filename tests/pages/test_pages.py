@@ -143,7 +143,8 @@ def test_distributions_layout_and_update(pages) -> None:
     layout = pages.distributions.layout(dataset=TEST_DATASET, mode="side")
     assert _find(layout, ids.DIST_MODE).value == "side"
     hist, scatter, stats, desc_fig, corr = pages.distributions.update("force_rmse", "all", "overlay", "emt-asap-cutoff", "lj-nn",
-                                                                      "dos_ef_states_per_ev", TEST_DATASET)
+                                                                      "dos_ef_states_per_ev", "log", TEST_DATASET)
+    assert hist.layout.meta["log_x"] is True
     assert desc_fig.layout.meta["empty"] is True and "No electronic descriptors yet" in _text(corr)
     assert set(hist.layout.meta["stats"]) == {"emt-asap-cutoff", "lj-nn"}
     assert scatter.layout.meta["n"] == 3
@@ -152,7 +153,7 @@ def test_distributions_layout_and_update(pages) -> None:
 
 def test_distributions_sync_url(pages) -> None:
     out = _run(pages.distributions.sync_url, f"{ids.DIST_MODE}.value", "force_rmse", "all", "side", "lj-nn", "emt-asap-cutoff",
-               "disp_roughness_mev", "", TEST_DATASET)
+               "disp_roughness_mev", "linear", "", TEST_DATASET)
     assert out[-1] == f"?dataset={TEST_DATASET}&mode=side&x=lj-nn&y=emt-asap-cutoff&descriptor=disp_roughness_mev"
 
 
@@ -161,7 +162,8 @@ def test_descriptor_panel_with_curves(pages) -> None:
 
     for symbol, t_perp in (("Al", 0.3), ("Cu", 0.6), ("Ni", 0.9)):
         write_tight_binding_curves(Path(os.environ["MLFF_ATLAS_DEFAULT_DATA"]), symbol, t_perp=t_perp)
-    *_, fig, corr = pages.distributions.update("force_rmse", "all", "overlay", "emt-asap-cutoff", "lj-nn", "dos_ef_states_per_ev", TEST_DATASET)
+    *_, fig, corr = pages.distributions.update("force_rmse", "all", "overlay", "emt-asap-cutoff", "lj-nn", "dos_ef_states_per_ev",
+                                               "linear", TEST_DATASET)
     assert set(fig.layout.meta["spearman"]) == {"emt-asap-cutoff", "lj-nn"}
     rows = corr.data
     assert {r["model"] for r in rows} == {"emt-asap-cutoff", "lj-nn"}
