@@ -9,7 +9,7 @@ from typing import Any
 
 import dash
 import plotly.graph_objects as go
-from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from analysis import views
 from analysis.metrics import POOLED
@@ -204,7 +204,9 @@ def layout(dataset: str | None = None, present: str | None = None, **query: str)
                                       state["view"], state["cmax"], state["vs"]), present_mode),
                                   config=graph_config(export_name(name, state["model"], state["metric"], state["temperature"], state["normalise"]))),
                         delay_show=300),
-            html.P("Click an element to open its page. Grey tiles: no data for this selection.", className="hint"),
+            html.P(["Click an element to open its page. Grey tiles: no data for this selection. The address bar holds the view: ",
+                    dcc.Clipboard(id=ids.MAP_COPY_LINK, title="copy a link to this view", style={"display": "inline-block"}),
+                    " copy a link to share it."], className="hint"),
             html.Button("Download table (CSV)", id=ids.MAP_CSV_BUTTON, className="button"),
             dcc.Download(id=ids.MAP_CSV_DOWNLOAD),
             export_controls("map", [("Error map", ids.MAP_GRAPH)]),
@@ -282,3 +284,12 @@ def export_figure(_n: int, graph_id: str, fmt: str, size: str, font: float | Non
                   ) -> dict[str, Any]:
     """Render the map with kaleido (a background job: it takes seconds) and send the file."""
     return export_download(graph_id, {ids.MAP_GRAPH: (figure, config)}, fmt=fmt, size=size, font_size=font, fallback="error-map")
+
+
+# the link to share is the browser's current address (the selection lives in its query)
+clientside_callback(
+    "function(n) { return window.location.href; }",
+    Output(ids.MAP_COPY_LINK, "content"),
+    Input(ids.MAP_COPY_LINK, "n_clicks"),
+    prevent_initial_call=True,
+)
