@@ -302,7 +302,11 @@ def make_calculator(atoms: Atoms, settings: dict[str, Any], *, txt: str | Path |
     else:
         raise ValueError(f"unknown mode {settings['mode']!r}")
     kpts = mesh_for(atoms, settings)
-    symmetry: Any = {"point_group": False} if settings.get("symmetry", "time-reversal") == "time-reversal" else "off"
+    sym = settings.get("symmetry", "time-reversal")
+    if sym not in ("time-reversal", "off", "full"):
+        raise ValueError(f"unknown symmetry {sym!r}: use 'time-reversal', 'off' or 'full'")
+    # 'full' (point group too) only for undistorted crystals such as the EOS cells
+    symmetry: Any = {"point_group": False} if sym == "time-reversal" else ("off" if sym == "off" else {})
     return GPAW(
         mode=mode,
         basis=basis,

@@ -141,7 +141,7 @@ def load_settings(tier: str, *, path: Path = SETTINGS_PATH, elements: list[str] 
         sampler = {**raw["sampler"], **spec.get("sampler", {})}
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise InputFileError(path, f"cannot read reference settings for tier {tier!r}: {exc}") from exc
-    eos_dft = {**dft, "kpt_density": eos["kpt_density"]}
+    eos_dft = {**dft, "kpt_density": eos["kpt_density"], "symmetry": eos.get("symmetry", dft.get("symmetry"))}
     names = list(el.METAL43) if spec["elements"] == "all" else list(spec["elements"])
     if elements:
         unknown = [s for s in elements if not el.is_metal43(s)]
@@ -158,10 +158,20 @@ def load_settings(tier: str, *, path: Path = SETTINGS_PATH, elements: list[str] 
         n_atoms=int(spec["n_atoms"]),
         dft=dft,
         eos_dft=eos_dft,
-        eos={k: v for k, v in eos.items() if k != "kpt_density"},
+        eos={k: v for k, v in eos.items() if k not in ("kpt_density", "symmetry")},
         sampler=sampler,
         version=int(raw.get("version", 0)),
     )
+
+
+def dft_for_temperature(dft: dict[str, Any], temperature_k: float) -> dict[str, Any]:
+    """The label settings at ``temperature_k``: with ``"electronic_temperature": "ionic"`` the
+    Fermi-Dirac width is the ionic temperature's k_B T (Mermin finite-temperature DFT), never below
+    ``width_ev``; otherwise ``dft`` unchanged."""
+    if dft.get("electronic_temperature") != "ionic":
+        return dict(dft)
+    width = max(float(dft["width_ev"]), units.kB * float(temperature_k))
+    return {**dft, "width_ev": round(width, 4)}
 
 
 def estimated_cost(symbol: str, dft: dict[str, Any]) -> float:
@@ -315,7 +325,7 @@ def sampler_name(sampler: dict[str, Any]) -> str:
         raise ValueError(f"unknown sampler {sampler['kind']!r}")
     from importlib.metadata import version
 
-    return f"chgnet-{version('chgnet')} langevin"
+    return f"chgnet-{version('chgnet')} (default weights) langevin"
 
 
 def sample_configurations(
@@ -333,6 +343,7 @@ def sample_configurations(
         ``n_frames`` Atoms (positions only) with info 'md_step' and 'sampler'.
     """
     import torch
+    from ase.constraints import FixCom
     from ase.md.langevin import Langevin
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
     from chgnet.model import CHGNet
@@ -343,19 +354,24 @@ def sample_configurations(
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     atoms = start.copy()
-    atoms.calc = CHGNetCalculator(model=CHGNet.load(verbose=False), use_device="cpu")
+    model = CHGNet.load(verbose=False)
+    atoms.calc = CHGNetCalculator(model=model, use_device="cpu")
     mass = float(atoms.get_masses()[0])
     dt = float(sampler["timestep_fs_light"] if mass < float(sampler["light_mass_amu"]) else sampler["timestep_fs"])
     MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_k, rng=rng)
     Stationary(atoms)
+    # Langevin's own fixcm=True samples NVT incorrectly for small cells (ASE >= 3.28 warns);
+    # the centre of mass is fixed by a constraint instead.
+    atoms.set_constraint(FixCom())
     dyn = Langevin(
         atoms,
         timestep=dt * units.fs,
         temperature_K=temperature_k,
         friction=float(sampler["friction_per_fs"]) / units.fs,
+        fixcm=False,
         rng=rng,
     )
-    name = sampler_name(sampler)
+    name = sampler_name(sampler).replace("default weights", f"weights {getattr(model, 'version', '?')}")
     frames: list[Atoms] = []
     dyn.run(int(sampler["steps_equilibrate"]))
     for _ in range(n_frames):
@@ -448,8 +464,9 @@ def run_element(
                 continue
             config = samples[index]
             log.info("%s %g K frame %d: GPAW single point", symbol, temp, index)
+            dft = dft_for_temperature(settings.dft, temp)
             with _Timer() as t:
-                result = gpaw_calc.single_point(config, settings.dft)
+                result = gpaw_calc.single_point(config, dft)
             frame = make_frame(
                 config,
                 result.energy_ev,
@@ -465,6 +482,7 @@ def run_element(
                     "space_group": ph.space_group,
                     "volume_per_atom": v0,
                     "kpts": "x".join(str(k) for k in result.kpts),
+                    "smearing_width_ev": float(dft["width_ev"]),
                     "scf_iterations": result.iterations,
                     "magmom": result.magmom,
                     "dft_wall_s": round(result.wall_s, 2),
@@ -481,6 +499,7 @@ def run_element(
                     "index": index,
                     "n_atoms": len(frame),
                     "kpts": list(result.kpts),
+                    "width_ev": float(dft["width_ev"]),
                     "iterations": result.iterations,
                     "wall_s": round(t.wall_s, 2),
                     "cpu_s": round(t.cpu_s, 2),

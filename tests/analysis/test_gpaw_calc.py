@@ -130,3 +130,9 @@ def test_spin_polarised_element_gets_initial_moments() -> None:
     assert not al.get_initial_magnetic_moments().any()
     with pytest.raises(ValueError, match="unknown smearing"):
         gpaw_calc.make_calculator(al, {**TINY, "smearing": "cold-ish"})
+
+
+def test_unknown_symmetry_is_rejected() -> None:
+    pytest.importorskip("gpaw")
+    with pytest.raises(ValueError, match="unknown symmetry"):
+        gpaw_calc.make_calculator(gpaw_calc.primitive_cell("Al"), {**TINY, "symmetry": "some"})

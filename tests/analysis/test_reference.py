@@ -120,3 +120,13 @@ def test_ci_tier_real_gpaw_run_then_rerun_computes_nothing(tmp_path: Path) -> No
     reference.build_reference(settings, out=out, eos_path=eos_path, jobs=1)
     assert [rec["stage"] for rec in _timing_lines(build)] == stages
     assert frame_file.stat().st_mtime_ns == mtime
+
+
+def test_label_smearing_follows_the_ionic_temperature_with_a_floor() -> None:
+    dft = reference.load_settings("default").dft
+    assert dft["electronic_temperature"] == "ionic"
+    hot = reference.dft_for_temperature(dft, 4434.0)
+    assert hot["width_ev"] == pytest.approx(0.3821, abs=1e-4)  # k_B T of W at 1.2 Tc
+    assert reference.dft_for_temperature(dft, 300.0)["width_ev"] == dft["width_ev"]  # the 0.1 eV floor
+    fixed = {**dft, "electronic_temperature": "fixed"}
+    assert reference.dft_for_temperature(fixed, 4434.0) == fixed
