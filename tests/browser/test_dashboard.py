@@ -22,7 +22,7 @@ pytestmark = pytest.mark.browser
 GRAPH_READY = "#{} .main-svg"
 
 
-def _wait(dash_duo, condition, timeout: float = 10) -> None:
+def _wait(dash_duo, condition, timeout: float = 30) -> None:
     WebDriverWait(dash_duo.driver, timeout, poll_frequency=0.1).until(lambda _driver: condition())
 
 
@@ -66,13 +66,13 @@ def test_map_click_opens_element_page_with_curves(dash_duo, dash_app, atlas_data
     """Open the map, click Cu's tile, land on Cu's page, see its curves and switch a smearing method off."""
     write_tight_binding_curves(Path(os.environ["MLFF_ATLAS_DEFAULT_DATA"]), "Cu")
     dash_duo.start_server(dash_app)
-    dash_duo.wait_for_element(GRAPH_READY.format(ids.MAP_GRAPH), timeout=20)
+    dash_duo.wait_for_element(GRAPH_READY.format(ids.MAP_GRAPH), timeout=30)
     _click_tile(dash_duo, ids.MAP_GRAPH, 4, 11)  # Cu: period 4, group 11
-    dash_duo.wait_for_text_to_equal(f"#{ids.ELEMENT_TITLE}", "Cu (Z = 29)", timeout=15)
+    dash_duo.wait_for_text_to_equal(f"#{ids.ELEMENT_TITLE}", "Cu (Z = 29)", timeout=30)
     assert "/element/Cu" in dash_duo.driver.current_url
-    dash_duo.wait_for_element(f"#{ids.ELEMENT_TABLE}", timeout=10)
-    dash_duo.wait_for_element(GRAPH_READY.format(ids.ELEMENT_FORCE_PARITY), timeout=10)
-    dash_duo.wait_for_element(GRAPH_READY.format(ids.ELEMENT_DISPLACEMENT_CURVE), timeout=10)
+    dash_duo.wait_for_element(f"#{ids.ELEMENT_TABLE}", timeout=30)
+    dash_duo.wait_for_element(GRAPH_READY.format(ids.ELEMENT_FORCE_PARITY), timeout=30)
+    dash_duo.wait_for_element(GRAPH_READY.format(ids.ELEMENT_DISPLACEMENT_CURVE), timeout=30)
     methods = _visible_traces(dash_duo, ids.ELEMENT_DISPLACEMENT_CURVE)
     assert "gaussian" in methods and len(methods) == 5
     dash_duo.find_element(f"#{ids.ELEMENT_METHODS} input[value='gaussian']").click()
@@ -81,7 +81,7 @@ def test_map_click_opens_element_page_with_curves(dash_duo, dash_app, atlas_data
     _wait(dash_duo, lambda: "methods=" in dash_duo.driver.current_url)
     # arrow keys step through elements (presentation mode's navigation); Cu's predecessor here is Ni
     dash_duo.find_element("body").send_keys(Keys.ARROW_LEFT)
-    dash_duo.wait_for_text_to_equal(f"#{ids.ELEMENT_TITLE}", "Ni (Z = 28)", timeout=10)
+    dash_duo.wait_for_text_to_equal(f"#{ids.ELEMENT_TITLE}", "Ni (Z = 28)", timeout=30)
     assert _console_errors(dash_duo) == []
 
 
@@ -90,16 +90,16 @@ def test_shared_url_reproduces_view_and_back_button(dash_duo, dash_app, atlas_da
     dash_duo.start_server(dash_app)
     base = dash_duo.server_url
     dash_duo.driver.get(f"{base}/?dataset={TEST_DATASET}&model=lj-nn&metric=energy_rmse&temperature=1.2Tc&scale=log")
-    dash_duo.wait_for_element(GRAPH_READY.format(ids.MAP_GRAPH), timeout=20)
-    dash_duo.wait_for_contains_text(f"#{ids.MAP_METRIC}", "Energy RMSE", timeout=10)
-    dash_duo.wait_for_contains_text(f"#{ids.MAP_TEMPERATURE}", "1.2 Tc", timeout=10)
+    dash_duo.wait_for_element(GRAPH_READY.format(ids.MAP_GRAPH), timeout=30)
+    dash_duo.wait_for_contains_text(f"#{ids.MAP_METRIC}", "Energy RMSE", timeout=30)
+    dash_duo.wait_for_contains_text(f"#{ids.MAP_TEMPERATURE}", "1.2 Tc", timeout=30)
     title = _figure_title(dash_duo, ids.MAP_GRAPH)
     assert title.startswith("lj-nn: Energy RMSE") and "1.2 Tc" in title
     # switch the colour scale to linear: the URL follows without a reload
     dash_duo.find_element(f"#{ids.MAP_COLOR_SCALE} input[value='linear']").click()
-    _wait(dash_duo, lambda: "scale=log" not in dash_duo.driver.current_url, timeout=10)
+    _wait(dash_duo, lambda: "scale=log" not in dash_duo.driver.current_url, timeout=30)
     dash_duo.driver.back()
-    _wait(dash_duo, lambda: "scale=log" in dash_duo.driver.current_url, timeout=10)
+    _wait(dash_duo, lambda: "scale=log" in dash_duo.driver.current_url, timeout=30)
     _wait(dash_duo, lambda: dash_duo.find_element(f"#{ids.MAP_COLOR_SCALE} input[value='log']").is_selected())
     assert _console_errors(dash_duo) == []
 
@@ -110,9 +110,9 @@ def test_upload_bad_reference_file_shows_error(dash_duo, dash_app, atlas_data, t
     bad.write_text("2\nLattice=\"4 0 0 0 4 0 0 0 4\" Properties=species:S:1:pos:R:3 pbc=\"T T T\"\nCu 0 0 0\nCu 2 2 2\n")
     dash_duo.start_server(dash_app)
     dash_duo.driver.get(f"{dash_duo.server_url}/data")
-    upload = dash_duo.wait_for_element(f"#{ids.DATA_REF_UPLOAD} input[type=file]", timeout=15)
+    upload = dash_duo.wait_for_element(f"#{ids.DATA_REF_UPLOAD} input[type=file]", timeout=30)
     upload.send_keys(str(bad))
-    alert = dash_duo.wait_for_element(f"#{ids.DATA_REF_MESSAGE}-alert", timeout=20)
+    alert = dash_duo.wait_for_element(f"#{ids.DATA_REF_MESSAGE}-alert", timeout=30)
     assert "broken_frames.xyz" in alert.text
     assert "alert-error" in alert.get_attribute("class")
     assert _console_errors(dash_duo) == []
@@ -130,7 +130,7 @@ def test_no_console_errors_on_any_page(dash_duo, dash_app, atlas_data):
         ("/data", f"#{ids.DATA_LIST}"),
     ]:
         dash_duo.driver.get(dash_duo.server_url + path)
-        dash_duo.wait_for_element(marker, timeout=20)
+        dash_duo.wait_for_element(marker, timeout=30)
         time.sleep(0.3)
         assert _console_errors(dash_duo) == [], path
 
@@ -143,18 +143,18 @@ def test_submit_job_and_see_it_finish(dash_duo, dash_app, own_data):
     worker.start()
     dash_duo.start_server(dash_app)
     dash_duo.driver.get(f"{dash_duo.server_url}/jobs")
-    dash_duo.wait_for_element(f"#{ids.JOBS_MODEL}", timeout=15)
+    dash_duo.wait_for_element(f"#{ids.JOBS_MODEL}", timeout=30)
     dash_duo.find_element(f"#{ids.JOBS_MODEL}").click()
     option = next(o for o in dash_duo.find_elements(".dash-dropdown-options .dash-dropdown-option") if o.text.startswith("emt:"))
     option.click()
     dash_duo.find_element(f"#{ids.JOBS_DEVICE} input[value='cpu']").click()
     dash_duo.find_element(f"#{ids.JOBS_SUBMIT}").click()
-    message = dash_duo.wait_for_element(f"#{ids.JOBS_SUBMIT_MESSAGE}-alert", timeout=15)
+    message = dash_duo.wait_for_element(f"#{ids.JOBS_SUBMIT_MESSAGE}-alert", timeout=30)
     assert "emt" in message.text
     _wait(dash_duo, lambda: "done" in dash_duo.find_element(f"#{ids.JOBS_TABLE}").text, timeout=60)
-    worker.join(timeout=10)
+    worker.join(timeout=30)
     dash_duo.driver.get(f"{dash_duo.server_url}/?model=emt")
-    dash_duo.wait_for_element(GRAPH_READY.format(ids.MAP_GRAPH), timeout=20)
+    dash_duo.wait_for_element(GRAPH_READY.format(ids.MAP_GRAPH), timeout=30)
     assert _figure_title(dash_duo, ids.MAP_GRAPH).startswith("emt:")
     assert _console_errors(dash_duo) == []
 
@@ -166,7 +166,7 @@ def test_export_map_as_pdf_through_background_callback(dash_duo, dash_app, atlas
     dash_duo.start_server(dash_app)
     dash_duo.driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})
     dash_duo.driver.get(f"{dash_duo.server_url}/?dataset={TEST_DATASET}&model=lj-nn&metric=energy_rmse")
-    dash_duo.wait_for_element(GRAPH_READY.format(ids.MAP_GRAPH), timeout=20)
+    dash_duo.wait_for_element(GRAPH_READY.format(ids.MAP_GRAPH), timeout=30)
     dash_duo.find_element(".export summary").click()
     dash_duo.find_element(f"#{export_id('map', 'button')}").click()
     _wait(dash_duo, lambda: any(p.suffix == ".pdf" for p in tmp_path.iterdir()), timeout=60)
@@ -181,8 +181,8 @@ def test_no_data_pages_say_so_without_console_errors(dash_duo, dash_app, empty_s
     dash_duo.start_server(dash_app)
     for path in ("/", "/distributions", "/element/Cu", "/jobs"):
         dash_duo.driver.get(dash_duo.server_url + path)
-        _wait(dash_duo, lambda: "No data yet" in dash_duo.find_element("body").text, timeout=20)
+        _wait(dash_duo, lambda: "No data yet" in dash_duo.find_element("body").text, timeout=30)
         assert _console_errors(dash_duo) == [], path
     dash_duo.driver.get(dash_duo.server_url + "/data")
-    dash_duo.wait_for_contains_text(f"#{ids.DATA_LIST}", "No data sets yet", timeout=20)
+    dash_duo.wait_for_contains_text(f"#{ids.DATA_LIST}", "No data sets yet", timeout=30)
     assert _console_errors(dash_duo) == []
