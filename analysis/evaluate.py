@@ -383,7 +383,7 @@ def make_evaluator(
     model: str | ModelSpec,
     *,
     device: str = "auto",
-    dtype: str = "float64",
+    dtype: str = "auto",
     mode: Mode = "batched",
     batch_size: int = 16,
     prefetch: bool = True,

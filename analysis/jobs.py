@@ -358,6 +358,7 @@ def claim_job(job_id: str | None = None) -> JobRecord | None:
         rec.worker_pid, rec.worker_host, rec.worker_start = pid, socket.gethostname(), _process_start(pid)
         rec.started = time.time()
         rec.attempts += 1
+        rec.error = rec.traceback = ""  # from an interrupted earlier attempt
         _put(cache, rec)
         return rec
 
@@ -554,6 +555,7 @@ class Worker:
                 traceback=traceback.format_exc(),
                 finished=time.time() if state == "failed" else None,
                 worker_pid=None if state == "queued" else self.pid,
+                frames_done=_chunk_frames_done(rec.job_id),
             )
             if not isinstance(exc, Exception):
                 raise
