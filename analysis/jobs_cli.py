@@ -85,7 +85,7 @@ class _Bar:
 
 
 def evaluate_main(argv: list[str]) -> int:
-    """``python -m analysis evaluate --model NAME --dataset NAME [--device D] [--dtype T] [--no-wait]``."""
+    """``python -m analysis evaluate --model NAME --dataset NAME [--device D] [--dtype T] [--wait|--no-wait]``."""
     parser = argparse.ArgumentParser(prog="python -m analysis evaluate", description="evaluate a model on a data set")
     parser.add_argument("--model", required=True, help="registry name or family:PATH (see `python -m analysis models`)")
     parser.add_argument("--dataset", required=True)
@@ -93,7 +93,9 @@ def evaluate_main(argv: list[str]) -> int:
     parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "float64"), help="auto: float64 where the model supports it")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--chunk-frames", type=int, default=32)
-    parser.add_argument("--no-wait", action="store_true", help="only submit; print the job id")
+    wait = parser.add_mutually_exclusive_group()
+    wait.add_argument("--wait", dest="no_wait", action="store_false", help="wait for the result (the default)")
+    wait.add_argument("--no-wait", dest="no_wait", action="store_true", help="only submit; print the job id")
     parser.add_argument("--threads", type=int, default=None, help=_THREADS_HELP + " (when run in this process)")
     parser.add_argument(
         "--option", action="append", default=[], metavar="KEY=VALUE",
