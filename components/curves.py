@@ -2,11 +2,45 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 
 from components.theme import apply_theme, color, empty_figure
+
+
+def curves_from_electronic(raw: Any) -> dict[str, dict[str, tuple[list[float], list[float]]]]:
+    """Bring :func:`analysis.electronic.load_curves` output to {panel: {method: (x, y)}}.
+
+    Displacement panel: the change of the band energy from delta = 0, E_band(delta) - E_band(0)
+    (eV per cell), against delta (Å), so that methods with different absolute band energies
+    overlay. Fermi-shift panel: the eigenvalue sum below E_F + dE (eV per cell) against dE (eV).
+    """
+    out: dict[str, dict[str, tuple[list[float], list[float]]]] = {}
+    if not isinstance(raw, dict):
+        return out
+    disp = raw.get("displacement") or {}
+    if "deltas_a" in disp:
+        x = [float(v) for v in disp["deltas_a"]]
+        curves = {}
+        for method, rec in (disp.get("methods") or {}).items():
+            y = [float(v) for v in rec.get("e_band_ev", [])]
+            if len(y) == len(x) and y:
+                curves[str(method)] = (x, [v - y[0] for v in y])
+        if curves:
+            out["displacement"] = curves
+    fermi = raw.get("fermi_shift") or {}
+    if "shifts_ev" in fermi:
+        x = [float(v) for v in fermi["shifts_ev"]]
+        curves = {}
+        for method, rec in (fermi.get("methods") or {}).items():
+            y = [float(v) for v in rec.get("eigenvalue_sum_ev", [])]
+            if len(y) == len(x) and y:
+                curves[str(method)] = (x, y)
+        if curves:
+            out["fermi_shift"] = curves
+    return out
 
 
 def eigenvalue_sum_curve(

@@ -53,28 +53,17 @@ def _table_html(frame: pd.DataFrame) -> str:
 
 def _curve_figures(element: str) -> list[go.Figure]:
     """Eigenvalue-sum curves of ``element`` when the electronic analysis has them."""
-    try:
-        from analysis.electronic import load_curves
-    except ImportError:
-        return []
-    curves = load_curves(element)
-    if not curves:
-        return []
-    figs = []
-    for key, x_label, y_label in (
-        ("displacement", "Displacement δ (Å)", "Δ eigenvalue sum (eV)"),
-        ("fermi_shift", "Fermi-level shift ΔE (eV)", "Eigenvalue sum (eV)"),
-    ):
-        block = curves.get(key) if isinstance(curves, dict) else None
-        if not block:
-            continue
-        series = block.get("curves", block) if isinstance(block, dict) else block
-        try:
-            data = {m: (v[0], v[1]) if isinstance(v, (tuple, list)) else (v["x"], v["y"]) for m, v in series.items()}
-            figs.append(eigenvalue_sum_curve(data, x_label=x_label, y_label=y_label, title=f"{element}: {key.replace('_', ' ')}"))
-        except (KeyError, TypeError, ValueError):
-            continue
-    return figs
+    from components.curves import curves_from_electronic
+
+    panels = curves_from_electronic(views.load_curves(element))
+    labels = {
+        "displacement": ("Displacement δ (Å)", "E_band(δ) − E_band(0) (eV/cell)"),
+        "fermi_shift": ("Fermi-level shift ΔE_F (eV)", "Σε below E_F + ΔE_F (eV/cell)"),
+    }
+    return [
+        eigenvalue_sum_curve(curves, x_label=labels[key][0], y_label=labels[key][1], title=f"{element}: {key.replace('_', ' ')}")
+        for key, curves in panels.items()
+    ]
 
 
 def build_report(dataset: str | None = None, *, max_parity_points: int = 4000) -> str:

@@ -10,7 +10,7 @@ from dash import Input, Output, State, callback, dcc, html
 
 from analysis import elements, views
 from components import ids
-from components.curves import eigenvalue_sum_curve
+from components.curves import curves_from_electronic, eigenvalue_sum_curve
 from components.layout import alert, data_table, decode_query, encode_query, key_value_card, no_data_message, split_list
 from components.parity import parity_plot
 from components.export import export_controls, export_download, export_id
@@ -70,42 +70,9 @@ def eos_card(symbol: str, dataset: str | None = None) -> html.Div:
     return key_value_card("Equation of state (PBE, GPAW)", items or [(k, str(v)) for k, v in eos.items()], id=ids.ELEMENT_EOS)
 
 
-def normalise_curves(raw: Any) -> dict[str, dict[str, tuple[list[float], list[float]]]]:
-    """Bring :func:`analysis.electronic.load_curves` output to {panel: {method: (x, y)}}.
-
-    Displacement panel: the change of the band energy from delta = 0, E_band(delta) - E_band(0)
-    (eV per cell), against delta (Å), so that methods with different absolute band energies
-    overlay. Fermi-shift panel: the eigenvalue sum below E_F + dE (eV per cell) against dE (eV).
-    """
-    out: dict[str, dict[str, tuple[list[float], list[float]]]] = {}
-    if not isinstance(raw, dict):
-        return out
-    disp = raw.get("displacement") or {}
-    if "deltas_a" in disp:
-        x = [float(v) for v in disp["deltas_a"]]
-        curves = {}
-        for method, rec in (disp.get("methods") or {}).items():
-            y = [float(v) for v in rec.get("e_band_ev", [])]
-            if len(y) == len(x) and y:
-                curves[str(method)] = (x, [v - y[0] for v in y])
-        if curves:
-            out["displacement"] = curves
-    fermi = raw.get("fermi_shift") or {}
-    if "shifts_ev" in fermi:
-        x = [float(v) for v in fermi["shifts_ev"]]
-        curves = {}
-        for method, rec in (fermi.get("methods") or {}).items():
-            y = [float(v) for v in rec.get("eigenvalue_sum_ev", [])]
-            if len(y) == len(x) and y:
-                curves[str(method)] = (x, y)
-        if curves:
-            out["fermi_shift"] = curves
-    return out
-
-
 def curve_figures(symbol: str, methods: list[str] | None) -> tuple[go.Figure, go.Figure]:
     """The displacement and Fermi-shift figures of ``symbol`` with only ``methods`` shown."""
-    curves = normalise_curves(views.load_curves(symbol))
+    curves = curves_from_electronic(views.load_curves(symbol))
     figs = []
     for panel, (x_label, y_label, title) in PANELS.items():
         figs.append(eigenvalue_sum_curve(curves.get(panel, {}), x_label=x_label, y_label=y_label, visible=methods, title=f"{symbol}: {title}"))
@@ -114,7 +81,7 @@ def curve_figures(symbol: str, methods: list[str] | None) -> tuple[go.Figure, go
 
 def curves_panel(symbol: str, methods: list[str] | None, *, present: bool = False) -> html.Div:
     """The eigenvalue-sum section: a checklist of smearing methods and the two curve plots."""
-    curves = normalise_curves(views.load_curves(symbol))
+    curves = curves_from_electronic(views.load_curves(symbol))
     all_methods = list(dict.fromkeys(m for panel in curves.values() for m in panel))
     if not all_methods:
         message = alert(

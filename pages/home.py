@@ -209,6 +209,9 @@ def layout(dataset: str | None = None, present: str | None = None, **query: str)
                     " copy a link to share it."], className="hint"),
             html.Button("Download table (CSV)", id=ids.MAP_CSV_BUTTON, className="button"),
             dcc.Download(id=ids.MAP_CSV_DOWNLOAD),
+            html.Button("Download report (self-contained HTML)", id=ids.MAP_REPORT_BUTTON, className="button",
+                        title="every model's maps, the distributions, a section per element and the provenance, in one file that opens offline"),
+            dcc.Download(id=ids.MAP_REPORT_DOWNLOAD),
             export_controls("map", [("Error map", ids.MAP_GRAPH)]),
         ],
         className="presentation" if present_mode else None,
@@ -293,3 +296,12 @@ clientside_callback(
     Input(ids.MAP_COPY_LINK, "n_clicks"),
     prevent_initial_call=True,
 )
+
+
+@callback(Output(ids.MAP_REPORT_DOWNLOAD, "data"), Input(ids.MAP_REPORT_BUTTON, "n_clicks"), State(ids.MAP_DATASET, "value"),
+          background=True, running=[(Output(ids.MAP_REPORT_BUTTON, "disabled"), True, False)], prevent_initial_call=True)
+def download_report(_n: int, dataset: str) -> dict[str, Any]:
+    """The self-contained HTML report of the data set (a background job: it draws every figure)."""
+    from components.report import build_report
+
+    return dcc.send_string(build_report(dataset), f"mlff-atlas-report_{dataset}.html")

@@ -375,3 +375,21 @@ def test_shipped_scfs_seed_a_new_data_dir(tmp_path):
     mine = el.load_curves("Al", root=tmp_path)
     np.testing.assert_allclose(mine["displacement"]["methods"]["gaussian"]["e_band_ev"],
                                shipped["displacement"]["methods"]["gaussian"]["e_band_ev"], rtol=0, atol=1e-12)
+
+
+def test_gpaw_spin_polarised_nickel(tmp_path):
+    pytest.importorskip("gpaw")
+    settings = {**TINY, "deltas_a": [0.0, 0.1]}
+    res = el.run_element("Ni", root=tmp_path, settings=settings)
+    curves = res.curves
+    assert curves["spin_polarized"] is True
+    assert all(m > 0.3 for m in curves["displacement"]["magmom"])  # ferromagnetic, about 0.6 per atom
+    ev = el.load_scf(tmp_path / "electronic", curves["scf_keys"][0])
+    assert ev.eigs.shape[0] == 2
+    assert curves["bands_cover_shifts"]
+    for method in sm.METHODS:
+        f, _ = sm.occupations(ev.eigs, ev.weights, ev.n_electrons, method=method, sigma_ev=0.1, mesh=ev.mesh,
+                              reciprocal_cell=ev.reciprocal_cell, bz_to_ibz=ev.bz_to_ibz)
+        w = np.full(f.shape[1], 1.0 / f.shape[1]) if method == "tetrahedron" else ev.weights
+        assert float((w[None, :, None] * f).sum()) == pytest.approx(ev.n_electrons, abs=1e-8)
+    assert ev.band_energy("fermi-dirac", 0.1).fermi_level_ev == pytest.approx(ev.efermi, abs=1e-4)

@@ -204,6 +204,23 @@ def test_parity_plot_switches_to_webgl_for_many_points() -> None:
     assert parity_plot([], quantity="energy").layout.meta["empty"] is True
 
 
+def test_curves_from_electronic_reads_the_real_curve_format(tmp_path) -> None:
+    from analysis.electronic import load_curves
+    from components.curves import curves_from_electronic
+    from tests.conftest import write_tight_binding_curves
+
+    write_tight_binding_curves(tmp_path, "Cu")
+    raw = load_curves("Cu", root=tmp_path)
+    panels = curves_from_electronic(raw)
+    assert set(panels) == {"displacement", "fermi_shift"}
+    x, y = panels["displacement"]["gaussian"]
+    assert x == list(raw["displacement"]["deltas_a"]) and y[0] == 0.0  # change from delta = 0
+    assert y[-1] == pytest.approx(raw["displacement"]["methods"]["gaussian"]["e_band_ev"][-1] - raw["displacement"]["methods"]["gaussian"]["e_band_ev"][0])
+    x_f, y_f = panels["fermi_shift"]["tetrahedron"]
+    assert len(x_f) == len(y_f) == 41
+    assert curves_from_electronic(None) == {} and curves_from_electronic({"displacement": {}}) == {}
+
+
 def test_eigenvalue_sum_curve_hides_unticked_methods_with_stable_colours() -> None:
     curves = {"gaussian": ([0, 1], [0.0, 1.0]), "fermi-dirac": ([0, 1], [0.0, 2.0]), "tetrahedron": ([0, 1], [1.0, 1.0])}
     fig = eigenvalue_sum_curve(curves, x_label="δ (Å)", y_label="E (eV)", visible=["fermi-dirac"])

@@ -138,6 +138,12 @@ def test_presentation_mode(pages) -> None:
     assert pages.home.layout().className is None
 
 
+def test_report_button_builds_the_offline_report(pages) -> None:
+    out = pages.home.download_report(1, TEST_DATASET)
+    assert out["filename"] == f"mlff-atlas-report_{TEST_DATASET}.html"
+    assert out["content"].startswith("<!DOCTYPE html>") and "<script" in out["content"] and "Cu" in out["content"]
+
+
 # --------------------------------------------------------------------------- distributions
 def test_distributions_layout_and_update(pages) -> None:
     layout = pages.distributions.layout(dataset=TEST_DATASET, mode="side")
