@@ -77,6 +77,20 @@ def test_weights_found_in_model_dir_and_in_package_caches(monkeypatch: pytest.Mo
     assert weights_path(get_spec("orb-v3-direct-20-omat")) == orb_file
 
 
+def test_placed_foundation_file_is_loaded_under_its_registry_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, small_mace_path: Path
+) -> None:
+    import shutil
+
+    monkeypatch.setenv("MLFF_ATLAS_MODEL_DIR", str(tmp_path))
+    shutil.copy(small_mace_path, tmp_path / "MACE_MPtrj_2022.9.model")  # stands in for the downloaded file
+    assert models.check_available(get_spec("mace-mp-large")) == (True, "")
+    frames = cu_frames(2)
+    by_name = make_evaluator("mace-mp-large", device="cpu").predict(frames)
+    by_path = make_evaluator(f"mace:{small_mace_path}", device="cpu").predict(frames)
+    np.testing.assert_array_equal(by_name.energy, by_path.energy)
+
+
 def test_local_specs_and_identity(tmp_path: Path) -> None:
     path = tmp_path / "my.model"
     path.write_bytes(b"one")
