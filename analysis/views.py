@@ -27,6 +27,7 @@ from analysis import elements, store
 from analysis.config import PACKAGE_DATA_DIR
 from analysis.dataset import temperature_label
 from analysis.metrics import (
+    METRIC_COLUMNS,
     METRIC_LABELS,
     POOLED,
     compute_metrics_table,
@@ -45,6 +46,11 @@ METRICS: dict[str, str] = {
 #: temperature classes of the Metal-43 table, as used in URLs
 TEMPERATURE_CLASSES: dict[str, str] = {"300K": "300 K", "0.5Tc": "0.5 Tc", "Tc": "Tc", "1.2Tc": "1.2 Tc"}
 MAX_PARITY_POINTS = 20_000
+#: the columns of a metrics table (see :func:`analysis.metrics.compute_metrics_table`)
+TABLE_COLUMNS: tuple[str, ...] = (
+    "element", "model", "temperature", "n_frames", "n_atoms", *METRIC_COLUMNS,
+    "energy_shift_ev_per_atom", "ref_energy_std_mev_per_atom", "ref_force_std_mev_per_a",
+)
 Quantity = Literal["energy", "force"]
 
 
@@ -215,7 +221,9 @@ def metrics_table(name: str) -> pd.DataFrame:
 def _metrics_cached(name: str, _signature: tuple[Any, ...]) -> pd.DataFrame:
     ref = store.load_dataset(name).arrays()
     preds = _predictions_cached(name, _signature)
-    return compute_metrics_table(ref, preds)
+    table = compute_metrics_table(ref, preds)
+    # without predictions the table is empty: give it every column so that pages can still select them
+    return table.reindex(columns=list(dict.fromkeys([*table.columns, *TABLE_COLUMNS]))) if table.empty else table
 
 
 @lru_cache(maxsize=4)

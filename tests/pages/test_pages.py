@@ -190,6 +190,20 @@ def test_element_layout_shows_row_table_and_parity(pages) -> None:
     assert "No eigenvalue-sum curves for Cu" in _text(_find(layout, ids.ELEMENT_CURVES_MESSAGE))
 
 
+def test_pages_on_a_data_set_without_predictions(pages, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The state of the embedded default while its DFT runs: frames, no model predictions yet."""
+    from tests.conftest import build_dataset
+
+    monkeypatch.setenv("MLFF_ATLAS_DATA", str(tmp_path / "frames-only"))
+    build_dataset(tmp_path / "frames-only", "frames-only", ("Cu",), frames_per_temperature=1, max_temperatures=1, models=())
+    assert "no model predictions yet" in _text(pages.home.layout())
+    element = pages.element.layout(symbol="Cu")
+    assert "No model predictions on 'frames-only' yet" in _text(element)
+    hist, *_ = pages.distributions.figures("frames-only", "force_rmse", "all", "overlay", None, None)
+    assert hist.layout.meta["empty"] is True
+    assert pages.home.download_csv(1, "frames-only", "force_rmse", "all", "absolute")["content"].strip() == "element"
+
+
 def test_element_layout_for_element_without_data_and_bad_symbol(pages) -> None:
     assert "has no frames of W" in _text(pages.element.layout(symbol="W"))
     assert "Unknown element symbol" in _text(pages.element.layout(symbol="Qq"))
