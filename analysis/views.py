@@ -479,9 +479,9 @@ def _is_symbol(text: str) -> bool:
 
 
 def neighbours(name: str | None, element: str) -> tuple[str | None, str | None]:
-    """Previous and next element (by atomic number) among the data set's elements, else Metal-43."""
+    """Previous and next element (by atomic number) among the data set's elements (Metal-43 when it has fewer than two)."""
     order = elements_with_data(name) if name else []
-    if element not in order:
+    if element not in order or len(order) < 2:
         order = sorted(elements.METAL43, key=elements.atomic_number)
     if element not in order:
         return None, None
@@ -535,8 +535,9 @@ def sampler_note(name: str) -> str | None:
     note = prov.get("sampler_note")
     if not samplers and not note:
         return None
-    head = f"Configurations sampled with {', '.join(samplers)}." if samplers else ""
-    return " ".join(part for part in (head, str(note or "")) if part)
+    if note and samplers:
+        return f"{note} (sampler: {', '.join(samplers)})"
+    return str(note) if note else f"Configurations sampled with {', '.join(samplers)}."
 
 
 @lru_cache(maxsize=4)

@@ -109,6 +109,7 @@ def curves_panel(symbol: str, methods: list[str] | None, *, present: bool = Fals
                     dcc.Graph(id=ids.ELEMENT_FERMI_CURVE, figure=fermi, config=graph_config(f"{symbol}_eigenvalue-sum_fermi-shift")),
                 ],
                 className="two-col",
+                style=None if all_methods else {"display": "none"},  # kept in the page for the export callback
             ),
         ]
     )
@@ -176,7 +177,8 @@ def layout(symbol: str | None = None, dataset: str | None = None, model: str | N
         className="two-col",
     )
     # without data the parity graphs stay in the page (the export callback reads them) but hidden
-    body += [html.Div([html.H3("Parity"), parity], style=None if energy_fig is not None else {"display": "none"})]
+    has_predictions = energy_fig is not None and not energy_fig.layout.meta.get("empty", False)
+    body += [html.Div([html.H3("Parity"), parity], style=None if has_predictions else {"display": "none"})]
     return html.Div(
         [
             dcc.Location(id=ELEMENT_URL, refresh=False),

@@ -84,7 +84,7 @@ def test_default_dataset_prefers_the_embedded_default_name(tmp_path: Path, monke
     assert views.resolve_dataset("a-user-set") == "a-user-set"
     assert views.summary(views.DEFAULT_DATASET).embedded is True
     note = views.sampler_note(views.DEFAULT_DATASET)
-    assert note == "Configurations sampled with emt-md. EMT sampled these; its errors are biased low."
+    assert note == "EMT sampled these; its errors are biased low. (sampler: emt-md)"
     assert views.sampler_note("a-user-set") is None
     assert views.load_eos("Cu", views.DEFAULT_DATASET)["B0_GPa"] == 140.0
 
