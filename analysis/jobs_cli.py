@@ -96,6 +96,7 @@ def evaluate_main(argv: list[str]) -> int:
     wait = parser.add_mutually_exclusive_group()
     wait.add_argument("--wait", dest="no_wait", action="store_false", help="wait for the result (the default)")
     wait.add_argument("--no-wait", dest="no_wait", action="store_true", help="only submit; print the job id")
+    parser.set_defaults(no_wait=False)
     parser.add_argument("--threads", type=int, default=None, help=_THREADS_HELP + " (when run in this process)")
     parser.add_argument(
         "--option", action="append", default=[], metavar="KEY=VALUE",
