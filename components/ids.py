@@ -1,7 +1,7 @@
 """Every component id of the dashboard: page-prefixed kebab-case constants."""
 from __future__ import annotations
 
-# app shell
+# app shell (nav links: NAV + "-" + page name in kebab case)
 NAV = "app-nav"
 NAV_LINKS = "app-nav-links"
 
@@ -38,17 +38,20 @@ DIST_Y_MODEL = "dist-y-model"
 DIST_HISTOGRAM = "dist-histogram"
 DIST_SCATTER = "dist-scatter"
 DIST_STATS = "dist-stats"
+DIST_STATS_TABLE = "dist-stats-table"
 DIST_MESSAGE = "dist-message"
 DIST_CSV_BUTTON = "dist-csv-button"
 DIST_CSV_DOWNLOAD = "dist-csv-download"
 DIST_DESCRIPTOR = "dist-descriptor"
 DIST_DESCRIPTOR_SCATTER = "dist-descriptor-scatter"
 DIST_CORRELATIONS = "dist-correlations"
+DIST_CORRELATIONS_TABLE = "dist-correlations-table"
 DIST_DESCRIPTORS_TABLE = "dist-descriptors-table"
 DIST_DESC_CSV_BUTTON = "dist-desc-csv-button"
 DIST_DESC_CSV_DOWNLOAD = "dist-desc-csv-download"
 
 # element ('/element/<symbol>')
+ELEMENT_URL = "element-url"
 ELEMENT_TITLE = "element-title"
 ELEMENT_ROW = "element-row"
 ELEMENT_EOS = "element-eos"
@@ -72,18 +75,29 @@ JOBS_DEVICE = "jobs-device"
 JOBS_DTYPE = "jobs-dtype"
 JOBS_SUBMIT = "jobs-submit"
 JOBS_SUBMIT_MESSAGE = "jobs-submit-message"
+JOBS_SUBMIT_ALERT = "jobs-submit-message-alert"
 JOBS_TABLE = "jobs-table"
 JOBS_INTERVAL = "jobs-interval"
 JOBS_CANCEL = "jobs-cancel"  # pattern-matching: {"type": JOBS_CANCEL, "index": job_id}
+JOBS_STATE_PREFIX = "jobs-table-state"  # + "-<first 12 hex digits of the job id>"
 
 # data ('/data')
 DATA_REF_UPLOAD = "data-ref-upload"
 DATA_REF_ELEMENT = "data-ref-element"
 DATA_REF_TEMPERATURE = "data-ref-temperature"
 DATA_REF_NAME = "data-ref-name"
+DATA_REF_FORMAT = "data-ref-format"
 DATA_REF_MESSAGE = "data-ref-message"
+DATA_REF_ALERT = "data-ref-message-alert"
 DATA_PRED_UPLOAD = "data-pred-upload"
 DATA_PRED_DATASET = "data-pred-dataset"
 DATA_PRED_MODEL = "data-pred-model"
+DATA_PRED_FORMAT = "data-pred-format"
+DATA_PRED_UNIVERSAL = "data-pred-universal"
 DATA_PRED_MESSAGE = "data-pred-message"
+DATA_PRED_ALERT = "data-pred-message-alert"
 DATA_LIST = "data-list"
+DATA_LIST_TABLE = "data-list-table"
+
+# export controls of a page: components.export.export_id(prefix, part) -> "<prefix>-export-<part>"
+# with prefix 'map', 'dist' or 'element' and part 'figure', 'format', 'size', 'font', 'button', 'download'

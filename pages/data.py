@@ -143,7 +143,7 @@ def datasets_table() -> Any:
             "provenance": [json.dumps(s.provenance, default=str)[:300] for s in summaries],
         }
     )
-    return data_table(frame, id=f"{ids.DATA_LIST}-table", page_size=20)
+    return data_table(frame, id=ids.DATA_LIST_TABLE, page_size=20)
 
 
 def layout(**_: str) -> html.Div:
@@ -160,7 +160,7 @@ def layout(**_: str) -> html.Div:
             html.Div(
                 [
                     labelled("Data set name", dcc.Input(id=ids.DATA_REF_NAME, type="text", placeholder="from the file name", debounce=True)),
-                    labelled("Format", dcc.Dropdown(id=f"{ids.DATA_REF_NAME}-format", options=REFERENCE_FORMATS, placeholder="detect"), width="10rem"),
+                    labelled("Format", dcc.Dropdown(id=ids.DATA_REF_FORMAT, options=REFERENCE_FORMATS, placeholder="detect"), width="10rem"),
                     labelled("Element", dcc.Input(id=ids.DATA_REF_ELEMENT, type="text", placeholder="from the frames", debounce=True)),
                     labelled("Temperature (K)", dcc.Input(id=ids.DATA_REF_TEMPERATURE, type="number", min=0, placeholder="from the file", debounce=True)),
                 ],
@@ -176,8 +176,8 @@ def layout(**_: str) -> html.Div:
                 [
                     labelled("Data set", dcc.Dropdown(id=ids.DATA_PRED_DATASET, options=names, value=names[0] if names else None), width="14rem"),
                     labelled("Model name", dcc.Input(id=ids.DATA_PRED_MODEL, type="text", placeholder="e.g. nep-my-fit", debounce=True)),
-                    labelled("Format", dcc.Dropdown(id=f"{ids.DATA_PRED_MODEL}-format", options=PREDICTION_FORMATS, placeholder="detect"), width="10rem"),
-                    labelled("Universal model", dcc.Checklist(id=f"{ids.DATA_PRED_MODEL}-universal",
+                    labelled("Format", dcc.Dropdown(id=ids.DATA_PRED_FORMAT, options=PREDICTION_FORMATS, placeholder="detect"), width="10rem"),
+                    labelled("Universal model", dcc.Checklist(id=ids.DATA_PRED_UNIVERSAL,
                                                               options=[{"label": " apply the per-element energy shift", "value": "yes"}], value=[])),
                 ],
                 className="controls",
@@ -198,7 +198,7 @@ def layout(**_: str) -> html.Div:
     Input(ids.DATA_REF_UPLOAD, "contents"),
     State(ids.DATA_REF_UPLOAD, "filename"),
     State(ids.DATA_REF_NAME, "value"),
-    State(f"{ids.DATA_REF_NAME}-format", "value"),
+    State(ids.DATA_REF_FORMAT, "value"),
     State(ids.DATA_REF_ELEMENT, "value"),
     State(ids.DATA_REF_TEMPERATURE, "value"),
     background=True,  # parsing a large OUTCAR takes seconds: run it off the request thread
@@ -212,7 +212,7 @@ def upload_reference(contents: str | None, filename: str | None, dataset: str | 
         return dash.no_update, dash.no_update, dash.no_update
     kind, message = import_reference_upload(contents, filename or "upload", dataset=(dataset or "").strip() or None, fmt=fmt,
                                             element=(element or "").strip() or None, temperature=temperature)
-    return alert(message, kind, id=f"{ids.DATA_REF_MESSAGE}-alert"), datasets_table(), views.dataset_names()
+    return alert(message, kind, id=ids.DATA_REF_ALERT), datasets_table(), views.dataset_names()
 
 
 @callback(
@@ -222,8 +222,8 @@ def upload_reference(contents: str | None, filename: str | None, dataset: str | 
     State(ids.DATA_PRED_UPLOAD, "filename"),
     State(ids.DATA_PRED_DATASET, "value"),
     State(ids.DATA_PRED_MODEL, "value"),
-    State(f"{ids.DATA_PRED_MODEL}-format", "value"),
-    State(f"{ids.DATA_PRED_MODEL}-universal", "value"),
+    State(ids.DATA_PRED_FORMAT, "value"),
+    State(ids.DATA_PRED_UNIVERSAL, "value"),
     background=True,
     running=[(Output(ids.DATA_PRED_UPLOAD, "disabled"), True, False)],
     prevent_initial_call=True,
@@ -235,4 +235,4 @@ def upload_predictions(contents: list[str] | None, filenames: list[str] | None, 
         return dash.no_update, dash.no_update
     kind, message = import_predictions_upload(list(contents), list(filenames or []), dataset=dataset or "", model=model or "",
                                               fmt=fmt, universal=bool(universal))
-    return alert(message, kind, id=f"{ids.DATA_PRED_MESSAGE}-alert"), datasets_table()
+    return alert(message, kind, id=ids.DATA_PRED_ALERT), datasets_table()

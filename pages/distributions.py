@@ -64,7 +64,7 @@ def descriptor_section(dataset: str | None, metric: str, temperature: str, descr
     fig = descriptor_scatter(desc[descriptor], errors, descriptor_label=f"{descriptor} ({unit})", error_label=views.metric_label(metric),
                              title=f"Errors vs {meaning}")
     corr = views.correlation_table(dataset, metric=metric, temperature=temperature)
-    table = data_table(corr.drop(columns=["metric"]), id=f"{ids.DIST_CORRELATIONS}-table", page_size=20) if not corr.empty else html.Div()
+    table = data_table(corr.drop(columns=["metric"]), id=ids.DIST_CORRELATIONS_TABLE, page_size=20) if not corr.empty else html.Div()
     return fig, table
 
 
@@ -80,7 +80,7 @@ def figures(dataset: str | None, metric: str, temperature: str, mode: str, x_mod
     scatter = model_scatter(errors, x_model, y_model, label=label) if x_model and y_model else empty_figure("Choose two models.")
     stats = errors.agg(["mean", "std", "median", "count"]).T.reset_index(names="model")
     stats = stats.rename(columns={"mean": f"mean ({label.split('(')[-1].rstrip(')')})", "std": "std (ddof=1)", "count": "elements"})
-    return hist, scatter, data_table(stats, id=f"{ids.DIST_STATS}-table", page_size=20)
+    return hist, scatter, data_table(stats, id=ids.DIST_STATS_TABLE, page_size=20)
 
 
 def layout(dataset: str | None = None, **query: str) -> html.Div:

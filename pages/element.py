@@ -19,7 +19,6 @@ from components.theme import empty_figure, graph_config, is_presentation, presen
 dash.register_page(__name__, path_template="/element/<symbol>", title=lambda symbol=None: f"{symbol} · MLFF Error Atlas",
                    name="Element")
 
-ELEMENT_URL = "element-url"
 EXPORT_GRAPHS = (ids.ELEMENT_ENERGY_PARITY, ids.ELEMENT_FORCE_PARITY, ids.ELEMENT_DISPLACEMENT_CURVE, ids.ELEMENT_FERMI_CURVE)
 TABLE_HEADERS = {
     "model": "model",
@@ -181,7 +180,7 @@ def layout(symbol: str | None = None, dataset: str | None = None, model: str | N
     body += [html.Div([html.H3("Parity"), parity], style=None if has_predictions else {"display": "none"})]
     return html.Div(
         [
-            dcc.Location(id=ELEMENT_URL, refresh=False),
+            dcc.Location(id=ids.ELEMENT_URL, refresh=False),
             dcc.Store(id=ids.ELEMENT_CURVES_STORE, data={"symbol": symbol, "dataset": name, "present": present}),
             header,
             info,
@@ -198,10 +197,10 @@ def layout(symbol: str | None = None, dataset: str | None = None, model: str | N
 @callback(
     Output(ids.ELEMENT_DISPLACEMENT_CURVE, "figure"),
     Output(ids.ELEMENT_FERMI_CURVE, "figure"),
-    Output(ELEMENT_URL, "search"),
+    Output(ids.ELEMENT_URL, "search"),
     Input(ids.ELEMENT_METHODS, "value"),
     State(ids.ELEMENT_CURVES_STORE, "data"),
-    State(ELEMENT_URL, "search"),
+    State(ids.ELEMENT_URL, "search"),
     prevent_initial_call=True,
 )
 def toggle_methods(methods: list[str] | None, store: dict[str, Any], search: str | None) -> tuple[go.Figure, go.Figure, str]:

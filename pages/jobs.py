@@ -76,7 +76,7 @@ def jobs_table(records: list[Any]) -> Any:
         rows.append(html.Tr([
             html.Td(rec.job_id[:12], title=rec.job_id), html.Td(rec.model), html.Td(rec.dataset),
             html.Td(rec.device_used or rec.device), html.Td(rec.dtype),
-            html.Td(rec.state, className=f"state-{rec.state}", id=f"{ids.JOBS_TABLE}-state-{rec.job_id[:12]}"),
+            html.Td(rec.state, className=f"state-{rec.state}", id=f"{ids.JOBS_STATE_PREFIX}-{rec.job_id[:12]}"),
             html.Td(progress), html.Td(_when(rec.created)), html.Td(f"{rec.seconds:.1f}" if rec.seconds else ""), html.Td(cancel),
         ]))
         if rec.state == "failed":
@@ -119,7 +119,7 @@ def layout(**_: str) -> html.Div:
 def on_submit(_n: int, model: str | None, dataset: str | None, device: str, dtype: str) -> Any:
     """Submit the chosen evaluation and say what happened."""
     kind, message = submit(model, dataset, device, dtype)
-    return alert(message, kind, id=f"{ids.JOBS_SUBMIT_MESSAGE}-alert")
+    return alert(message, kind, id=ids.JOBS_SUBMIT_ALERT)
 
 
 @callback(Output(ids.JOBS_TABLE, "children"), Input(ids.JOBS_INTERVAL, "n_intervals"),

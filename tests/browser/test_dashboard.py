@@ -112,7 +112,7 @@ def test_upload_bad_reference_file_shows_error(dash_duo, dash_app, atlas_data, t
     dash_duo.driver.get(f"{dash_duo.server_url}/data")
     upload = dash_duo.wait_for_element(f"#{ids.DATA_REF_UPLOAD} input[type=file]", timeout=30)
     upload.send_keys(str(bad))
-    alert = dash_duo.wait_for_element(f"#{ids.DATA_REF_MESSAGE}-alert", timeout=30)
+    alert = dash_duo.wait_for_element(f"#{ids.DATA_REF_ALERT}", timeout=30)
     assert "broken_frames.xyz" in alert.text
     assert "alert-error" in alert.get_attribute("class")
     assert _console_errors(dash_duo) == []
@@ -149,7 +149,7 @@ def test_submit_job_and_see_it_finish(dash_duo, dash_app, own_data):
     option.click()
     dash_duo.find_element(f"#{ids.JOBS_DEVICE} input[value='cpu']").click()
     dash_duo.find_element(f"#{ids.JOBS_SUBMIT}").click()
-    message = dash_duo.wait_for_element(f"#{ids.JOBS_SUBMIT_MESSAGE}-alert", timeout=30)
+    message = dash_duo.wait_for_element(f"#{ids.JOBS_SUBMIT_ALERT}", timeout=30)
     assert "emt" in message.text
     _wait(dash_duo, lambda: "done" in dash_duo.find_element(f"#{ids.JOBS_TABLE}").text, timeout=60)
     worker.join(timeout=30)
