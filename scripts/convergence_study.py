@@ -40,7 +40,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analysis.gpaw_calc import phase, single_point, supercell  # noqa: E402
+from analysis.gpaw_calc import phase, primitive_cell, single_point, supercell  # noqa: E402
 
 BASE = {
     "mode": "pw",
@@ -107,7 +107,11 @@ GROUPS = {
 
 
 def _cell(symbol: str, n_atoms: int):
-    atoms = supercell(symbol, phase(symbol).volume_guess, n_atoms)
+    volume = phase(symbol).volume_guess
+    if n_atoms == 2:  # two primitive cells of a one-atom phase (fcc Ni)
+        atoms = primitive_cell(symbol, volume).repeat((2, 1, 1))
+    else:
+        atoms = supercell(symbol, volume, n_atoms)
     rng = np.random.default_rng(0)
     atoms.positions += rng.normal(0.0, 0.1, atoms.positions.shape)
     return atoms
