@@ -13,6 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import": ("analysis.io_cli:import_main", "import reference or prediction files into the data directory"),
     "metrics": ("analysis.io_cli:metrics_main", "print the error table for a data set (--csv for CSV)"),
     "datasets": ("analysis.io_cli:datasets_main", "list the data sets present"),
+    "embed-predictions": ("analysis.io_cli:embed_main", "copy predictions on an embedded data set into the shipped data"),
     # the report draws figures, so it lives in components/ (analysis never imports plotly)
     "report": ("components.report:main", "write a self-contained HTML report (--out report.html)"),
     "worker": ("analysis.jobs_cli:worker_main", "run queued model evaluations (the job worker)"),

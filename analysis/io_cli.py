@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 import pandas as pd
@@ -106,4 +107,43 @@ def datasets_main(argv: list[str]) -> int:
         kind = "embedded" if info.embedded else "user"
         models = sorted(store.load_predictions(info.name))
         print(f"{info.name:<24} {kind:<8} {info.n_frames:>6} frames {len(info.elements):>3} elements  hash {info.content_hash}  models {models}")
+    return 0
+
+
+def embed_main(argv: list[str]) -> int:
+    """``python -m analysis embed-predictions [--dataset NAME]``: copy the user data directory's
+    predictions on an embedded data set into the embedded default data (for maintainers who
+    rebuild the shipped scores). Only predictions whose data set hash matches are copied."""
+    parser = argparse.ArgumentParser(prog="python -m analysis embed-predictions", description=embed_main.__doc__)
+    parser.add_argument("--dataset", default=DEFAULT_DATASET)
+    parser.add_argument("--model", action="append", help="only this model (repeatable)")
+    args = parser.parse_args(argv)
+    from analysis.config import data_dir, default_data_dir
+
+    try:
+        info = store.find_dataset(args.dataset)
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 1
+    if not info.embedded:
+        print(f"error: {args.dataset!r} is not an embedded data set", file=sys.stderr)
+        return 1
+    source = store.predictions_dir(args.dataset, root=data_dir())
+    target = store.predictions_dir(args.dataset, root=default_data_dir())
+    copied = 0
+    for meta_path in sorted(source.glob("*.json")) if source.is_dir() else []:
+        meta = json.loads(meta_path.read_text())
+        if args.model and meta.get("model") not in args.model:
+            continue
+        if meta.get("dataset_hash") != info.content_hash:
+            print(f"skip {meta.get('model')}: computed on data set hash {meta.get('dataset_hash')}, now {info.content_hash}")
+            continue
+        npz = meta_path.with_suffix(".npz")
+        store.atomic_write_bytes(target / npz.name, npz.read_bytes())
+        store.atomic_write_bytes(target / meta_path.name, meta_path.read_bytes())
+        copied += 1
+        print(f"embedded predictions of {meta.get('model')} -> {target / npz.name}")
+    if not copied:
+        print("nothing to embed", file=sys.stderr)
+        return 1
     return 0

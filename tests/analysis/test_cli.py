@@ -50,3 +50,21 @@ def test_bad_file_gives_clear_error_and_keeps_store(tmp_path):
     assert out.returncode == 1
     assert "broken.xyz" in out.stderr and "error:" in out.stderr
     assert "2 frames" in _cli("datasets").stdout
+
+
+def test_embed_predictions_copies_only_matching_hash(tmp_path, monkeypatch):
+    from analysis import store
+    from analysis.config import data_dir
+    from tests.analysis.helpers import noisy_predictions
+
+    embedded = tmp_path / "embedded"
+    monkeypatch.setenv("MLFF_ATLAS_DEFAULT_DATA", str(embedded))
+    ref = emt_reference(elements=("Cu",), temperatures=(300.0,), n_frames=2)
+    store.save_dataset(ref, "shipped", root=embedded)
+    store.save_predictions(noisy_predictions(ref, "good", energy_noise=0.01, force_noise=0.1), "shipped", root=data_dir())
+    stale = noisy_predictions(ref, "stale", energy_noise=0.01, force_noise=0.1)
+    store.save_predictions(type(stale)(**{**stale.__dict__, "dataset_hash": "0000"}), "shipped", root=data_dir())
+    out = _cli("embed-predictions", "--dataset", "shipped")
+    assert out.returncode == 0, out.stderr
+    assert "skip stale" in out.stdout
+    assert sorted(p.name for p in (embedded / "datasets/shipped/predictions").iterdir()) == ["good.json", "good.npz"]
