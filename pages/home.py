@@ -56,8 +56,9 @@ def parse_state(query: dict[str, str], dataset: str | None) -> dict[str, Any]:
         state["cmax"] = float(query["cmax"]) if query.get("cmax") else None
     except ValueError:
         state["cmax"] = None
-    if state["view"] not in ("tiles", "grid", "compare"):
-        state["view"] = "tiles"
+    for key, allowed in (("view", ("tiles", "grid", "compare")), ("scale", ("linear", "log")), ("normalise", ("absolute", "relative"))):
+        if state[key] not in allowed:
+            state[key] = DEFAULTS[key]
     options = [o["value"] for o in compare_options(dataset)]
     state["vs"] = query.get("vs") if query.get("vs") in options else next((o for o in options if o != f"T:{state['temperature']}"), None)
     return state

@@ -69,7 +69,9 @@ def test_home_layout_reflects_url_query(pages) -> None:
 
 
 def test_home_layout_drops_impossible_selections(pages) -> None:
-    layout = pages.home.layout(model="no-such-model", metric="bogus", temperature="77")
+    layout = pages.home.layout(model="no-such-model", metric="bogus", temperature="77", scale="cubic", view="3d", normalise="x")
+    assert (_find(layout, ids.MAP_COLOR_SCALE).value, _find(layout, ids.MAP_VIEW).value) == ("linear", "tiles")
+    assert _find(layout, ids.MAP_NORMALISE).value == "absolute"
     assert _find(layout, ids.MAP_METRIC).value == "force_rmse"
     assert _find(layout, ids.MAP_TEMPERATURE).value == "all"
     assert _find(layout, ids.MAP_MODEL).value == ["emt-asap-cutoff"]
