@@ -112,6 +112,8 @@ def import_predictions_upload(contents: list[str], filenames: list[str], *, data
         return "error", "Choose the data set these predictions were computed on."
     if not model or not model.strip():
         return "error", "Give the model a name."
+    if "," in model:
+        return "error", f"Model name {model.strip()!r} contains a comma: links list models separated by commas, choose another name."
     with tempfile.TemporaryDirectory(prefix="atlas-upload-") as folder:
         try:
             paths = []

@@ -252,6 +252,8 @@ def test_upload_reference_and_predictions_round_trip(pages, own_data: Path) -> N
     message, table, options = pages.data.upload_reference(_upload(buffer.getvalue()), "my cu.xyz", "cu-emt", None, None, 300)
     assert "alert-success" in message.className, message.children
     assert "cu-emt" in options and "cu-emt" in _text(table) or "cu-emt" in str(table.data)
+    comma, _ = pages.data.upload_predictions([_upload("1 2\n")], ["energy_test.out"], "cu-emt", "nep,x", None, [])
+    assert "contains a comma" in comma.children
     bad, _ = pages.data.upload_predictions([_upload("1 2\n")], ["energy_test.out"], "cu-emt", "nep-x", None, [])
     assert "alert-error" in bad.className and "energy_test.out" in bad.children
 
