@@ -256,6 +256,21 @@ def test_upload_reference_and_predictions_round_trip(pages, own_data: Path) -> N
     assert "contains a comma" in comma.children
     bad, _ = pages.data.upload_predictions([_upload("1 2\n")], ["energy_test.out"], "cu-emt", "nep-x", None, [])
     assert "alert-error" in bad.className and "energy_test.out" in bad.children
+    # NEP-format outputs of a real second calculator (EMT with ASAP's cutoff) on the uploaded frames
+    from analysis import store, views
+
+    ref = store.load_dataset("cu-emt")
+    energy_lines, force_lines = [], []
+    for frame in ref.frames:
+        atoms = frame.copy()
+        atoms.calc = EMT(asap_cutoff=True)
+        e_pred, f_pred = atoms.get_potential_energy() / len(atoms), atoms.get_forces()
+        energy_lines.append(f"{e_pred:.10f} {frame.get_potential_energy() / len(frame):.10f}")
+        force_lines += [" ".join(f"{v:.10f}" for v in (*fp, *fr)) for fp, fr in zip(f_pred, frame.get_forces())]
+    good, _ = pages.data.upload_predictions([_upload("\n".join(energy_lines) + "\n"), _upload("\n".join(force_lines) + "\n")],
+                                            ["energy_test.out", "force_test.out"], "cu-emt", "emt-asap", None, [])
+    assert "alert-success" in good.className, good.children
+    assert "emt-asap" in views.models("cu-emt")
 
 
 def test_upload_limit(pages, monkeypatch: pytest.MonkeyPatch) -> None:
