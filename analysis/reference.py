@@ -674,6 +674,8 @@ def main(argv: list[str] | None = None) -> int:
             temps = settings.temperatures_of(s)
             done = sum(frame_path(build, s, t, i).is_file() for t in temps for i in range(settings.n_frames))
             print(f"{s:<3} cost {estimated_cost(s, settings.dft):7.0f}  T {', '.join(f'{t:g}' for t in temps)} K  frames {done}/{len(temps) * settings.n_frames}")
+        totals = _timing_totals(build / "timings.jsonl")
+        print("compute so far (wall s): " + (", ".join(f"{k} {v:.0f}" for k, v in sorted(totals.items())) or "none"))
         return 0
     path = build_reference(settings, out=out, eos_path=eos_path, jobs=max(1, args.jobs))
     print(f"data set {settings.dataset!r} -> {path}")

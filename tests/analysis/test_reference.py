@@ -130,3 +130,11 @@ def test_label_smearing_follows_the_ionic_temperature_with_a_floor() -> None:
     assert reference.dft_for_temperature(dft, 300.0)["width_ev"] == dft["width_ev"]  # the 0.1 eV floor
     fixed = {**dft, "electronic_temperature": "fixed"}
     assert reference.dft_for_temperature(fixed, 4434.0) == fixed
+
+
+def test_plan_lists_every_element_without_computing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert reference.main(["--tier", "default", "--plan", "--out", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 44 and lines[0].startswith("Li ") and lines[-1].startswith("compute so far")
+    assert all("frames 0/4" in line for line in lines[:-1])
+    assert not (tmp_path / "builds").exists()
