@@ -906,7 +906,9 @@ def fermi_level(
             eigenvalues given on the irreducible wedge).
 
     Returns:
-        The Fermi level in eV.
+        The Fermi level in eV. In a gap it is placed mid-gap (see the module docstring); when
+        ``n_electrons`` fills every state it is the top of the spectrum (plus the smearing's
+        numerical range for the smearing methods).
 
     Raises:
         ValueError: bad shapes, non-positive sigma, or an electron count outside (0, capacity].
