@@ -408,25 +408,25 @@ def _tetrahedra_in_cube(reciprocal_cell: NDArray[np.float64], mesh: tuple[int, i
 
 
 def _sort4(te: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Sort the 4 columns of (T, 4) with a 5-comparator network (faster than np.sort)."""
-    a, b, c, d = (te[:, i].copy() for i in range(4))
+    """Sort the corners of (4, T) corner energies with a 5-comparator network (rows stay contiguous)."""
+    a, b, c, d = te[0], te[1], te[2], te[3]
     for x, y in ((0, 1), (2, 3), (0, 2), (1, 3), (1, 2)):
         cols = [a, b, c, d]
         lo = np.minimum(cols[x], cols[y])
         hi = np.maximum(cols[x], cols[y])
         cols[x], cols[y] = lo, hi
         a, b, c, d = cols
-    return np.stack([a, b, c, d], axis=1)
+    return np.stack([a, b, c, d])
 
 
 def _tetra_count_and_dos(es: NDArray[np.float64], energy: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Integrated count n(E) in [0, 1] and dn/dE of unit-weight tetrahedra (sorted corners (T, 4)).
+    """Integrated count n(E) in [0, 1] and dn/dE of unit-weight tetrahedra (sorted corners, shape (4, T)).
 
     Bloechl et al. (1994), Appendix: n(E) is cubic in E between consecutive corner energies.
     """
-    e1, e2, e3, e4 = es[:, 0], es[:, 1], es[:, 2], es[:, 3]
+    e1, e2, e3, e4 = es[0], es[1], es[2], es[3]
     n = (energy >= e4).astype(np.float64)
-    dos = np.zeros(len(es))
+    dos = np.zeros(es.shape[1])
     c1 = np.flatnonzero((energy >= e1) & (energy < e2))
     if c1.size:
         x = energy - e1[c1]
@@ -452,25 +452,25 @@ def _tetra_count_and_dos(es: NDArray[np.float64], energy: float) -> tuple[NDArra
 
 
 def _tetra_corner_weights(es: NDArray[np.float64], energy: float, *, bloechl: bool = True) -> NDArray[np.float64]:
-    """Integration weights (T, 4) at the sorted corners of unit-weight tetrahedra.
+    """Integration weights (4, T) at the sorted corners (4, T) of unit-weight tetrahedra.
 
     Bloechl et al. (1994), Appendix B, with the correction
     ``dw_i = D_T(E) / 40 * sum_j (e_j - e_i)`` when ``bloechl``.
     """
-    e1, e2, e3, e4 = es[:, 0], es[:, 1], es[:, 2], es[:, 3]
+    e1, e2, e3, e4 = es[0], es[1], es[2], es[3]
     w = np.zeros(es.shape)
-    dos = np.zeros(len(es))
-    w[energy >= e4] = 0.25
+    dos = np.zeros(es.shape[1])
+    w[:, energy >= e4] = 0.25
     c1 = np.flatnonzero((energy >= e1) & (energy < e2))
     if c1.size:
         x = energy - e1[c1]
         a, b, c = e2[c1] - e1[c1], e3[c1] - e1[c1], e4[c1] - e1[c1]
         cc = 0.25 * x**3 / (a * b * c)
         dos[c1] = 12.0 * cc / x
-        w[c1, 0] = cc * (4 - x * (1 / a + 1 / b + 1 / c))
-        w[c1, 1] = cc * x / a
-        w[c1, 2] = cc * x / b
-        w[c1, 3] = cc * x / c
+        w[0, c1] = cc * (4 - x * (1 / a + 1 / b + 1 / c))
+        w[1, c1] = cc * x / a
+        w[2, c1] = cc * x / b
+        w[3, c1] = cc * x / c
     c2 = np.flatnonzero((energy >= e2) & (energy < e3))
     if c2.size:
         x1 = energy - e1[c2]
@@ -485,25 +485,25 @@ def _tetra_corner_weights(es: NDArray[np.float64], energy: float, *, bloechl: bo
         a21 = e2[c2] - e1[c2]
         kk = (a31 + a42) / (a32 * a42)
         dos[c2] = (3.0 * a21 + 6.0 * x2 - 3.0 * kk * x2 * x2) / (a31 * a41)
-        w[c2, 0] = k1 + (k1 + k2) * x3 / a31 + (k1 + k2 + k3) * x4 / a41
-        w[c2, 1] = k1 + k2 + k3 + (k2 + k3) * x3 / a32 + k3 * x4 / a42
-        w[c2, 2] = (k1 + k2) * x1 / a31 + (k2 + k3) * x2 / a32
-        w[c2, 3] = (k1 + k2 + k3) * x1 / a41 + k3 * x2 / a42
+        w[0, c2] = k1 + (k1 + k2) * x3 / a31 + (k1 + k2 + k3) * x4 / a41
+        w[1, c2] = k1 + k2 + k3 + (k2 + k3) * x3 / a32 + k3 * x4 / a42
+        w[2, c2] = (k1 + k2) * x1 / a31 + (k2 + k3) * x2 / a32
+        w[3, c2] = (k1 + k2 + k3) * x1 / a41 + k3 * x2 / a42
     c3 = np.flatnonzero((energy >= e3) & (energy < e4))
     if c3.size:
         x = e4[c3] - energy
         a, b, c = e4[c3] - e1[c3], e4[c3] - e2[c3], e4[c3] - e3[c3]
         cc = 0.25 * x**3 / (a * b * c)
         dos[c3] = 12.0 * cc / x
-        w[c3, 0] = 0.25 - cc * x / a
-        w[c3, 1] = 0.25 - cc * x / b
-        w[c3, 2] = 0.25 - cc * x / c
-        w[c3, 3] = 0.25 - cc * (4 - x * (1 / a + 1 / b + 1 / c))
+        w[0, c3] = 0.25 - cc * x / a
+        w[1, c3] = 0.25 - cc * x / b
+        w[2, c3] = 0.25 - cc * x / c
+        w[3, c3] = 0.25 - cc * (4 - x * (1 / a + 1 / b + 1 / c))
     if bloechl:
         active = np.flatnonzero(dos > 0)
         if active.size:
-            ea = es[active]
-            w[active] += (dos[active] / 40.0)[:, None] * (ea.sum(axis=1, keepdims=True) - 4.0 * ea)
+            ea = es[:, active]
+            w[:, active] += (dos[active] / 40.0)[None, :] * (ea.sum(axis=0, keepdims=True) - 4.0 * ea)
     return w
 
 
@@ -515,7 +515,7 @@ class _TetraSet:
         cube_lo: cubes with all corners <= cube_lo are counted as full (not in ``te``).
         n_below: electrons in full cubes and full tetrahedra.
         esum_below_tetra: band energy of the full tetrahedra kept out of ``te`` (not of full cubes).
-        te: sorted corner energies of the remaining tetrahedra, shape (T, 4).
+        te: sorted corner energies of the remaining tetrahedra, shape (4, T).
     """
 
     cube_lo: float
@@ -526,11 +526,11 @@ class _TetraSet:
     def shrink(self, lo: float, hi: float, vt: float) -> _TetraSet:
         """Move tetrahedra entirely below ``lo`` into the totals and drop those above ``hi``."""
         te = self.te
-        below = te[:, 3] <= lo
-        keep = ~below & (te[:, 0] < hi)
-        tb = te[below]
-        return _TetraSet(self.cube_lo, self.n_below + vt * len(tb),
-                         self.esum_below_tetra + 0.25 * vt * float(tb.sum()), te[keep])
+        below = te[3] <= lo
+        keep = ~below & (te[0] < hi)
+        tb = te[:, below]
+        return _TetraSet(self.cube_lo, self.n_below + vt * tb.shape[1],
+                         self.esum_below_tetra + 0.25 * vt * float(tb.sum()), te[:, keep])
 
 
 class _TetraProblem:
@@ -594,15 +594,16 @@ class _TetraProblem:
         act = (self.cmin <= hi) & ~full
         n_full = float(np.count_nonzero(full)) * self.degeneracy / self.nk
         ce, _ = self.corners(act)
-        te = ce[:, self.tetras].reshape(-1, 4)
-        c0, c1, c2, c3 = te[:, 0], te[:, 1], te[:, 2], te[:, 3]
+        # (4, C*6) corner energies, one contiguous row per tetrahedron corner
+        te = np.stack([np.take(ce, self.tetras[:, j], axis=1).reshape(-1) for j in range(4)])
+        c0, c1, c2, c3 = te[0], te[1], te[2], te[3]
         tmin = np.minimum(np.minimum(c0, c1), np.minimum(c2, c3))
         tmax = np.maximum(np.maximum(c0, c1), np.maximum(c2, c3))
         below = tmax <= lo
         keep = ~below & (tmin < hi)
         n_below = n_full + self.vt * float(np.count_nonzero(below))
-        esum_below = 0.25 * self.vt * float(te[below].sum())
-        return _TetraSet(lo, n_below, esum_below, _sort4(te[keep]))
+        esum_below = 0.25 * self.vt * float(te[:, below].sum())
+        return _TetraSet(lo, n_below, esum_below, _sort4(te[:, keep]))
 
     def full_cube_esum(self, lo: float) -> float:
         """Band energy (eV) of the full sub-cells (all corners <= lo)."""
@@ -644,7 +645,7 @@ class _TetraProblem:
         order = np.argsort(te, axis=1, kind="stable")
         te = np.take_along_axis(te, order, axis=1)
         ti = np.take_along_axis(ti, order, axis=1)
-        w = _tetra_corner_weights(te, energy) * (self.vt * self.nk / self.degeneracy)
+        w = _tetra_corner_weights(te.T, energy).T * (self.vt * self.nk / self.degeneracy)
         # padded flat index -> unpadded state index
         n1, n2, n3 = self.mesh
         s, i, j, k, b = np.unravel_index(ti.reshape(-1), self.pad.shape)
@@ -673,7 +674,7 @@ def _newton_in_bracket(tp: _TetraProblem, n_electrons: float, a: float, b: float
             b = x
         if b - a <= 1e-13 * max(1.0, abs(x)):
             break
-        if b - a < 0.25 * width0 and len(ts.te) > 1000:
+        if b - a < 0.25 * width0 and ts.te.shape[1] > 1000:
             ts = ts.shrink(a, b, tp.vt)
             width0 = b - a
         step = -r / dn if dn > 0 else np.inf

@@ -70,7 +70,7 @@ def _baseline_tetra(eigs, mesh, n_e):
     tets = sm._tetrahedra_in_cube(np.eye(3), mesh)
     corners = [np.roll(grid, shift=(-di, -dj, -dk), axis=(1, 2, 3)).reshape(-1) for di, dj, dk in sm._CORNERS]
     ce = np.stack(corners, axis=1)
-    te = np.sort(ce[:, tets].reshape(-1, 4), axis=1)
+    te = np.sort(ce[:, tets].reshape(-1, 4), axis=1).T.copy()  # (4, T) sorted corners
     vt = 2.0 / (6.0 * n1 * n2 * n3)
 
     def resid(energy):

@@ -296,18 +296,18 @@ def test_tetrahedron_count_and_weights_against_monte_carlo():
     e_lin = lam @ es[0]
     for energy in np.linspace(es[0, 0] - 0.1, es[0, 3] + 0.1, 9):
         inside = e_lin < energy
-        n, _ = sm._tetra_count_and_dos(es, energy)
+        n, _ = sm._tetra_count_and_dos(es.T, energy)
         assert n[0] == pytest.approx(inside.mean(), abs=3e-3)
-        w = sm._tetra_corner_weights(es, energy, bloechl=False)[0]
+        w = sm._tetra_corner_weights(es.T, energy, bloechl=False)[:, 0]
         np.testing.assert_allclose(w, (lam * inside[:, None]).mean(axis=0), atol=2e-3)
         assert w.sum() == pytest.approx(n[0], abs=1e-12)
         # Bloechl corrections redistribute weight between corners, never the total
-        assert sm._tetra_corner_weights(es, energy).sum() == pytest.approx(n[0], abs=1e-12)
+        assert sm._tetra_corner_weights(es.T, energy).sum() == pytest.approx(n[0], abs=1e-12)
 
 
 def test_tetrahedron_dos_is_derivative_of_count():
     rng = np.random.default_rng(8)
-    es = np.sort(rng.uniform(-1, 1, size=(50, 4)), axis=1)
+    es = np.sort(rng.uniform(-1, 1, size=(50, 4)), axis=1).T  # (4, T)
     h = 1e-6
     for energy in np.linspace(-0.9, 0.9, 7):
         n_p, _ = sm._tetra_count_and_dos(es, energy + h)
