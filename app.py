@@ -12,18 +12,15 @@ Environment variables (besides those of :mod:`analysis.config`):
 from __future__ import annotations
 
 import argparse
-import os
 
 import dash
 import diskcache
 from dash import Dash, DiskcacheManager, html
 
-from analysis.config import cache_dir
-from analysis.views import max_upload_bytes
+from analysis.config import DEFAULT_HOST, DEFAULT_PORT, cache_dir, host, max_upload_bytes, port
 from components.layout import navbar
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8050
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "app", "server"]
 def request_limit_bytes() -> int:
     """Flask's MAX_CONTENT_LENGTH: the upload limit plus the base64 expansion (4/3) of dcc.Upload and 1 MiB of JSON."""
     return int(max_upload_bytes() * 4 / 3) + 1024 * 1024
@@ -54,9 +51,9 @@ server = app.server
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options (defaults from MLFF_ATLAS_HOST and MLFF_ATLAS_PORT)."""
     parser = argparse.ArgumentParser(description="Serve the MLFF Error Atlas dashboard.")
-    parser.add_argument("--host", default=os.environ.get("MLFF_ATLAS_HOST", DEFAULT_HOST),
+    parser.add_argument("--host", default=host(),
                         help="interface to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("MLFF_ATLAS_PORT", DEFAULT_PORT)))
+    parser.add_argument("--port", type=int, default=port())
     parser.add_argument("--debug", action="store_true", help="Dash debug mode (hot reload, error overlay)")
     return parser.parse_args(argv)
 

@@ -34,13 +34,12 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-from analysis.config import PACKAGE_DIR, data_dir
+from analysis.config import MODEL_DIR_ENV, SEVENN_VENV_ENV, sevenn_venv
+from analysis.config import model_dir as config_model_dir
 
 Family = Literal["mace", "orb", "chgnet", "sevenn", "nep", "deepmd", "ase"]
 Env = Literal["main", "sevenn"]
 
-MODEL_DIR_ENV = "MLFF_ATLAS_MODEL_DIR"
-SEVENN_VENV_ENV = "MLFF_ATLAS_SEVENN_VENV"
 
 # mace-torch 0.3.16, mace/calculators/foundations_models.py: mace_mp_urls (MACE-MP family only)
 MACE_MP_URLS: dict[str, str] = {
@@ -185,16 +184,13 @@ def _file_sha256(path: str, _size: int, _mtime_ns: int) -> str:
 
 # --------------------------------------------------------------------------- registry
 def model_dir() -> Path:
-    """Folder searched for downloaded weights (``MLFF_ATLAS_MODEL_DIR``, default ``<data dir>/models``)."""
-    env = os.environ.get(MODEL_DIR_ENV)
-    return Path(env).resolve() if env else data_dir() / "models"
+    """Folder searched for downloaded weights (see :func:`analysis.config.model_dir`)."""
+    return config_model_dir()
 
 
 def sevenn_python() -> Path:
-    """The Python of the SevenNet environment (``MLFF_ATLAS_SEVENN_VENV``, default ``.venv-sevenn``)."""
-    env = os.environ.get(SEVENN_VENV_ENV)
-    venv = Path(env) if env else PACKAGE_DIR.parent / ".venv-sevenn"
-    return venv / "bin" / "python"
+    """The Python of the SevenNet environment (see :func:`analysis.config.sevenn_venv`)."""
+    return sevenn_venv() / "bin" / "python"
 
 
 @lru_cache(maxsize=1)

@@ -24,7 +24,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from analysis import elements, store
-from analysis.config import PACKAGE_DATA_DIR
+from analysis.config import PACKAGE_DATA_DIR, max_upload_bytes  # noqa: F401  (re-exported for pages)
 from analysis.dataset import temperature_label
 from analysis.metrics import (
     METRIC_COLUMNS,
@@ -77,22 +77,6 @@ class DatasetSummary:
     created: str
     provenance: dict[str, Any]
     path: str
-
-
-def max_upload_bytes() -> int:
-    """The largest accepted upload in bytes, from MLFF_ATLAS_MAX_UPLOAD_MB (default 50 MB).
-
-    Raises:
-        ValueError: the variable is not a positive number.
-    """
-    raw = os.environ.get("MLFF_ATLAS_MAX_UPLOAD_MB", "50")
-    try:
-        mb = float(raw)
-    except ValueError:
-        raise ValueError(f"MLFF_ATLAS_MAX_UPLOAD_MB={raw!r} is not a number") from None
-    if not mb > 0:
-        raise ValueError(f"MLFF_ATLAS_MAX_UPLOAD_MB={raw!r} must be positive")
-    return int(mb * 1024 * 1024)
 
 
 # --------------------------------------------------------------------------- signatures
