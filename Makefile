@@ -41,6 +41,7 @@ sevenn:
 
 bench: install
 	$(BIN)/python benchmarks/bench_metrics.py
+	$(BIN)/python benchmarks/bench_smearing.py
 
 reference-ci: install
 	$(BIN)/python -m analysis build-reference --tier ci
