@@ -42,7 +42,7 @@ def metal43_card(symbol: str) -> html.Div:
     if not elements.is_metal43(symbol):
         return html.Div(alert(f"{symbol} is not one of the Metal-43 elements.", "info"), id=ids.ELEMENT_ROW)
     row = elements.row(symbol)
-    temps = ", ".join(f"{lab}: {t:g} K" for t, lab in row.temperature_labels.items())
+    temps = ", ".join(f"{t:g} K" if lab == "300 K" else f"{lab} = {t:g} K" for t, lab in row.temperature_labels.items())
     items = [("mp-id", row.mp_id), ("space group", row.space_group), ("AIMD temperatures", temps), ("POTCAR", row.potcar)]
     if row.note:
         items.append(("note", row.note))
