@@ -217,8 +217,8 @@ def compute_eos(symbol: str, settings: TierSettings) -> dict[str, Any]:
     Volumes: ``n_points`` from (1 - strain_range) to (1 + strain_range) times the initial guess
     (ASE's reference volume); if the fitted V0 lies outside the inner 60 % of that window, the
     scan is repeated once around the fitted V0. For hexagonal cells listed in ``covera_scan``
-    (Hg's simple hexagonal phase, whose c/a is not in ASE's data), c/a is first optimised at the
-    guessed volume by a parabola through the scanned energies.
+    (none in the shipped settings), c/a is first optimised at the guessed volume by a parabola
+    through the scanned energies.
 
     Returns:
         A JSON-ready dict: V0_A3_per_atom, B0_GPa, Bprime, E0_eV_per_atom, covera, volumes and

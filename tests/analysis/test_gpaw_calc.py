@@ -45,12 +45,13 @@ def test_primitive_and_supercell_volume_and_size(symbol: str) -> None:
     assert d.min() > 0.8 * v ** (1 / 3)
 
 
-def test_hcp_uses_reference_covera_and_hg_is_simple_hexagonal() -> None:
+def test_hcp_uses_reference_covera_and_hg_is_alpha_hg() -> None:
     zn = gpaw_calc.phase("Zn")
     assert zn.prototype == "hcp" and zn.covera == pytest.approx(1.856)
-    hg = gpaw_calc.primitive_cell("Hg", 23.0, covera=1.0)
-    a, _b, c = hg.cell.lengths()
-    assert len(hg) == 1 and c / a == pytest.approx(1.0)
+    hg = gpaw_calc.primitive_cell("Hg", 23.0)
+    assert len(hg) == 1 and _space_group_number(hg) == 166
+    np.testing.assert_allclose(hg.cell.angles(), 70.45)
+    assert gpaw_calc.phase("Hg").space_group == "R-3m" and "hR1" in gpaw_calc.phase("Hg").note
 
 
 def test_alpha_ga_primitive_is_half_the_conventional_cell() -> None:
