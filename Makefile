@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 APT_PACKAGES := chromium chromium-driver libxc-dev libopenblas-dev
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install system-deps venv gpaw sevenn bench reference-ci lint clean-venv
+.PHONY: run test install system-deps venv gpaw sevenn bench reference-ci score-default clean-venv
 
 run: install
 	bash scripts/run.sh
@@ -42,6 +42,10 @@ sevenn:
 bench: install
 	$(BIN)/python benchmarks/bench_metrics.py
 	$(BIN)/python benchmarks/bench_smearing.py
+
+# score the embedded default data with the offline universal models and ship the predictions
+score-default: install sevenn
+	bash scripts/score_default.sh
 
 reference-ci: install
 	$(BIN)/python -m analysis build-reference --tier ci
