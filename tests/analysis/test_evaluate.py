@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from ase.calculators.emt import EMT
 
-from analysis.evaluate import FrameResults, LoopEvaluator, evaluate_frames, make_evaluator, resolve_device
+from analysis.evaluate import BatchedEvaluator, FrameResults, LoopEvaluator, evaluate_frames, make_evaluator, resolve_device
 from analysis.models import get_spec
 from tests.analysis.conftest import SMALL_ORB_OPTIONS, cu_frames
 
@@ -71,3 +71,56 @@ def test_chgnet_batched_matches_ase_loop() -> None:
     assert np.all(res_b.energy / 4 < -1.0)
     # float32 model: looser tolerance than the float64 agreement test
     _assert_agree(res_b, res_l, np.full(3, 4), e_tol=1e-5, f_tol=1e-4)
+
+
+class _BudgetedEMT(BatchedEvaluator):
+    """EMT batches under an emulated device-memory budget: a batch of more than ``max_frames``
+    frames fails with the message torch gives for CUDA out-of-memory. The retry policy is what is
+    tested; the energies and forces are EMT's own."""
+
+    def __init__(self, max_frames: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.max_frames = max_frames
+        self.batch_sizes_run: list[int] = []
+
+    def prepare(self, frames):
+        return [a.copy() for a in frames]
+
+    def compute(self, prepared, frames):
+        from ase.calculators.emt import EMT
+
+        if len(prepared) > self.max_frames:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (emulated budget)")
+        self.batch_sizes_run.append(len(prepared))
+        energies, forces = [], []
+        for atoms in prepared:
+            atoms.calc = EMT()
+            energies.append(atoms.get_potential_energy())
+            forces.append(atoms.get_forces())
+        return FrameResults(np.array(energies), forces)
+
+
+def test_out_of_memory_halves_the_batch_and_keeps_every_frame() -> None:
+    from ase.build import bulk
+
+    frames = []
+    for i in range(13):
+        atoms = bulk("Cu", "fcc", a=3.61, cubic=True)
+        atoms.rattle(0.03, seed=i)
+        frames.append(atoms)
+    ev = _BudgetedEMT(3, device="cuda:0", dtype="float64", batch_size=16, prefetch=False)
+    got = ev.predict(frames)
+    assert ev.oom_retries > 0 and max(ev.batch_sizes_run) <= 3 and ev.batch_size <= 3
+    assert len(got.energy) == 13 and sum(ev.batch_sizes_run) == 13
+    from ase.calculators.emt import EMT
+
+    want = []
+    for atoms in frames:
+        atoms = atoms.copy()
+        atoms.calc = EMT()
+        want.append(atoms.get_potential_energy())
+    np.testing.assert_allclose(got.energy, want, rtol=0, atol=1e-10)
+    # on the CPU an out-of-memory error is not retried: it surfaces
+    cpu = _BudgetedEMT(3, device="cpu", dtype="float64", batch_size=16, prefetch=False)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        cpu.predict(frames)
