@@ -102,6 +102,8 @@ def test_ci_tier_real_gpaw_run_then_rerun_computes_nothing(tmp_path: Path) -> No
 
     eos = reference.load_eos_table(eos_path)["entries"][f"{settings.eos_hash}/Al"]
     assert 14.0 < eos["V0_A3_per_atom"] < 19.0 and 40.0 < eos["B0_GPa"] < 120.0
+    # one scan with one k-mesh is fitted (a mesh changing with the volume puts steps into E(V))
+    assert len(eos["volumes_A3_per_atom"]) == settings.eos["n_points"] and len(eos["kpts_primitive"]) == 3
     assert frame.get_volume() / len(frame) == pytest.approx(eos["V0_A3_per_atom"], rel=1e-6)
 
     manifest = json.loads((folder / "manifest.json").read_text())
