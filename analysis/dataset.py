@@ -208,6 +208,13 @@ class ReferenceSet:
         return ReferenceSet(frames, provenance)
 
 
+def _check_atom_counts(n_atoms: NDArray[np.int64], ref: FrameArrays, source: str) -> None:
+    """Raise ValueError naming the first frame whose predicted atom count differs from the reference."""
+    if not np.array_equal(n_atoms, ref.n_atoms):
+        bad = int(np.flatnonzero(n_atoms != ref.n_atoms)[0])
+        raise ValueError(f"{source}: frame {ref.frame_id[bad]} has {n_atoms[bad]} predicted atoms, reference {ref.n_atoms[bad]}")
+
+
 def _fixed_text(values: NDArray[np.float64]) -> bytes:
     return " ".join(f"{v:.8f}" for v in values.ravel()).replace("-0.00000000", "0.00000000").encode()
 
@@ -249,11 +256,7 @@ class Predictions:
         if len(self.frame_id) != len(ref.frame_id):
             raise ValueError(f"{source}: {len(self.frame_id)} predicted frames but the reference has {len(ref.frame_id)}")
         if np.array_equal(self.frame_id, ref.frame_id):
-            if not np.array_equal(self.n_atoms, ref.n_atoms):
-                bad = int(np.flatnonzero(self.n_atoms != ref.n_atoms)[0])
-                raise ValueError(
-                    f"{source}: frame {ref.frame_id[bad]} has {self.n_atoms[bad]} predicted atoms, reference {ref.n_atoms[bad]}"
-                )
+            _check_atom_counts(self.n_atoms, ref, source)
             return self
         index = {fid: i for i, fid in enumerate(self.frame_id)}
         missing = [fid for fid in ref.frame_id if fid not in index]
@@ -261,14 +264,7 @@ class Predictions:
             raise ValueError(f"{source}: {len(missing)} reference frames have no prediction, e.g. {missing[0]}")
         order = np.array([index[fid] for fid in ref.frame_id], dtype=np.int64)
         n_atoms = self.n_atoms[order]
-        if not np.array_equal(n_atoms, ref.n_atoms):
-            bad = int(np.flatnonzero(n_atoms != ref.n_atoms)[0])
-            raise ValueError(
-                f"{source}: frame {ref.frame_id[bad]} has {n_atoms[bad]} predicted atoms, reference {ref.n_atoms[bad]}"
-            )
+        _check_atom_counts(n_atoms, ref, source)
         offsets = np.concatenate([[0], np.cumsum(self.n_atoms)])
-        if np.array_equal(order, np.arange(len(order))):
-            forces = self.forces
-        else:
-            forces = np.concatenate([self.forces[offsets[i] : offsets[i + 1]] for i in order])
+        forces = np.concatenate([self.forces[offsets[i] : offsets[i + 1]] for i in order])
         return Predictions(self.model, self.dataset_hash, self.frame_id[order], self.energy[order], forces, n_atoms, self.meta)
