@@ -251,6 +251,21 @@ class Predictions:
     n_atoms: NDArray[np.int64]
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def scored(self) -> NDArray[np.bool_]:
+        """(F,) True for frames the model scored; False where it refused (NaN energy or forces)."""
+        ok = np.isfinite(self.energy)
+        if len(self.forces):
+            bad_atom = ~np.isfinite(self.forces).all(axis=1)
+            if bad_atom.any():
+                frame_of_atom = np.repeat(np.arange(len(self.energy)), self.n_atoms)
+                ok &= np.bincount(frame_of_atom, bad_atom, minlength=len(ok)) == 0
+        return ok
+
+    @property
+    def failed_frames(self) -> dict[str, str]:
+        """Frame id -> the model's error, for the frames it refused (recorded by the job queue)."""
+        return dict(self.meta.get("failed_frames") or {})
+
     def aligned_to(self, ref: FrameArrays, *, source: str = "predictions") -> "Predictions":
         """Reorder to the reference frame order; raise ValueError naming the counts on any mismatch."""
         if len(self.frame_id) != len(ref.frame_id):

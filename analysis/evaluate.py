@@ -126,8 +126,16 @@ class LoopEvaluator(Evaluator):
             for atoms in frames:
                 work = _bare(atoms)
                 work.calc = self.calculator
-                energies.append(float(work.get_potential_energy()))
-                forces.append(np.array(work.get_forces(), dtype=np.float64))
+                try:
+                    energies.append(float(work.get_potential_energy()))
+                    forces.append(np.array(work.get_forces(), dtype=np.float64))
+                except Exception:
+                    # a calculator that raised half-way through its set-up (EMT on an element it
+                    # has no parameters for) keeps that state: clear it so the next call starts clean
+                    reset = getattr(self.calculator, "reset", None)
+                    if callable(reset):
+                        reset()
+                    raise
         return FrameResults(np.array(energies, dtype=np.float64), forces)
 
 
@@ -470,6 +478,44 @@ def evaluate_frames(
     if not isinstance(evaluator, Evaluator):
         evaluator = LoopEvaluator(evaluator)
     return evaluator.predict(frames)
+
+
+MAX_ERROR_CHARS = 500
+
+
+def _one_line(exc: BaseException) -> str:
+    """``Type: message`` of an exception, on one line and at most :data:`MAX_ERROR_CHARS` long."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
+
+
+def predict_isolating_failures(
+    evaluator: Evaluator, frames: Sequence[Atoms]
+) -> tuple[FrameResults, dict[int, str]]:
+    """Predict ``frames``; a frame the model refuses becomes NaN instead of failing the rest.
+
+    When a batch raises (an ``Exception``: the model's own refusal, e.g. CHGNet's "isolated atom"
+    for a Cs cell wider than its 5 Å cutoff, or EMT's missing parameters), it is split in halves
+    and each half is tried again, down to single frames. A single frame that still raises gets a
+    NaN energy and NaN forces, and its error. Only the frames of a batch that raised are
+    recomputed (in halves), so one bad frame costs about 2·log2(batch) extra model calls.
+
+    Returns:
+        The results for every frame (NaN where the model failed) and the failed frames' indices
+        (into ``frames``) mapped to the one-line error.
+    """
+    frames = list(frames)
+    try:
+        return evaluator.predict(frames), {}
+    except Exception as exc:  # noqa: BLE001 - the model's refusal is recorded per frame
+        if len(frames) == 1:
+            n = len(frames[0])
+            return FrameResults(np.array([np.nan]), [np.full((n, 3), np.nan)]), {0: _one_line(exc)}
+    half = len(frames) // 2
+    left, left_failed = predict_isolating_failures(evaluator, frames[:half])
+    right, right_failed = predict_isolating_failures(evaluator, frames[half:])
+    failed = {**left_failed, **{half + i: msg for i, msg in right_failed.items()}}
+    return FrameResults.concat([left, right]), failed
 
 
 @dataclass

@@ -70,6 +70,8 @@ class JobRecord:
         chunk_frames: frames per chunk; batch_size: frames per model call (halved on CUDA OOM).
         seconds: wall time spent evaluating (summed over attempts), in s.
         frames_reused: frames found already done on disk when the latest attempt started.
+        frames_failed: frames the model refused (NaN in the stored predictions, with its error in
+            the predictions' ``meta['failed_frames']``); a job fails only when every frame does.
     """
 
     job_id: str
@@ -96,6 +98,7 @@ class JobRecord:
     batch_size: int = DEFAULT_BATCH_SIZE
     seconds: float = 0.0
     frames_reused: int = 0
+    frames_failed: int = 0
 
     @property
     def progress(self) -> float:
@@ -395,7 +398,23 @@ def _chunk_frames_done(job_id: str) -> int:
     return total
 
 
-def _write_chunk(job_id: str, start: int, energy: np.ndarray, forces: list[np.ndarray], seconds: float) -> None:
+def _chunk_frames_failed(job_id: str) -> int:
+    total = 0
+    for path in _chunk_files(job_id).values():
+        with np.load(path, allow_pickle=False) as npz:
+            total += len(npz["failed_index"]) if "failed_index" in npz.files else 0
+    return total
+
+
+def _write_chunk(
+    job_id: str,
+    start: int,
+    energy: np.ndarray,
+    forces: list[np.ndarray],
+    seconds: float,
+    failed: dict[int, str] | None = None,
+) -> None:
+    failed = failed or {}
     buffer = io.BytesIO()
     np.savez(
         buffer,
@@ -403,6 +422,8 @@ def _write_chunk(job_id: str, start: int, energy: np.ndarray, forces: list[np.nd
         forces=np.concatenate(forces).astype(np.float64) if forces else np.zeros((0, 3)),
         n_atoms=np.array([len(f) for f in forces], dtype=np.int64),
         seconds=np.float64(seconds),
+        failed_index=np.array(sorted(failed), dtype=np.int64),
+        failed_error=np.array([failed[i] for i in sorted(failed)], dtype=np.str_),
     )
     end = start + len(energy)
     atomic_write_bytes(chunk_dir(job_id) / f"{start:07d}-{end:07d}.npz", buffer.getvalue())
@@ -502,6 +523,8 @@ class Worker:
 
     def run_job(self, rec: JobRecord, *, on_progress: Callable[[JobRecord], None] | None = None) -> JobRecord:
         """Evaluate one claimed job chunk by chunk; returns its final record."""
+        from analysis.evaluate import predict_isolating_failures
+
         try:
             spec = ModelSpec.from_dict(rec.spec)
             ref = load_dataset(rec.dataset)
@@ -518,6 +541,8 @@ class Worker:
             self._update_fields(
                 rec, device_used=evaluator.device, frames_total=len(frames), frames_reused=_chunk_frames_done(rec.job_id)
             )
+            n_failed = _chunk_frames_failed(rec.job_id)
+            any_scored = _chunk_frames_done(rec.job_id) > n_failed
             for start in range(0, len(frames), rec.chunk_frames):
                 if start in done:
                     continue
@@ -526,9 +551,14 @@ class Worker:
                     return current or rec  # cancelled, or taken over
                 t_chunk = time.perf_counter()
                 chunk = frames[start : start + rec.chunk_frames]
-                res = evaluator.predict(chunk)
-                _write_chunk(rec.job_id, start, res.energy, res.forces, time.perf_counter() - t_chunk)
-                updated = _update(rec.job_id, self.pid, frames_done=_chunk_frames_done(rec.job_id))
+                res, failed = predict_isolating_failures(evaluator, chunk)
+                if len(failed) == len(chunk) and not any_scored:
+                    # nothing has worked yet: a broken model, not a refused frame; fail the job
+                    raise RuntimeError(f"{spec.name} failed on every frame of the first chunk; first error: {failed[0]}")
+                any_scored = any_scored or len(failed) < len(chunk)
+                n_failed += len(failed)
+                _write_chunk(rec.job_id, start, res.energy, res.forces, time.perf_counter() - t_chunk, failed)
+                updated = _update(rec.job_id, self.pid, frames_done=_chunk_frames_done(rec.job_id), frames_failed=n_failed)
                 if updated is not None and on_progress is not None:
                     on_progress(updated)
             pred = self._assemble(rec, spec, ref, evaluator, load_s)
@@ -573,17 +603,22 @@ class Worker:
     def _assemble(self, rec: JobRecord, spec: ModelSpec, ref: Any, evaluator: Any, load_s: float) -> Predictions:
         files = _chunk_files(rec.job_id)
         energies, forces, n_atoms, seconds = [], [], [], 0.0
+        failed_at: dict[int, str] = {}
         for start in sorted(files):
             with np.load(files[start], allow_pickle=False) as npz:
                 energies.append(npz["energy"])
                 forces.append(npz["forces"])
                 n_atoms.append(npz["n_atoms"])
                 seconds += float(npz["seconds"])
+                if "failed_index" in npz.files:
+                    failed_at.update({start + int(i): str(e) for i, e in zip(npz["failed_index"], npz["failed_error"])})
         energy = np.concatenate(energies)
         arrays = ref.arrays()
         n = np.concatenate(n_atoms)
         if len(energy) != len(arrays.frame_id) or not np.array_equal(n, arrays.n_atoms):
             raise RuntimeError(f"job {rec.job_id}: chunks cover {len(energy)} frames, the data set has {len(arrays.frame_id)}")
+        if failed_at and len(failed_at) == len(energy):
+            raise RuntimeError(f"{spec.name} failed on every frame; first error: {failed_at[min(failed_at)]}")
         versions = model_versions(spec)
         versions.update(getattr(evaluator, "versions", {}) or {})
         meta = {
@@ -600,6 +635,8 @@ class Worker:
                 "frames_per_second": len(energy) / seconds if seconds > 0 else None,
             },
             "versions": versions,
+            # frame id -> the model's error, for frames it refused (NaN in energy and forces)
+            "failed_frames": {str(arrays.frame_id[i]): msg for i, msg in sorted(failed_at.items())},
         }
         return Predictions(
             model=spec.name,

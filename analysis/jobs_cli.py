@@ -133,6 +133,12 @@ def evaluate_main(argv: list[str]) -> int:
         print(f"failed: {rec.error}\n{rec.traceback}", file=sys.stderr)
         return 1
     print(f"{rec.state}: {rec.model} on {rec.dataset} ({rec.frames_done}/{rec.frames_total} frames, {rec.seconds:.1f} s)")
+    if rec.frames_failed:
+        print(
+            f"warning: {rec.model} refused {rec.frames_failed} frame(s); they are left out of its errors "
+            f"(see `python -m analysis jobs --show {rec.job_id}` and the element pages)",
+            file=sys.stderr,
+        )
     return 0 if rec.state == "done" else 1
 
 
@@ -168,6 +174,8 @@ def jobs_main(argv: list[str]) -> int:
         )
         if r.state == "failed":
             print(f"{'':<16} {r.error}")
+        elif r.frames_failed:
+            print(f"{'':<16} {r.frames_failed} frame(s) refused by the model (left out of its errors)")
     if not recs:
         print("(no jobs)")
     return 0

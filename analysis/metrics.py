@@ -8,6 +8,10 @@ The per-element constant energy shift (SI section 3) for universal models is the
 element's frames (all its temperatures) of ``(E_pred - E_ref) / N_atoms``; it is subtracted from
 the predictions before the energy errors are computed when ``shift`` asks for it, and reported in
 the ``energy_shift_ev_per_atom`` column (0 when not applied).
+
+Frames a model refused (NaN energy or forces in its predictions; the job queue records why) are
+left out of that model's errors, shift and reference spreads, and counted in ``n_frames_unscored``;
+a group with no scored frame has no row.
 """
 from __future__ import annotations
 
@@ -130,10 +134,17 @@ def _force_error_frame_sums(
 
 
 def per_element_energy_shift(ref: FrameArrays, pred: Predictions) -> dict[str, float]:
-    """The per-element constant shift (eV/atom): mean of (E_pred - E_ref)/N over each element's frames."""
+    """The per-element constant shift (eV/atom): mean of (E_pred - E_ref)/N over each element's scored frames.
+
+    NaN for an element none of whose frames the model scored.
+    """
     g = _groups(ref)
-    de = (pred.energy - ref.energy) / ref.n_atoms
-    shift = np.bincount(g.element_code, de, minlength=len(g.elements)) / np.bincount(g.element_code, minlength=len(g.elements))
+    ok = pred.scored()
+    de = np.where(ok, (pred.energy - ref.energy) / ref.n_atoms, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shift = np.bincount(g.element_code, de, minlength=len(g.elements)) / np.bincount(
+            g.element_code, ok.astype(np.float64), minlength=len(g.elements)
+        )
     return dict(zip(g.elements, shift.tolist()))
 
 
@@ -163,8 +174,8 @@ def compute_metrics_table(
 
     Returns:
         One row per (element, model, temperature) with the columns of :data:`METRIC_COLUMNS`, plus
-        n_frames, n_atoms, energy_shift_ev_per_atom, ref_energy_std_mev_per_atom and
-        ref_force_std_mev_per_a.
+        n_frames (scored), n_frames_unscored (refused by the model), n_atoms,
+        energy_shift_ev_per_atom, ref_energy_std_mev_per_atom and ref_force_std_mev_per_a.
     """
     g = _groups(ref)
     n_groups = len(g.element)
@@ -187,13 +198,25 @@ def compute_metrics_table(
     for model, raw in predictions.items():
         pred = raw.aligned_to(ref, source=f"predictions of {model}")
         de = (pred.energy - ref.energy) / ref.n_atoms
+        f_sq, f_abs, f_norm = _force_error_frame_sums(pred.forces, ref.forces, offsets)
+        # a refused frame has NaN energy or forces, so NaN sums: weight it out (free to detect)
+        ok = np.isfinite(de) & np.isfinite(f_sq) & np.isfinite(f_norm)
+        m_count, m_atoms, m_ref_sums, el_count = count, atoms, ref_sums, None
+        if not ok.all():
+            w = ok.astype(np.float64)
+            de, f_sq, f_abs, f_norm = (np.where(ok, x, 0.0) for x in (de, f_sq, f_abs, f_norm))
+            m_count = np.bincount(g.code, w, minlength=n_groups)
+            m_atoms = np.bincount(g.code, ref.n_atoms * w, minlength=n_groups)
+            m_ref_sums = np.stack([np.bincount(g.code, w * x, minlength=n_groups) for x in (e_ref, e_ref**2, f_frame_sum, f_frame_sq)])
+            el_count = np.bincount(g.element_code, w, minlength=len(g.elements))
         el_shift = np.zeros(len(g.elements))
         if _wants_shift(model, pred, shift):
-            el_shift = np.bincount(g.element_code, de, minlength=len(g.elements)) / np.bincount(
-                g.element_code, minlength=len(g.elements)
-            )
-            de = de - el_shift[g.element_code]
-        f_sq, f_abs, f_norm = _force_error_frame_sums(pred.forces, ref.forces, offsets)
+            if el_count is None:
+                el_count = np.bincount(g.element_code, minlength=len(g.elements)).astype(np.float64)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                el_shift = np.bincount(g.element_code, de, minlength=len(g.elements)) / el_count
+            de = np.where(ok, de - np.nan_to_num(el_shift)[g.element_code], 0.0)
+        unscored = count - m_count
         sums = np.stack(
             [
                 np.bincount(g.code, de**2, minlength=n_groups),
@@ -203,7 +226,9 @@ def compute_metrics_table(
                 np.bincount(g.code, f_norm, minlength=n_groups),
             ]
         )
-        frames.append(_rows(model, g.element, g.temperature, count, atoms, sums, ref_sums, el_shift[g.group_element]))
+        frames.append(
+            _rows(model, g.element, g.temperature, m_count, m_atoms, sums, m_ref_sums, el_shift[g.group_element], unscored)
+        )
         if include_pooled:
             agg = lambda x: np.stack([np.bincount(g.group_element, row, minlength=len(g.elements)) for row in x])  # noqa: E731
             frames.append(
@@ -211,16 +236,18 @@ def compute_metrics_table(
                     model,
                     g.elements,
                     [POOLED] * len(g.elements),
-                    agg(count[None])[0],
-                    agg(atoms[None].astype(np.float64))[0],
+                    agg(m_count[None])[0],
+                    agg(np.asarray(m_atoms, dtype=np.float64)[None])[0],
                     agg(sums),
-                    agg(ref_sums),
+                    agg(m_ref_sums),
                     el_shift,
+                    agg(unscored[None])[0],
                 )
             )
     if not frames:
-        return pd.DataFrame(columns=["element", "model", "temperature", "n_frames", "n_atoms", *METRIC_COLUMNS])
+        return pd.DataFrame(columns=["element", "model", "temperature", "n_frames", "n_frames_unscored", "n_atoms", *METRIC_COLUMNS])
     table = pd.concat(frames, ignore_index=True)
+    table = table[table["n_frames"] > 0]  # an (element, temperature) the model scored no frame of
     return table.sort_values(["model", "element", "temperature"], kind="stable").reset_index(drop=True)
 
 
@@ -233,8 +260,25 @@ def _rows(
     sums: NDArray[np.float64],
     ref_sums: NDArray[np.float64],
     shift: NDArray[np.float64],
+    unscored: NDArray[np.float64],
 ) -> pd.DataFrame:
-    n_comp = 3.0 * atoms
+    n_comp = 3.0 * np.asarray(atoms, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):  # groups without a scored frame are dropped
+        return _row_frame(model, element, temperature, count, atoms, n_comp, sums, ref_sums, shift, unscored)
+
+
+def _row_frame(
+    model: str,
+    element: list[str],
+    temperature: list[str],
+    count: NDArray[np.float64],
+    atoms: NDArray[np.float64],
+    n_comp: NDArray[np.float64],
+    sums: NDArray[np.float64],
+    ref_sums: NDArray[np.float64],
+    shift: NDArray[np.float64],
+    unscored: NDArray[np.float64],
+) -> pd.DataFrame:
     e_mean = ref_sums[0] / count
     f_mean = ref_sums[2] / n_comp
     return pd.DataFrame(
@@ -243,7 +287,8 @@ def _rows(
             "model": model,
             "temperature": temperature,
             "n_frames": count.astype(np.int64),
-            "n_atoms": atoms.astype(np.int64),
+            "n_frames_unscored": np.asarray(unscored).astype(np.int64),
+            "n_atoms": np.asarray(atoms).astype(np.int64),
             "energy_rmse_mev_per_atom": 1e3 * np.sqrt(sums[0] / count),
             "energy_mae_mev_per_atom": 1e3 * sums[1] / count,
             "force_rmse_mev_per_a": 1e3 * np.sqrt(sums[2] / n_comp),
@@ -297,6 +342,9 @@ class FrameErrors:
 def frame_errors(ref: FrameArrays, pred: Predictions, *, shift: ShiftMode = "auto") -> FrameErrors:
     """Per-atom energies and force components of reference and (shifted) predictions."""
     pred = pred.aligned_to(ref, source=f"predictions of {pred.model}")
+    ok = pred.scored()
+    if not ok.all():  # leave out the frames the model refused
+        ref, pred = _subset(ref, ok), _subset_predictions(pred, ok)
     e_ref = ref.energy / ref.n_atoms
     e_pred = pred.energy / ref.n_atoms
     if _wants_shift(pred.model, pred, shift):
@@ -313,3 +361,21 @@ def frame_errors(ref: FrameArrays, pred: Predictions, *, shift: ShiftMode = "aut
         force_pred_ev_per_a=pred.forces.ravel(),
         force_frame=np.repeat(frame_of_atom, 3),
     )
+
+
+def _subset(ref: FrameArrays, keep: NDArray[np.bool_]) -> FrameArrays:
+    """The frames of ``ref`` where ``keep`` is True."""
+    return FrameArrays(
+        frame_id=ref.frame_id[keep],
+        element=ref.element[keep],
+        temperature=ref.temperature[keep],
+        n_atoms=ref.n_atoms[keep],
+        energy=ref.energy[keep],
+        forces=ref.forces[np.repeat(keep, ref.n_atoms)],
+    )
+
+
+def _subset_predictions(pred: Predictions, keep: NDArray[np.bool_]) -> Predictions:
+    """The frames of (aligned) ``pred`` where ``keep`` is True."""
+    forces = pred.forces[np.repeat(keep, pred.n_atoms)]
+    return Predictions(pred.model, pred.dataset_hash, pred.frame_id[keep], pred.energy[keep], forces, pred.n_atoms[keep], pred.meta)

@@ -236,6 +236,35 @@ def stale_predictions(name: str) -> dict[str, str]:
     return dict(_checked_predictions(name, dataset_signature(name))[1])
 
 
+def refused_frames(name: str, element: str | None = None) -> dict[str, dict[str, Any]]:
+    """Models that refused some frames of data set ``name`` (of ``element`` when given).
+
+    Returns model -> {"count": frames refused, "elements": sorted symbols, "error": the first
+    recorded error}; only models with at least one refused frame. Those frames are NaN in the
+    stored predictions and left out of the model's errors.
+    """
+    signature = dataset_signature(name)
+    ref = store.load_dataset(name).arrays()
+    element_of = dict(zip(ref.frame_id.tolist(), ref.element.tolist()))
+    out: dict[str, dict[str, Any]] = {}
+    for model, pred in _predictions_cached(name, signature).items():
+        refused = {fid: msg for fid, msg in pred.failed_frames.items() if element is None or element_of.get(fid) == element}
+        if not refused:
+            # predictions imported from elsewhere carry no error record: count their NaN frames
+            aligned = pred.aligned_to(ref)
+            bad = ~aligned.scored()
+            if element is not None:
+                bad &= ref.element == element
+            refused = {str(fid): "no prediction (NaN)" for fid in ref.frame_id[bad]}
+        if refused:
+            out[model] = {
+                "count": len(refused),
+                "elements": sorted({element_of.get(fid, "?") for fid in refused}),
+                "error": next(iter(refused.values())),
+            }
+    return out
+
+
 def models(name: str) -> list[str]:
     """Models with predictions on data set ``name``, sorted."""
     return sorted(metrics_table(name)["model"].unique().tolist())

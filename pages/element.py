@@ -150,8 +150,11 @@ def layout(symbol: str | None = None, dataset: str | None = None, model: str | N
     else:
         table = views.element_table(name, symbol)
         chosen = [m for m in split_list(model) if m in views.models(name)] or None
-        if table.empty:
-            errors: Any = alert(f"No model predictions on {name!r} yet: submit an evaluation on the Jobs page.", "info")
+        refused_by = views.refused_frames(name, symbol)
+        if table.empty and refused_by:
+            errors: Any = alert(f"No model on {name!r} scored a {symbol} frame.", "info")
+        elif table.empty:
+            errors = alert(f"No model predictions on {name!r} yet: submit an evaluation on the Jobs page.", "info")
         else:
             errors = html.Div([
                 data_table(table, id=ids.ELEMENT_TABLE, columns=TABLE_HEADERS),
@@ -159,8 +162,11 @@ def layout(symbol: str | None = None, dataset: str | None = None, model: str | N
                 dcc.Download(id=ids.ELEMENT_CSV_DOWNLOAD),
             ])
         note = views.sampler_note(name)
+        refused = [alert(f"{model} refused {info['count']} {symbol} frame(s), left out of its errors here. "
+                         f"The model said: {info['error']}", "info")
+                   for model, info in refused_by.items()]
         body = [html.P(f"Data set: {name}", className="hint"), *([alert(note, "warning")] if note else []),
-                html.H3("Errors per model and temperature"), errors]
+                *refused, html.H3("Errors per model and temperature"), errors]
         energy_fig = parity_plot(views.parity_data(name, symbol, quantity="energy", models_=chosen), quantity="energy",
                                  title=f"{symbol}: energy per atom (per-element shift applied to universal models)")
         force_fig = parity_plot(views.parity_data(name, symbol, quantity="force", models_=chosen), quantity="force",

@@ -193,6 +193,9 @@ def layout(dataset: str | None = None, present: str | None = None, **query: str)
         message.append(alert(note, "warning"))
     for model, reason in views.stale_predictions(name).items():
         message.append(alert(f"Predictions of {model} are left out: {reason}. Evaluate the model again on the Jobs page.", "warning"))
+    for model, info in views.refused_frames(name).items():
+        message.append(alert(f"{model} refused {info['count']} frame(s) of {', '.join(info['elements'])}; they are left out of its "
+                             f"errors (elements with none left are grey). The model said: {info['error']}", "info"))
     return html.Div(
         [
             dcc.Location(id=ids.MAP_URL, refresh=False),

@@ -70,6 +70,9 @@ def jobs_table(records: list[Any]) -> Any:
         progress = html.Div([
             html.Progress(value=str(rec.frames_done), max=str(max(rec.frames_total, 1)), className="progress"),
             html.Span(f" {rec.frames_done}/{rec.frames_total}"),
+            *([html.Span(f" ({rec.frames_failed} refused)", className="hint",
+                         title="frames the model raised an error on: left out of its errors; see the element pages")]
+              if rec.frames_failed else []),
         ])
         cancel = (html.Button("Cancel", id={"type": ids.JOBS_CANCEL, "index": rec.job_id}, className="button")
                   if rec.state in ("queued", "running") else "")

@@ -124,3 +124,22 @@ def test_out_of_memory_halves_the_batch_and_keeps_every_frame() -> None:
     cpu = _BudgetedEMT(3, device="cpu", dtype="float64", batch_size=16, prefetch=False)
     with pytest.raises(RuntimeError, match="out of memory"):
         cpu.predict(frames)
+
+
+def test_chgnet_020_refuses_wide_cs_alone_and_scores_the_rest() -> None:
+    """CHGNet 0.2.0's 5 Å graph cutoff leaves an atom of bcc Cs (nearest neighbour 5.3 Å) isolated:
+    that frame is refused with CHGNet's own error, the frames batched with it are still scored."""
+    from ase.build import bulk
+
+    from analysis.evaluate import predict_isolating_failures
+
+    cu = cu_frames(3)
+    cs = bulk("Cs", "bcc", a=6.12, cubic=True)
+    frames = [cu[0], cs, cu[1], cu[2]]
+    ev = make_evaluator("chgnet-0.2.0", device="cpu", dtype="float32", mode="batched", batch_size=4)
+    res, failed = predict_isolating_failures(ev, frames)
+    assert list(failed) == [1] and "isolated" in failed[1].lower(), failed
+    assert np.isnan(res.energy[1]) and np.isnan(res.forces[1]).all()
+    alone = ev.predict([cu[0], cu[1], cu[2]])
+    np.testing.assert_allclose(res.energy[[0, 2, 3]], alone.energy, rtol=0, atol=1e-4)
+    assert np.all(res.energy[[0, 2, 3]] / 4 < -1.0)

@@ -184,3 +184,54 @@ def test_sigterm_puts_the_job_back_at_once(data_env: Path) -> None:
     assert rec.state == "queued" and rec.worker_pid is None and "SystemExit" in rec.error
     assert 0 < rec.frames_done < 300
     assert jobs.live_workers() == []
+
+
+def _li_frames(n: int) -> list:
+    """bcc Li cells labelled with ASE's Lennard-Jones (EMT has no Li parameters and refuses them)."""
+    from ase.build import bulk
+    from ase.calculators.lj import LennardJones
+
+    from analysis.dataset import make_frame
+
+    rng = np.random.default_rng(7)
+    frames = []
+    for _ in range(n):
+        atoms = bulk("Li", "bcc", a=3.44, cubic=True)
+        atoms.positions += rng.normal(0.0, 0.05, atoms.positions.shape)
+        atoms.calc = LennardJones(sigma=2.7, epsilon=0.1, rc=6.0)
+        frames.append(make_frame(atoms, atoms.get_potential_energy(), atoms.get_forces(), temperature_k=300.0, source="lj"))
+    return frames
+
+
+def test_frames_a_model_refuses_are_recorded_and_the_rest_scored(data_env: Path) -> None:
+    from analysis.metrics import compute_metrics_table
+
+    ref = ReferenceSet([*cu_frames(6), *_li_frames(3)])
+    save_dataset(ref, "mix")
+    # chunks of 4 with batches of 4: the Li frames share batches with Cu frames and must be split out
+    job_id = jobs.submit_job("emt", "mix", device="cpu", chunk_frames=4, batch_size=4)
+    jobs.run_worker(once=True)
+    rec = jobs.get_job(job_id)
+    assert rec.state == "done" and rec.frames_done == 9 and rec.frames_failed == 3
+    pred = load_predictions("mix")["emt"]
+    arrays = ref.arrays()
+    aligned = pred.aligned_to(arrays)
+    is_li = arrays.element == "Li"
+    np.testing.assert_array_equal(aligned.scored(), ~is_li)
+    assert sorted(pred.failed_frames) == sorted(arrays.frame_id[is_li].tolist())
+    assert all("EMT" in msg or "Li" in msg for msg in pred.failed_frames.values()), pred.failed_frames
+    # the Cu frames are EMT's own labels, so they are scored exactly; Li has no row at all
+    np.testing.assert_allclose(aligned.energy[~is_li], arrays.energy[~is_li], atol=1e-9)
+    table = compute_metrics_table(arrays, {"emt": pred})
+    assert set(table.element) == {"Cu"}
+    assert table["energy_rmse_mev_per_atom"].max() < 1e-4  # stored labels are rounded to ~1e-9 eV
+
+
+def test_a_model_that_refuses_every_frame_fails_the_job(data_env: Path) -> None:
+    save_dataset(ReferenceSet(_li_frames(3)), "li")
+    job_id = jobs.submit_job("emt", "li", device="cpu")
+    jobs.run_worker(once=True)
+    rec = jobs.get_job(job_id)
+    assert rec.state == "failed"
+    assert "failed on every frame" in rec.error and "Li" in rec.error
+    assert "emt" not in load_predictions("li")

@@ -155,3 +155,50 @@ def test_chunked_threaded_path_matches_naive(monkeypatch):
     merged = expected.merge(table, on=["element", "temperature"], suffixes=("_want", ""))
     for col in METRIC_COLUMNS:
         np.testing.assert_allclose(merged[col], merged[f"{col}_want"], rtol=1e-9, err_msg=col)
+
+
+@pytest.mark.parametrize("universal", [True, False])
+def test_refused_frames_are_left_out_and_counted(universal):
+    """NaN predictions (frames the model refused) give the errors of the scored frames alone."""
+    from analysis.metrics import _subset, _subset_predictions
+
+    rng = np.random.default_rng(21)
+    ref = _random_set(rng, 80)
+    pred = _pred(rng, ref, "m", 0.4, universal)
+    energy, forces = pred.energy.copy(), pred.forces.copy()
+    offsets = ref.offsets
+    refused = np.zeros(len(ref), dtype=bool)
+    refused[rng.choice(len(ref), 10, replace=False)] = True
+    # every W frame at 300 K too: that group has no scored frame and must have no row
+    refused |= (ref.element == "W") & (ref.temperature == 300.0)
+    for k, i in enumerate(np.flatnonzero(refused)):
+        if k % 2:
+            energy[i] = np.nan
+        else:  # NaN forces with a finite energy still count as refused
+            forces[offsets[i] : offsets[i + 1]] = np.nan
+    partial = Predictions("m", "h", pred.frame_id, energy, forces, pred.n_atoms, pred.meta)
+    np.testing.assert_array_equal(partial.scored(), ~refused)
+
+    table = compute_metrics_table(ref, {"m": partial})
+    keep = ~refused
+    want = compute_metrics_table(_subset(ref, keep), {"m": _subset_predictions(pred, keep)})
+    assert not ((table.element == "W") & (table.temperature == "300")).any()
+    cols = [*METRIC_COLUMNS, "n_frames", "n_atoms", "energy_shift_ev_per_atom", "ref_energy_std_mev_per_atom", "ref_force_std_mev_per_a"]
+    merged = want.merge(table, on=["element", "temperature"], suffixes=("_want", ""))
+    assert len(merged) == len(want) == len(table)
+    for col in cols:
+        np.testing.assert_allclose(merged[col], merged[f"{col}_want"], rtol=1e-9, atol=1e-12, err_msg=col)
+    assert np.isfinite(table[list(METRIC_COLUMNS)].to_numpy()).all()
+    # the refused frames are counted per group and pooled per element
+    for el in ("Al", "Cu", "W"):
+        row = table[(table.element == el) & (table.temperature == "all")].iloc[0]
+        assert row["n_frames_unscored"] == int((refused & (ref.element == el)).sum())
+        assert row["n_frames"] == int((keep & (ref.element == el)).sum())
+
+    fe, fe_want = frame_errors(ref, partial), frame_errors(_subset(ref, keep), _subset_predictions(pred, keep))
+    np.testing.assert_array_equal(fe.frame_id, ref.frame_id[keep])
+    np.testing.assert_allclose(fe.energy_pred_ev_per_atom, fe_want.energy_pred_ev_per_atom)
+    np.testing.assert_allclose(fe.force_pred_ev_per_a, fe_want.force_pred_ev_per_a)
+    assert np.isfinite(fe.force_pred_ev_per_a).all() and fe.force_frame.max() == keep.sum() - 1
+    shifts = per_element_energy_shift(ref, partial)
+    assert all(np.isfinite(v) for v in shifts.values())

@@ -321,3 +321,30 @@ def test_jobs_table_shows_the_error_of_a_failed_job(pages, tmp_path: Path, monke
     assert jobs.get_job(job_id).state == "failed"
     text = _text(_run(pages.jobs.refresh, f"{ids.JOBS_INTERVAL}.n_intervals", 1, []))
     assert "failed" in text and "Error:" in text and jobs.get_job(job_id).error in text
+
+
+def test_frames_a_model_refused_are_named_on_the_map_and_element_pages(pages, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """EMT scores Cu but has no W parameters: a real job scores the Cu frames, refuses the W ones,
+    and the pages say which and why instead of failing or hiding it."""
+    from analysis import jobs, views
+    from tests.conftest import build_dataset
+
+    monkeypatch.setenv("MLFF_ATLAS_DATA", str(tmp_path / "cu-w"))
+    build_dataset(tmp_path / "cu-w", "cu-w", ("Cu", "W"), frames_per_temperature=2, max_temperatures=1, reference="lj", models=())
+    job_id = jobs.submit_job("emt", "cu-w", device="cpu")
+    jobs.Worker(poll_s=0.1).run(once=True)
+    rec = jobs.get_job(job_id)
+    assert rec.state == "done" and rec.frames_failed == 2
+    assert set(views.metrics_table("cu-w")["element"]) == {"Cu"}
+    refused = views.refused_frames("cu-w")
+    assert refused["emt"]["count"] == 2 and refused["emt"]["elements"] == ["W"]
+    assert "No EMT-potential for W" in refused["emt"]["error"]
+    home = _text(pages.home.layout(dataset="cu-w"))
+    assert "emt refused 2 frame(s) of W" in home and "No EMT-potential for W" in home
+    w_page = _text(pages.element.layout(symbol="W", dataset="cu-w"))
+    assert "emt refused 2 W frame(s)" in w_page and "No model on 'cu-w' scored a W frame" in w_page
+    cu_page = pages.element.layout(symbol="Cu", dataset="cu-w")
+    assert "refused" not in _text(cu_page)
+    assert {r["model"] for r in _find(cu_page, ids.ELEMENT_TABLE).data} == {"emt"}
+    # the jobs page says how many frames the model refused
+    assert "2 refused" in _text(_run(pages.jobs.refresh, f"{ids.JOBS_INTERVAL}.n_intervals", 1, []))
