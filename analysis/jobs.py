@@ -72,6 +72,8 @@ class JobRecord:
         frames_reused: frames found already done on disk when the latest attempt started.
         frames_failed: frames the model refused (NaN in the stored predictions, with its error in
             the predictions' ``meta['failed_frames']``); a job fails only when every frame does.
+        frames_cached: frames answered from the per-frame result cache (:mod:`analysis.frame_cache`)
+            because this model had already evaluated the same structure, in any job.
     """
 
     job_id: str
@@ -99,6 +101,7 @@ class JobRecord:
     seconds: float = 0.0
     frames_reused: int = 0
     frames_failed: int = 0
+    frames_cached: int = 0
 
     @property
     def progress(self) -> float:
@@ -523,8 +526,9 @@ class Worker:
 
     def run_job(self, rec: JobRecord, *, on_progress: Callable[[JobRecord], None] | None = None) -> JobRecord:
         """Evaluate one claimed job chunk by chunk; returns its final record."""
-        from analysis.evaluate import predict_isolating_failures
+        from analysis.frame_cache import FrameCache, model_key
 
+        fcache: FrameCache | None = None
         try:
             spec = ModelSpec.from_dict(rec.spec)
             ref = load_dataset(rec.dataset)
@@ -543,6 +547,9 @@ class Worker:
             )
             n_failed = _chunk_frames_failed(rec.job_id)
             any_scored = _chunk_frames_done(rec.job_id) > n_failed
+            fcache = FrameCache()
+            mkey = model_key(spec.identity(), model_versions(spec), rec.dtype, evaluator.device)
+            n_cached = 0
             for start in range(0, len(frames), rec.chunk_frames):
                 if start in done:
                     continue
@@ -551,14 +558,17 @@ class Worker:
                     return current or rec  # cancelled, or taken over
                 t_chunk = time.perf_counter()
                 chunk = frames[start : start + rec.chunk_frames]
-                res, failed = predict_isolating_failures(evaluator, chunk)
+                res, failed, hits = _predict_chunk(evaluator, chunk, fcache, mkey)
+                n_cached += hits
                 if len(failed) == len(chunk) and not any_scored:
                     # nothing has worked yet: a broken model, not a refused frame; fail the job
                     raise RuntimeError(f"{spec.name} failed on every frame of the first chunk; first error: {failed[0]}")
                 any_scored = any_scored or len(failed) < len(chunk)
                 n_failed += len(failed)
                 _write_chunk(rec.job_id, start, res.energy, res.forces, time.perf_counter() - t_chunk, failed)
-                updated = _update(rec.job_id, self.pid, frames_done=_chunk_frames_done(rec.job_id), frames_failed=n_failed)
+                updated = _update(
+                    rec.job_id, self.pid, frames_done=_chunk_frames_done(rec.job_id), frames_failed=n_failed, frames_cached=n_cached
+                )
                 if updated is not None and on_progress is not None:
                     on_progress(updated)
             pred = self._assemble(rec, spec, ref, evaluator, load_s)
@@ -589,6 +599,9 @@ class Worker:
             )
             if not isinstance(exc, Exception):
                 raise
+        finally:
+            if fcache is not None:
+                fcache.close()
         if final is not None and on_progress is not None:
             on_progress(final)
         return final or rec
@@ -647,6 +660,35 @@ class Worker:
             n_atoms=n,
             meta=meta,
         )
+
+
+def _predict_chunk(evaluator: Any, chunk: list[Any], fcache: Any, mkey: str) -> tuple[Any, dict[int, str], int]:
+    """Predict ``chunk``: frames in the per-frame cache are read, only the others reach the model.
+
+    Returns the results (NaN for refused frames), the refused frames' index -> error, and the
+    number of frames answered from the cache.
+    """
+    from analysis.evaluate import FrameResults, predict_isolating_failures
+    from analysis.frame_cache import structure_hash
+
+    hashes = [structure_hash(a) for a in chunk]
+    hits = fcache.get_many(mkey, hashes, [len(a) for a in chunk])
+    energy = np.empty(len(chunk), dtype=np.float64)
+    forces: list[np.ndarray] = [np.empty((0, 3))] * len(chunk)
+    failed: dict[int, str] = {}
+    todo = [i for i in range(len(chunk)) if i not in hits]
+    if todo:
+        res, refused = predict_isolating_failures(evaluator, [chunk[i] for i in todo])
+        fcache.put_many(mkey, [hashes[i] for i in todo], res.energy, res.forces, refused)
+        for j, i in enumerate(todo):
+            energy[i], forces[i] = res.energy[j], res.forces[j]
+            if j in refused:
+                failed[i] = refused[j]
+    for i, (e, f, err) in hits.items():
+        energy[i], forces[i] = e, f
+        if err is not None:
+            failed[i] = err
+    return FrameResults(energy, forces), failed, len(hits)
 
 
 def _remove_chunks(job_id: str) -> None:

@@ -73,6 +73,9 @@ def jobs_table(records: list[Any]) -> Any:
             *([html.Span(f" ({rec.frames_failed} refused)", className="hint",
                          title="frames the model raised an error on: left out of its errors; see the element pages")]
               if rec.frames_failed else []),
+            *([html.Span(f" ({rec.frames_cached} cached)", className="hint",
+                         title="frames this model had already evaluated (same structure, dtype and device kind): read, not recomputed")]
+              if rec.frames_cached else []),
         ])
         cancel = (html.Button("Cancel", id={"type": ids.JOBS_CANCEL, "index": rec.job_id}, className="button")
                   if rec.state in ("queued", "running") else "")

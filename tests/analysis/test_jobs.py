@@ -235,3 +235,50 @@ def test_a_model_that_refuses_every_frame_fails_the_job(data_env: Path) -> None:
     assert rec.state == "failed"
     assert "failed on every frame" in rec.error and "Li" in rec.error
     assert "emt" not in load_predictions("li")
+
+
+def test_frames_already_evaluated_are_never_evaluated_again(data_env: Path, small_mace_path: Path) -> None:
+    """Growing a data set makes a new job, but only its new structures reach the model."""
+    from analysis.frame_cache import FrameCache
+
+    first = ReferenceSet(cu_frames(6))
+    save_dataset(first, "grow")
+    job_a = jobs.submit_job("emt", "grow", device="cpu", chunk_frames=4)
+    jobs.run_worker(once=True)
+    assert jobs.get_job(job_a).frames_cached == 0
+    with FrameCache() as cache:
+        assert len(cache) == 6
+    # the same six structures plus three new ones (another seed), relabelled: a new data set hash
+    grown = ReferenceSet([*cu_frames(6), *cu_frames(3, seed=5)])
+    save_dataset(grown, "grow")
+    job_b = jobs.submit_job("emt", "grow", device="cpu", chunk_frames=4)
+    assert job_b != job_a
+    jobs.run_worker(once=True)
+    rec = jobs.get_job(job_b)
+    assert rec.state == "done" and rec.frames_cached == 6
+    with FrameCache() as cache:
+        assert len(cache) == 9  # only the three new structures were evaluated and stored
+    pred = load_predictions("grow")["emt"].aligned_to(grown.arrays())
+    np.testing.assert_allclose(pred.energy, grown.arrays().energy, atol=1e-6)
+    np.testing.assert_allclose(pred.forces, grown.arrays().forces, atol=1e-6)
+    # 'auto' resolves to the CPU here: another job id, the same model as run, so all is reused
+    job_c = jobs.submit_job("emt", "grow", device="auto")
+    assert job_c != job_b
+    jobs.run_worker(once=True)
+    assert jobs.get_job(job_c).frames_cached == 9
+    # another model on the same structures reuses nothing
+    job_d = jobs.submit_job(f"mace:{small_mace_path}", "grow", device="cpu", dtype="float64")
+    jobs.run_worker(once=True)
+    assert jobs.get_job(job_d).state == "done" and jobs.get_job(job_d).frames_cached == 0
+
+
+def test_refused_frames_are_cached_with_their_error(data_env: Path) -> None:
+    save_dataset(ReferenceSet([*cu_frames(2), *_li_frames(2)]), "mix2")
+    jobs.submit_job("emt", "mix2", device="cpu")
+    jobs.run_worker(once=True)
+    save_dataset(ReferenceSet([*cu_frames(3), *_li_frames(2)]), "mix2")
+    job_id = jobs.submit_job("emt", "mix2", device="cpu")
+    jobs.run_worker(once=True)
+    rec = jobs.get_job(job_id)
+    assert rec.state == "done" and rec.frames_cached == 4 and rec.frames_failed == 2
+    assert all("No EMT-potential for Li" in m for m in load_predictions("mix2")["emt"].failed_frames.values())

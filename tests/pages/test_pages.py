@@ -348,3 +348,8 @@ def test_frames_a_model_refused_are_named_on_the_map_and_element_pages(pages, tm
     assert {r["model"] for r in _find(cu_page, ids.ELEMENT_TABLE).data} == {"emt"}
     # the jobs page says how many frames the model refused
     assert "2 refused" in _text(_run(pages.jobs.refresh, f"{ids.JOBS_INTERVAL}.n_intervals", 1, []))
+    # the same job on another device request reads every frame from the per-frame cache
+    again = jobs.submit_job("emt", "cu-w", device="auto")
+    jobs.Worker(poll_s=0.1).run(once=True)
+    assert jobs.get_job(again).frames_cached == 4
+    assert "4 cached" in _text(_run(pages.jobs.refresh, f"{ids.JOBS_INTERVAL}.n_intervals", 1, []))
