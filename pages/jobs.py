@@ -18,7 +18,8 @@ from components.layout import alert, labelled, no_data_message
 
 dash.register_page(__name__, path="/jobs", title="Jobs · MLFF Error Atlas", name="Jobs")
 
-POLL_MS = 1000
+POLL_MS = 1000  # while a job is queued or running
+IDLE_POLL_MS = 10_000  # otherwise: a new job from the command line still shows up within 10 s
 STATE_CLASS = {"queued": "info", "running": "info", "done": "success", "failed": "error", "cancelled": "warning"}
 
 
@@ -114,8 +115,8 @@ def layout(**_: str) -> html.Div:
                 className="controls",
             ),
             html.Div(id=ids.JOBS_SUBMIT_MESSAGE),
-            dcc.Interval(id=ids.JOBS_INTERVAL, interval=POLL_MS),
-            html.Div([worker_status(jobs.live_workers()), jobs_table(jobs.list_jobs())], id=ids.JOBS_TABLE),
+            dcc.Interval(id=ids.JOBS_INTERVAL, interval=poll_interval_ms(records := jobs.list_jobs())),
+            html.Div([worker_status(jobs.live_workers()), jobs_table(records)], id=ids.JOBS_TABLE),
         ]
     )
 
@@ -128,21 +129,31 @@ def on_submit(_n: int, model: str | None, dataset: str | None, device: str, dtyp
     return alert(message, kind, id=ids.JOBS_SUBMIT_ALERT)
 
 
-@callback(Output(ids.JOBS_TABLE, "children"), Input(ids.JOBS_INTERVAL, "n_intervals"),
-          Input({"type": ids.JOBS_CANCEL, "index": ALL}, "n_clicks"), prevent_initial_call=True)
-def refresh(_n: int | None, cancel_clicks: list[int | None]) -> Any:
-    """Poll the queue (and cancel a job when its button was clicked)."""
+def poll_interval_ms(records: list[Any]) -> int:
+    """How often the page polls the queue: every second while a job is queued or running."""
+    return POLL_MS if any(r.state in ("queued", "running") for r in records) else IDLE_POLL_MS
+
+
+@callback(Output(ids.JOBS_TABLE, "children"), Output(ids.JOBS_INTERVAL, "interval"), Input(ids.JOBS_INTERVAL, "n_intervals"),
+          Input({"type": ids.JOBS_CANCEL, "index": ALL}, "n_clicks"), Input(ids.JOBS_SUBMIT_MESSAGE, "children"),
+          prevent_initial_call=True)
+def refresh(_n: int | None, cancel_clicks: list[int | None], _submitted: Any = None) -> Any:
+    """Poll the queue (and cancel a job when its button was clicked); poll fast only while jobs are active.
+
+    A submission (the message under the button changes) refreshes at once and speeds polling up.
+    """
     from analysis import jobs
 
     trigger = ctx.triggered_id
     if isinstance(trigger, dict) and trigger.get("type") == ids.JOBS_CANCEL:
         if not any(cancel_clicks):
-            return no_update
+            return no_update, no_update
         try:
             jobs.cancel_job(trigger["index"])
         except KeyError:
             pass  # already removed: the refreshed table shows what is there
-    return [worker_status(jobs.live_workers()), jobs_table(jobs.list_jobs())]
+    records = jobs.list_jobs()
+    return [worker_status(jobs.live_workers()), jobs_table(records)], poll_interval_ms(records)
 
 
 def worker_status(workers: list[dict[str, Any]]) -> Any:

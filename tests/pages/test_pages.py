@@ -293,8 +293,9 @@ def test_sanitise_filename() -> None:
 def test_jobs_submit_and_refresh(pages, own_data) -> None:
     kind, message = pages.jobs.submit("emt", TEST_DATASET, "cpu", "float64")
     assert kind == "info" and "Queued job" in message and "No worker is running" in message
-    table = _run(pages.jobs.refresh, f"{ids.JOBS_INTERVAL}.n_intervals", 1, [])
+    table, interval = _run(pages.jobs.refresh, f"{ids.JOBS_INTERVAL}.n_intervals", 1, [])
     assert "queued" in _text(table) and "No job worker is running" in _text(table)
+    assert interval == pages.jobs.POLL_MS  # a job waits: poll every second
     assert pages.jobs.submit("no-such-model", TEST_DATASET, "cpu", "float64")[0] == "error"
     assert pages.jobs.submit(None, TEST_DATASET, "cpu", "float64") == ("error", "Choose a model.")
     options = pages.jobs.model_options()
@@ -305,8 +306,9 @@ def test_jobs_cancel_button(pages, own_data) -> None:
     from analysis import jobs
 
     job_id = jobs.submit_job("emt", TEST_DATASET, device="cpu")
-    _run(pages.jobs.refresh, f'{{"index":"{job_id}","type":"{ids.JOBS_CANCEL}"}}.n_clicks', 1, [1])
+    _, interval = _run(pages.jobs.refresh, f'{{"index":"{job_id}","type":"{ids.JOBS_CANCEL}"}}.n_clicks', 1, [1])
     assert jobs.get_job(job_id).state == "cancelled"
+    assert interval == pages.jobs.IDLE_POLL_MS  # nothing left to wait for: poll slowly
 
 
 def test_jobs_table_shows_the_error_of_a_failed_job(pages, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
