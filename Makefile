@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 APT_PACKAGES := chromium chromium-driver libxc-dev libopenblas-dev
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install system-deps venv gpaw sevenn bench reference reference-ci score-default clean-venv
+.PHONY: run test install system-deps venv gpaw sevenn bench reference reference-ci score-default checkpoint-default clean-venv
 
 run: install
 	bash scripts/run.sh
@@ -47,9 +47,13 @@ bench: install
 score-default: install sevenn
 	bash scripts/score_default.sh
 
-# the embedded default reference set (hours of DFT; resumable: rerun to continue)
+# commit the default build as it stands, with predictions rescored to match it (new frames only)
+checkpoint-default: install sevenn
+	bash scripts/checkpoint_default.sh
+
+# the embedded default reference set (hours of DFT; one process per core; resumable: rerun to continue)
 reference: install
-	$(BIN)/python -m analysis build-reference --tier default --jobs 1 --log logs/build-reference.log
+	$(BIN)/python -m analysis build-reference --tier default --log logs/build-reference.log
 
 reference-ci: install
 	$(BIN)/python -m analysis build-reference --tier ci
