@@ -5,7 +5,9 @@ Reference formats (each returns a :class:`~analysis.dataset.ReferenceSet`):
     ``nep``     NEP/GPUMD ``train.xyz``/``test.xyz`` (``energy=``, ``force:R:3``, lower-case keys allowed),
     ``outcar``  VASP OUTCAR, every ionic step (AIMD),
     ``vasprun`` VASP vasprun.xml, every ionic step,
-    ``deepmd``  DeePMD system folders (``type.raw`` + ``set.*/*.npy`` or ``*.raw``), via dpdata.
+    ``deepmd``  DeePMD system folders (``type.raw`` + ``set.*/*.npy`` or ``*.raw``), via dpdata,
+    ``archive`` a .zip/.tar(.gz) of any of these, e.g. a zipped tree of DeePMD systems or OUTCARs
+                (:mod:`analysis.archive`: unpacked safely, every source imported).
 
 Prediction formats (each returns :class:`~analysis.dataset.Predictions` matched to a reference):
     ``nep-out``    GPUMD's ``energy_*.out`` (eV/atom: predicted, reference) and ``force_*.out``
@@ -31,7 +33,7 @@ from numpy.typing import NDArray
 from analysis.dataset import Predictions, ReferenceSet, make_frame
 from analysis.errors import InputFileError
 
-ReferenceFormat = Literal["extxyz", "nep", "outcar", "vasprun", "deepmd"]
+ReferenceFormat = Literal["extxyz", "nep", "outcar", "vasprun", "deepmd", "archive"]
 PredictionFormat = Literal["nep-out", "deepmd-out"]
 
 #: conversion factors to eV for the accepted energy units
@@ -75,7 +77,7 @@ def detect_format(path: Path) -> ReferenceFormat | PredictionFormat:
         return "extxyz"
     raise InputFileError(
         path,
-        "unknown format: expected .xyz/.extxyz, OUTCAR, vasprun.xml, a DeePMD folder, "
+        "unknown format: expected .xyz/.extxyz, OUTCAR, vasprun.xml, a DeePMD folder, a .zip/.tar.gz of those, "
         "NEP energy_*.out/force_*.out or DeePMD *.e.out/*.f.out",
     )
 
@@ -119,6 +121,10 @@ def import_reference(
         raise InputFileError(path, "file is empty")
     if energy_unit not in ENERGY_UNITS:
         raise InputFileError(path, f"unknown energy unit {energy_unit!r}; use one of {', '.join(ENERGY_UNITS)}")
+    from analysis.archive import import_archive, is_archive
+
+    if fmt == "archive" or (fmt is None and path.is_file() and is_archive(path)):
+        return import_archive(path, element=element, temperature_k=temperature_k, energy_unit=energy_unit)
     fmt = fmt or detect_format(path)  # type: ignore[assignment]
     readers = {
         "extxyz": _read_extxyz,

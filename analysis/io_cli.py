@@ -23,11 +23,11 @@ def import_main(argv: list[str]) -> int:
     --model NAME`` the files are a model's outputs on that data set instead.
     """
     parser = argparse.ArgumentParser(prog="python -m analysis import", description=import_main.__doc__)
-    parser.add_argument("paths", nargs="+", help="files or DeePMD folders")
+    parser.add_argument("paths", nargs="+", help="files, DeePMD folders, or .zip/.tar.gz archives of them")
     parser.add_argument("--element", help="element label for every frame (default: from the species)")
     parser.add_argument("--temperature", type=float, help="temperature in K for every frame")
     parser.add_argument("--dataset", default="imported", help="data set to add to (default: %(default)s)")
-    parser.add_argument("--format", dest="fmt", help="force a format (extxyz, nep, outcar, vasprun, deepmd, nep-out, deepmd-out)")
+    parser.add_argument("--format", dest="fmt", help="force a format (extxyz, nep, outcar, vasprun, deepmd, archive, nep-out, deepmd-out)")
     parser.add_argument("--energy-unit", default="eV", choices=sorted(ENERGY_UNITS))
     parser.add_argument("--predictions", action="store_true", help="the files are a model's predictions")
     parser.add_argument("--model", help="model name for --predictions")

@@ -26,7 +26,7 @@ from components.layout import alert, data_table, labelled
 
 dash.register_page(__name__, path="/data", title="Data · MLFF Error Atlas", name="Data")
 
-REFERENCE_FORMATS = ["extxyz", "nep", "outcar", "vasprun"]
+REFERENCE_FORMATS = ["extxyz", "nep", "outcar", "vasprun", "archive"]
 PREDICTION_FORMATS = ["nep-out", "deepmd-out"]
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -157,7 +157,8 @@ def layout(**_: str) -> html.Div:
         [
             html.H2("Data"),
             html.H3("Upload reference data"),
-            html.P(f"Extended XYZ, NEP train/test.xyz, VASP OUTCAR or vasprun.xml (up to {limit_mb:.0f} MB). "
+            html.P(f"Extended XYZ, NEP train/test.xyz, VASP OUTCAR or vasprun.xml, or a .zip/.tar.gz of those and of DeePMD "
+                   f"system folders (up to {limit_mb:.0f} MB; in an archive, a folder named like Cu_1200K gives its temperature). "
                    "Energies in eV, forces in eV/Å.", className="hint"),
             html.Div(
                 [

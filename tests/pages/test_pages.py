@@ -355,3 +355,37 @@ def test_frames_a_model_refused_are_named_on_the_map_and_element_pages(pages, tm
     jobs.Worker(poll_s=0.1).run(once=True)
     assert jobs.get_job(again).frames_cached == 4
     assert "4 cached" in _text(_run(pages.jobs.refresh, f"{ids.JOBS_INTERVAL}.n_intervals", 1, []))
+
+
+def test_upload_a_zipped_deepmd_tree(pages, own_data: Path, tmp_path: Path) -> None:
+    """DeePMD data are folders: zipped, they upload like a file; a bad member is named."""
+    import zipfile
+
+    import dpdata
+
+    from analysis import views
+    from tests.analysis.helpers import emt_reference
+
+    tree = tmp_path / "tree"
+    for temp in (300.0, 1200.0):
+        ref = emt_reference(elements=("Cu",), temperatures=(temp,), n_frames=2, seed=int(temp))
+        system = dpdata.LabeledSystem(ref.frames[0], fmt="ase/structure")
+        system.append(dpdata.LabeledSystem(ref.frames[1], fmt="ase/structure"))
+        system.to("deepmd/npy", str(tree / f"Cu_{temp:.0f}K"))
+    archive = tmp_path / "cu-deepmd.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(tree.rglob("*")):
+            zf.write(path, path.relative_to(tree).as_posix())
+    contents = "data:application/zip;base64," + base64.b64encode(archive.read_bytes()).decode()
+    message, _table, options = pages.data.upload_reference(contents, "cu-deepmd.zip", None, None, None, None)
+    assert "alert-success" in message.className, message.children
+    assert "Imported 4 frames" in message.children and "cu-deepmd" in options
+    assert {v for v, _ in views.temperature_options("cu-deepmd")} >= {"all"}
+    from analysis import store
+
+    assert sorted(set(store.load_dataset("cu-deepmd").arrays().temperature)) == [300.0, 1200.0]
+    with zipfile.ZipFile(tmp_path / "bad.zip", "w") as zf:
+        zf.writestr("Cu_300K/type.raw", "0 0 0 0\n")  # a DeePMD folder without coordinates or labels
+    bad = "data:application/zip;base64," + base64.b64encode((tmp_path / "bad.zip").read_bytes()).decode()
+    message, _table, _options = pages.data.upload_reference(bad, "bad.zip", None, None, None, None)
+    assert "alert-error" in message.className and message.children.startswith("bad.zip: member Cu_300K"), message.children
