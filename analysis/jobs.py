@@ -24,6 +24,7 @@ import io
 import json
 import os
 import socket
+import threading
 import time
 import traceback
 from contextlib import contextmanager
@@ -43,6 +44,9 @@ State = Literal["queued", "running", "done", "failed", "cancelled"]
 STATES: tuple[str, ...] = ("queued", "running", "done", "failed", "cancelled")
 DEFAULT_CHUNK_FRAMES = 32
 DEFAULT_BATCH_SIZE = 16
+HEARTBEAT_S = 30.0
+#: a job or worker on another host without a heartbeat for this long is taken as dead
+STALE_AFTER_S = 10 * HEARTBEAT_S
 _JOB = "job:"
 _WORKER = "worker:"
 
@@ -72,6 +76,8 @@ class JobRecord:
         frames_reused: frames found already done on disk when the latest attempt started.
         frames_failed: frames the model refused (NaN in the stored predictions, with its error in
             the predictions' ``meta['failed_frames']``); a job fails only when every frame does.
+        heartbeat: UNIX time of the running worker's latest sign of life (every
+            :data:`HEARTBEAT_S` while it runs the job); how a job on another host is found stale.
         frames_cached: frames answered from the per-frame result cache (:mod:`analysis.frame_cache`)
             because this model had already evaluated the same structure, in any job.
     """
@@ -102,6 +108,7 @@ class JobRecord:
     frames_reused: int = 0
     frames_failed: int = 0
     frames_cached: int = 0
+    heartbeat: float | None = None
 
     @property
     def progress(self) -> float:
@@ -313,12 +320,16 @@ def _process_start(pid: int) -> float | None:
         return None
 
 
-def _alive(pid: int | None, host: str | None, start: float | None) -> bool:
-    """Whether the process (pid, host, create time) still runs; unknown hosts count as alive."""
+def _alive(pid: int | None, host: str | None, start: float | None, beat: float | None = None) -> bool:
+    """Whether the process (pid, host, create time) still runs.
+
+    On this host the process table says; on another host (a shared cache folder) the heartbeat
+    does: alive while it is younger than :data:`STALE_AFTER_S` (or when there is none to judge by).
+    """
     if pid is None:
         return False
     if host != socket.gethostname():
-        return True
+        return beat is None or time.time() - beat < STALE_AFTER_S
     import psutil
 
     try:
@@ -335,11 +346,11 @@ def requeue_stale() -> list[str]:
     moved = []
     with _open() as cache:
         # read first without the write lock: the dashboard calls this on every poll
-        if not any(r.state == "running" and not _alive(r.worker_pid, r.worker_host, r.worker_start) for r in _all(cache)):
+        if not any(r.state == "running" and not _alive(r.worker_pid, r.worker_host, r.worker_start, r.heartbeat) for r in _all(cache)):
             return moved
     with _open() as cache, cache.transact():
         for rec in _all(cache):
-            if rec.state == "running" and not _alive(rec.worker_pid, rec.worker_host, rec.worker_start):
+            if rec.state == "running" and not _alive(rec.worker_pid, rec.worker_host, rec.worker_start, rec.heartbeat):
                 rec.state = "queued"
                 rec.worker_pid = rec.worker_host = rec.worker_start = None
                 rec.frames_done = _chunk_frames_done(rec.job_id)
@@ -362,7 +373,7 @@ def claim_job(job_id: str | None = None) -> JobRecord | None:
         rec = candidates[0]
         rec.state = "running"
         rec.worker_pid, rec.worker_host, rec.worker_start = pid, socket.gethostname(), _process_start(pid)
-        rec.started = time.time()
+        rec.started = rec.heartbeat = time.time()
         rec.attempts += 1
         rec.error = rec.traceback = ""  # from an interrupted earlier attempt
         _put(cache, rec)
@@ -529,6 +540,15 @@ class Worker:
         from analysis.frame_cache import FrameCache, model_key
 
         fcache: FrameCache | None = None
+        stop_beating = threading.Event()
+
+        def beat() -> None:  # a long chunk must not look like a dead worker from another host
+            while not stop_beating.wait(HEARTBEAT_S):
+                _update(rec.job_id, self.pid, heartbeat=time.time())
+                self._heartbeat()
+
+        beater = threading.Thread(target=beat, name=f"heartbeat-{rec.job_id}", daemon=True)
+        beater.start()
         try:
             spec = ModelSpec.from_dict(rec.spec)
             ref = load_dataset(rec.dataset)
@@ -600,6 +620,8 @@ class Worker:
             if not isinstance(exc, Exception):
                 raise
         finally:
+            stop_beating.set()
+            beater.join()
             if fcache is not None:
                 fcache.close()
         if final is not None and on_progress is not None:
@@ -707,7 +729,7 @@ def live_workers() -> list[dict[str, Any]]:
                 if not text:
                     continue
                 info = json.loads(text)
-                if _alive(info["pid"], info["host"], info.get("start")):
+                if _alive(info["pid"], info["host"], info.get("start"), info.get("time")):
                     out.append(info)
     return out
 

@@ -282,3 +282,34 @@ def test_refused_frames_are_cached_with_their_error(data_env: Path) -> None:
     rec = jobs.get_job(job_id)
     assert rec.state == "done" and rec.frames_cached == 4 and rec.frames_failed == 2
     assert all("No EMT-potential for Li" in m for m in load_predictions("mix2")["emt"].failed_frames.values())
+
+
+def test_job_of_a_silent_worker_on_another_host_is_requeued(data_env: Path, cu_set: ReferenceSet, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shared cache folder: a worker elsewhere cannot be looked up by pid, only by its heartbeat."""
+    import time as _time
+
+    save_dataset(cu_set, "cu")
+    job_id = jobs.submit_job("emt", "cu", device="cpu")
+    rec = jobs.claim_job(job_id)
+    assert rec is not None and rec.heartbeat is not None
+    with jobs._open() as cache:
+        rec.worker_host, rec.worker_pid = "another-host", 12345
+        rec.heartbeat = _time.time() - 0.5 * jobs.STALE_AFTER_S  # beating recently: leave it alone
+        jobs._put(cache, rec)
+    assert jobs.requeue_stale() == [] and jobs.get_job(job_id).state == "running"
+    with jobs._open() as cache:
+        rec.heartbeat = _time.time() - 2 * jobs.STALE_AFTER_S  # silent for too long: dead
+        jobs._put(cache, rec)
+    assert jobs.requeue_stale() == [job_id] and jobs.get_job(job_id).state == "queued"
+
+
+def test_a_running_job_keeps_beating(data_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The heartbeat thread refreshes the record while a long job runs (here: beats every 50 ms)."""
+    monkeypatch.setattr(jobs, "HEARTBEAT_S", 0.05)
+    save_dataset(ReferenceSet(cu_frames(40, repeat=(3, 3, 3))), "cu-big")
+    job_id = jobs.submit_job("emt", "cu-big", device="cpu", chunk_frames=4)
+    beats: list[float] = []
+    jobs.Worker(poll_s=0.1).run(once=True, on_progress=lambda r: beats.append(r.heartbeat or 0.0))
+    rec = jobs.get_job(job_id)
+    assert rec.state == "done"
+    assert len(set(beats)) > 1 and max(beats) > rec.started, beats
