@@ -241,6 +241,9 @@ class Predictions:
         forces: (A, 3) predicted forces in eV/Å, in the same frame order.
         n_atoms: (F,) atoms per frame.
         meta: free-form metadata (device, dtype, timings, versions).
+        structure_hash: (F,) :func:`structure_hash` of each frame the model saw, when known (the
+            job queue records it): lets predictions be matched frame by frame to a reference set
+            that has grown or changed since (:meth:`matched_to`).
     """
 
     model: str
@@ -250,6 +253,7 @@ class Predictions:
     forces: NDArray[np.float64]
     n_atoms: NDArray[np.int64]
     meta: dict[str, Any] = field(default_factory=dict)
+    structure_hash: NDArray[np.str_] | None = None
 
     def scored(self) -> NDArray[np.bool_]:
         """(F,) True for frames the model scored; False where it refused (NaN energy or forces)."""
@@ -282,4 +286,54 @@ class Predictions:
         _check_atom_counts(n_atoms, ref, source)
         offsets = np.concatenate([[0], np.cumsum(self.n_atoms)])
         forces = np.concatenate([self.forces[offsets[i] : offsets[i + 1]] for i in order])
-        return Predictions(self.model, self.dataset_hash, self.frame_id[order], self.energy[order], forces, n_atoms, self.meta)
+        hashes = self.structure_hash[order] if self.structure_hash is not None else None
+        return Predictions(self.model, self.dataset_hash, self.frame_id[order], self.energy[order], forces, n_atoms, self.meta, hashes)
+
+    def matched_to(
+        self, ref: FrameArrays, ref_hashes: NDArray[np.str_], *, source: str = "predictions"
+    ) -> tuple["Predictions", list[str]]:
+        """Predictions for every frame of ``ref``, matched by frame id *and* structure hash.
+
+        A reference frame the model never saw (added since), or whose structure changed under the
+        same id, gets NaN energy and forces (left out of the metrics like a refused frame).
+
+        Returns:
+            The full-length predictions in the reference order, and the ids of the frames
+            without a matching prediction.
+
+        Raises:
+            ValueError: these predictions carry no structure hashes, or no frame matches.
+        """
+        if self.structure_hash is None:
+            raise ValueError(f"{source}: no structure hashes recorded, so frames cannot be matched one by one")
+        index = {fid: i for i, fid in enumerate(self.frame_id.tolist())}
+        own = np.concatenate([[0], np.cumsum(self.n_atoms)]).astype(np.int64)
+        offsets = ref.offsets
+        energy = np.full(len(ref), np.nan)
+        forces = np.full((int(offsets[-1]), 3), np.nan)
+        missing: list[str] = []
+        for k, fid in enumerate(ref.frame_id.tolist()):
+            i = index.get(fid)
+            if i is None or self.structure_hash[i] != ref_hashes[k] or self.n_atoms[i] != ref.n_atoms[k]:
+                missing.append(fid)
+                continue
+            energy[k] = self.energy[i]
+            forces[offsets[k] : offsets[k + 1]] = self.forces[own[i] : own[i + 1]]
+        if len(missing) == len(ref):
+            raise ValueError(f"{source}: none of the {len(ref)} reference frames matches a predicted frame")
+        matched = Predictions(self.model, self.dataset_hash, ref.frame_id, energy, forces, ref.n_atoms, self.meta, np.asarray(ref_hashes))
+        return matched, missing
+
+
+def structure_hash(atoms: Atoms) -> str:
+    """SHA-256 (32 hex digits) of what a model sees: numbers, positions, cell, pbc (rounded to 1e-6 Å).
+
+    Labels, frame ids and temperatures do not enter; a round trip through extended XYZ hashes the same.
+    """
+    digest = hashlib.sha256()
+    digest.update(np.ascontiguousarray(atoms.numbers, dtype=np.int64).tobytes())
+    for block in (atoms.positions, atoms.cell.array):
+        # +0.0 turns -0.0 into 0.0 so that both hash alike
+        digest.update(np.ascontiguousarray(np.round(np.asarray(block, dtype=np.float64), 6) + 0.0).tobytes())
+    digest.update(np.asarray(atoms.pbc, dtype=np.uint8).tobytes())
+    return digest.hexdigest()[:32]

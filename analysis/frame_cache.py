@@ -24,24 +24,12 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-from ase import Atoms
 from numpy.typing import NDArray
 
 from analysis.config import cache_dir
+from analysis.dataset import structure_hash  # noqa: F401  (re-exported: the cache is keyed by it)
 
 SIZE_LIMIT_BYTES = 4 * 2**30
-_DECIMALS = 6
-
-
-def structure_hash(atoms: Atoms) -> str:
-    """SHA-256 (32 hex digits) of what a model sees: numbers, positions, cell, pbc (1e-6 Å)."""
-    digest = hashlib.sha256()
-    digest.update(np.ascontiguousarray(atoms.numbers, dtype=np.int64).tobytes())
-    for block in (atoms.positions, atoms.cell.array):
-        # +0.0 turns -0.0 into 0.0 so that both hash alike
-        digest.update(np.ascontiguousarray(np.round(np.asarray(block, dtype=np.float64), _DECIMALS) + 0.0).tobytes())
-    digest.update(np.asarray(atoms.pbc, dtype=np.uint8).tobytes())
-    return digest.hexdigest()[:32]
 
 
 def model_key(identity: dict[str, Any], versions: dict[str, str], dtype: str, device: str) -> str:

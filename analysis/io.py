@@ -30,7 +30,7 @@ import numpy as np
 from ase import Atoms
 from numpy.typing import NDArray
 
-from analysis.dataset import Predictions, ReferenceSet, make_frame
+from analysis.dataset import Predictions, ReferenceSet, make_frame, structure_hash
 from analysis.errors import InputFileError
 
 ReferenceFormat = Literal["extxyz", "nep", "outcar", "vasprun", "deepmd", "archive"]
@@ -344,6 +344,7 @@ def import_predictions(
         forces=np.asarray(f_pred, dtype=np.float64),
         n_atoms=arrays.n_atoms.copy(),
         meta={"universal": universal, "source_files": [str(f) for f in files], "format": fmt},
+        structure_hash=np.array([structure_hash(a) for a in reference.frames], dtype=str),
     )
 
 

@@ -673,7 +673,10 @@ class Worker:
             # frame id -> the model's error, for frames it refused (NaN in energy and forces)
             "failed_frames": {str(arrays.frame_id[i]): msg for i, msg in sorted(failed_at.items())},
         }
+        from analysis.dataset import structure_hash
+
         return Predictions(
+            structure_hash=np.array([structure_hash(a) for a in ref.frames], dtype=str),
             model=spec.name,
             dataset_hash=rec.dataset_hash,
             frame_id=arrays.frame_id,

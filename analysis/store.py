@@ -259,6 +259,7 @@ def save_predictions(pred: Predictions, dataset: str, *, root: Path | None = Non
         energy=pred.energy.astype(np.float64),
         forces=pred.forces.astype(np.float64),
         n_atoms=pred.n_atoms.astype(np.int64),
+        **({"structure_hash": pred.structure_hash.astype(str)} if pred.structure_hash is not None else {}),
     )
     atomic_write_bytes(folder / f"{slug}.npz", buffer.getvalue())
     meta = {"model": pred.model, "dataset_hash": pred.dataset_hash, "units": UNITS, **pred.meta}
@@ -294,6 +295,7 @@ def _read_predictions(npz_path: Path, meta_path: Path) -> Predictions:
                 forces=npz["forces"],
                 n_atoms=npz["n_atoms"],
                 meta={k: v for k, v in meta.items() if k not in ("model", "dataset_hash")},
+                structure_hash=npz["structure_hash"].astype(str) if "structure_hash" in npz.files else None,
             )
     except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
         raise InputFileError(npz_path, f"cannot read stored predictions: {exc}") from exc

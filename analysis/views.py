@@ -216,24 +216,56 @@ def _predictions_cached(name: str, _signature: tuple[Any, ...]) -> dict[str, Any
 
 
 @lru_cache(maxsize=4)
-def _checked_predictions(name: str, _signature: tuple[Any, ...]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Stored predictions that match the data set's frames, and the reasons the others were set aside."""
-    ref = store.load_dataset(name).arrays()
+def _checked_predictions(name: str, _signature: tuple[Any, ...]) -> tuple[dict[str, Any], dict[str, str], dict[str, list[str]]]:
+    """Stored predictions matched to the data set's frames.
+
+    Returns:
+        model -> predictions in the data set's frame order (NaN for frames without a matching
+        prediction); model -> why its predictions were set aside; model -> ids of the frames it
+        has not seen (added, or changed, since it ran: matched by frame id and structure hash).
+    """
+    from analysis.dataset import structure_hash
+
+    ref_set = store.load_dataset(name)
+    ref = ref_set.arrays()
+    hashes: Any = None
     good: dict[str, Any] = {}
     bad: dict[str, str] = {}
+    unseen: dict[str, list[str]] = {}
     for model, pred in store.load_predictions(name).items():
+        source = f"predictions of {model}"
         try:
-            pred.aligned_to(ref, source=f"predictions of {model}")
-        except ValueError as exc:  # e.g. computed on an earlier version of the data set
+            if pred.structure_hash is None:  # older or hand-made predictions: the frame ids must all match
+                good[model] = pred.aligned_to(ref, source=source)
+                continue
+            if hashes is None:
+                hashes = np.array([structure_hash(a) for a in ref_set.frames], dtype=str)
+            good[model], missing = pred.matched_to(ref, hashes, source=source)
+            if missing:
+                unseen[model] = missing
+        except ValueError as exc:  # e.g. computed on another data set of the same name
             bad[model] = str(exc)
-        else:
-            good[model] = pred
-    return good, bad
+    return good, bad, unseen
 
 
 def stale_predictions(name: str) -> dict[str, str]:
     """Models whose stored predictions do not match the data set's current frames -> why (left out of every page)."""
     return dict(_checked_predictions(name, dataset_signature(name))[1])
+
+
+def unseen_frames(name: str, element: str | None = None) -> dict[str, int]:
+    """Models -> how many frames of data set ``name`` (of ``element``) they have no prediction for.
+
+    These frames were added (or changed) after the model's job ran; they are left out of its
+    errors until it is evaluated again (which then computes only them: see analysis.frame_cache).
+    """
+    unseen = _checked_predictions(name, dataset_signature(name))[2]
+    if element is None:
+        return {m: len(ids) for m, ids in unseen.items()}
+    ref = store.load_dataset(name).arrays()
+    of_element = set(ref.frame_id[ref.element == element].tolist())
+    counts = {m: sum(fid in of_element for fid in ids) for m, ids in unseen.items()}
+    return {m: n for m, n in counts.items() if n}
 
 
 def refused_frames(name: str, element: str | None = None) -> dict[str, dict[str, Any]]:
@@ -246,13 +278,14 @@ def refused_frames(name: str, element: str | None = None) -> dict[str, dict[str,
     signature = dataset_signature(name)
     ref = store.load_dataset(name).arrays()
     element_of = dict(zip(ref.frame_id.tolist(), ref.element.tolist()))
+    unseen = _checked_predictions(name, signature)[2]
     out: dict[str, dict[str, Any]] = {}
     for model, pred in _predictions_cached(name, signature).items():
-        refused = {fid: msg for fid, msg in pred.failed_frames.items() if element is None or element_of.get(fid) == element}
+        refused = {fid: msg for fid, msg in pred.failed_frames.items()
+                   if fid in element_of and (element is None or element_of[fid] == element)}
         if not refused:
             # predictions imported from elsewhere carry no error record: count their NaN frames
-            aligned = pred.aligned_to(ref)
-            bad = ~aligned.scored()
+            bad = ~pred.scored() & ~np.isin(ref.frame_id, unseen.get(model, []))
             if element is not None:
                 bad &= ref.element == element
             refused = {str(fid): "no prediction (NaN)" for fid in ref.frame_id[bad]}

@@ -165,6 +165,9 @@ def layout(symbol: str | None = None, dataset: str | None = None, model: str | N
         refused = [alert(f"{model} refused {info['count']} {symbol} frame(s), left out of its errors here. "
                          f"The model said: {info['error']}", "info")
                    for model, info in refused_by.items()]
+        refused += [alert(f"{model} has not seen {count} {symbol} frame(s) added or changed since it ran: left out of its errors "
+                          "until it is evaluated again.", "info")
+                    for model, count in views.unseen_frames(name, symbol).items()]
         body = [html.P(f"Data set: {name}", className="hint"), *([alert(note, "warning")] if note else []),
                 *refused, html.H3("Errors per model and temperature"), errors]
         energy_fig = parity_plot(views.parity_data(name, symbol, quantity="energy", models_=chosen), quantity="energy",

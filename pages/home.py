@@ -193,6 +193,9 @@ def layout(dataset: str | None = None, present: str | None = None, **query: str)
         message.append(alert(note, "warning"))
     for model, reason in views.stale_predictions(name).items():
         message.append(alert(f"Predictions of {model} are left out: {reason}. Evaluate the model again on the Jobs page.", "warning"))
+    for model, count in views.unseen_frames(name).items():
+        message.append(alert(f"{model} has no predictions for {count} frame(s) added or changed since it ran: they are left out of its "
+                             "errors. Evaluate it again on the Jobs page (only those frames are computed).", "info"))
     for model, info in views.refused_frames(name).items():
         message.append(alert(f"{model} refused {info['count']} frame(s) of {', '.join(info['elements'])}; they are left out of its "
                              f"errors (elements with none left are grey). The model said: {info['error']}", "info"))

@@ -119,3 +119,56 @@ def test_predictions_that_no_longer_match_are_set_aside(own_data: Path) -> None:
     assert "old-model" not in views.models(TEST_DATASET)
     assert "reference has" in views.stale_predictions(TEST_DATASET)["old-model"]
     assert set(views.models(TEST_DATASET)) == {"emt-asap-cutoff", "lj-nn"}
+
+
+def test_grown_data_set_keeps_old_predictions_for_the_frames_they_match(dash_app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frames added after a model ran leave its predictions valid for the rest (matched by id and
+    structure hash); a frame whose structure changed under the same id is not matched; evaluating
+    again computes only the unseen frames."""
+    from analysis import jobs
+    from analysis.dataset import ReferenceSet, make_frame
+    from tests.analysis.conftest import cu_frames
+
+    monkeypatch.setenv("MLFF_ATLAS_DATA", str(tmp_path / "grow"))
+    monkeypatch.setenv("MLFF_ATLAS_DEFAULT_DATA", str(tmp_path / "empty-default"))
+    first = cu_frames(6)
+    store.save_dataset(ReferenceSet(first), "grow")
+    jobs.submit_job("emt", "grow", device="cpu")
+    jobs.run_worker(once=True)
+    assert views.metrics_table("grow")["n_frames"].max() == 6
+
+    moved = first[0].copy()
+    moved.positions[0, 0] += 0.05  # same frame id, another structure
+    from ase.calculators.emt import EMT
+
+    moved.calc = EMT()
+    changed = make_frame(moved, moved.get_potential_energy(), moved.get_forces(), temperature_k=first[0].info["temperature"],
+                         source="emt")
+    changed.info["frame_id"] = first[0].info["frame_id"]
+    store.save_dataset(ReferenceSet([changed, *first[1:], *cu_frames(3, seed=5)]), "grow")
+    assert views.stale_predictions("grow") == {}
+    assert views.unseen_frames("grow") == {"emt": 4}  # three new frames and the changed one
+    pooled = views.metrics_table("grow").query("temperature == 'all'").iloc[0]
+    assert pooled["n_frames"] == 5 and pooled["n_frames_unscored"] == 4
+    assert pooled["energy_rmse_mev_per_atom"] < 1e-4  # EMT against its own labels on the matched frames
+    assert views.refused_frames("grow") == {}  # not seen is not refused
+    import importlib
+
+    home = importlib.import_module("pages.home")
+    assert "emt has no predictions for 4 frame(s) added or changed" in str(home.layout(dataset="grow"))
+
+    again = jobs.submit_job("emt", "grow", device="cpu")
+    jobs.run_worker(once=True)
+    assert jobs.get_job(again).frames_cached == 5  # only the four unseen frames reached the model
+    assert views.unseen_frames("grow") == {}
+    assert views.metrics_table("grow").query("temperature == 'all'").iloc[0]["n_frames"] == 9
+
+
+def test_predictions_without_structure_hashes_still_need_every_frame(own_data: Path) -> None:
+    ref = store.load_dataset(TEST_DATASET)
+    arrays = ref.arrays()
+    short = Predictions("old-style", ref.content_hash(), arrays.frame_id[:-1], arrays.energy[:-1],
+                        arrays.forces[: arrays.offsets[-2]], arrays.n_atoms[:-1])
+    store.save_predictions(short, TEST_DATASET)
+    assert "old-style" in views.stale_predictions(TEST_DATASET)
+    assert "old-style" not in views.models(TEST_DATASET)
