@@ -566,6 +566,27 @@ def load_eos(element: str, dataset: str | None = None) -> dict[str, Any] | None:
     return None
 
 
+def build_status(name: str) -> str | None:
+    """How complete a reference set that is still being built is (from its provenance), or None.
+
+    The embedded default is labelled by DFT over many hours and shipped as it grows; its manifest
+    records ``frames_done`` and ``frames_planned``.
+    """
+    try:
+        info = summary(name)
+    except KeyError:
+        return None
+    done, planned = info.provenance.get("frames_done"), info.provenance.get("frames_planned")
+    if not isinstance(done, int) or not isinstance(planned, int) or done >= planned:
+        return None
+    settings = info.provenance.get("settings") or {}
+    planned_elements = settings.get("elements") if isinstance(settings, dict) else None
+    n_el = len(planned_elements) if isinstance(planned_elements, list) else None
+    elements = f" ({len(info.elements)} of {n_el} elements)" if n_el else f" ({len(info.elements)} elements)"
+    return (f"Data set {name!r} is still being built: {done} of {planned} planned frames{elements} are labelled so far; "
+            "elements not computed yet are grey. See docs/reference_data.md.")
+
+
 def sampler_note(name: str) -> str | None:
     """What sampled the data set's configurations and why that matters, from its provenance (or None).
 

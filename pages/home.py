@@ -188,6 +188,9 @@ def layout(dataset: str | None = None, present: str | None = None, **query: str)
         className="controls",
     )
     message = [] if models else [alert(f"Data set {name!r} has no model predictions yet: submit an evaluation on the Jobs page.", "info")]
+    status = views.build_status(name)
+    if status:
+        message.append(alert(status, "info"))
     note = views.sampler_note(name)
     if note:
         message.append(alert(note, "warning"))

@@ -172,3 +172,20 @@ def test_predictions_without_structure_hashes_still_need_every_frame(own_data: P
     store.save_predictions(short, TEST_DATASET)
     assert "old-style" in views.stale_predictions(TEST_DATASET)
     assert "old-style" not in views.models(TEST_DATASET)
+
+
+def test_build_status_of_a_set_still_being_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from analysis.dataset import ReferenceSet
+    from tests.analysis.conftest import cu_frames
+
+    monkeypatch.setenv("MLFF_ATLAS_DATA", str(tmp_path / "d"))
+    monkeypatch.setenv("MLFF_ATLAS_DEFAULT_DATA", str(tmp_path / "empty-default"))
+    prov = {"frames_done": 4, "frames_planned": 12, "settings": {"elements": ["Cu", "Al", "W"]}}
+    store.save_dataset(ReferenceSet(cu_frames(4), prov), "partial")
+    assert views.build_status("partial") == (
+        "Data set 'partial' is still being built: 4 of 12 planned frames (1 of 3 elements) are labelled so far; "
+        "elements not computed yet are grey. See docs/reference_data.md.")
+    store.save_dataset(ReferenceSet(cu_frames(4), {**prov, "frames_done": 12}), "complete")
+    assert views.build_status("complete") is None
+    store.save_dataset(ReferenceSet(cu_frames(4)), "plain")
+    assert views.build_status("plain") is None
