@@ -48,7 +48,7 @@ TEMPERATURE_CLASSES: dict[str, str] = {"300K": "300 K", "0.5Tc": "0.5 Tc", "Tc":
 MAX_PARITY_POINTS = 20_000
 #: the columns of a metrics table (see :func:`analysis.metrics.compute_metrics_table`)
 TABLE_COLUMNS: tuple[str, ...] = (
-    "element", "model", "temperature", "n_frames", "n_atoms", *METRIC_COLUMNS,
+    "element", "model", "temperature", "n_frames", "n_frames_unscored", "n_atoms", *METRIC_COLUMNS,
     "energy_shift_ev_per_atom", "ref_energy_std_mev_per_atom", "ref_force_std_mev_per_a",
 )
 Quantity = Literal["energy", "force"]
@@ -438,7 +438,7 @@ def element_table(name: str, element: str) -> pd.DataFrame:
     sub["_order"] = [_temp_key(t) if t != POOLED else math.inf + 0 for t in sub["temperature"]]
     sub["_pooled"] = sub["temperature"] == POOLED
     sub = sub.sort_values(["model", "_pooled", "_order"]).drop(columns=["_order", "_pooled"])
-    cols = ["model", "temperature", "n_frames", "n_atoms", *METRICS.values(), "energy_shift_ev_per_atom"]
+    cols = ["model", "temperature", "n_frames", "n_frames_unscored", "n_atoms", *METRICS.values(), "energy_shift_ev_per_atom"]
     return sub[cols].reset_index(drop=True)
 
 

@@ -24,6 +24,7 @@ TABLE_HEADERS = {
     "model": "model",
     "temperature": "T (K)",
     "n_frames": "frames",
+    "n_frames_unscored": "not scored",
     "n_atoms": "atoms",
     "energy_rmse_mev_per_atom": "E RMSE (meV/atom)",
     "energy_mae_mev_per_atom": "E MAE (meV/atom)",

@@ -348,6 +348,7 @@ def test_frames_a_model_refused_are_named_on_the_map_and_element_pages(pages, tm
     cu_page = pages.element.layout(symbol="Cu", dataset="cu-w")
     assert "refused" not in _text(cu_page)
     assert {r["model"] for r in _find(cu_page, ids.ELEMENT_TABLE).data} == {"emt"}
+    assert {r["n_frames_unscored"] for r in _find(cu_page, ids.ELEMENT_TABLE).data} == {0}
     # the jobs page says how many frames the model refused
     assert "2 refused" in _text(_run(pages.jobs.refresh, f"{ids.JOBS_INTERVAL}.n_intervals", 1, []))
     # the same job on another device request reads every frame from the per-frame cache
