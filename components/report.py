@@ -66,6 +66,17 @@ def _curve_figures(element: str) -> list[go.Figure]:
     ]
 
 
+def report_notes(name: str) -> list[str]:
+    """The caveats the dashboard shows beside this data set's numbers, for the report's readers too."""
+    notes = [n for n in (views.build_status(name), views.sampler_note(name)) if n]
+    notes += [f"Predictions of {m} are left out: {why}" for m, why in views.stale_predictions(name).items()]
+    notes += [f"{m} has no predictions for {n} frame(s) added or changed since it ran; they are left out of its errors."
+              for m, n in views.unseen_frames(name).items()]
+    notes += [f"{m} refused {info['count']} frame(s) of {', '.join(info['elements'])}, left out of its errors: {info['error']}"
+              for m, info in views.refused_frames(name).items()]
+    return notes
+
+
 def build_report(dataset: str | None = None, *, max_parity_points: int = 4000) -> str:
     """The report's HTML text for ``dataset`` (default: the default data set).
 
@@ -96,6 +107,8 @@ def build_report(dataset: str | None = None, *, max_parity_points: int = 4000) -
         f"{html.escape(', '.join(models) or 'none yet')}. Energies per atom in meV/atom, forces per Cartesian "
         "component in meV/Å; universal models scored after the per-element constant energy shift (SI section 3).</p>"
     )
+    for note in report_notes(name):
+        body.append(f"<p class='note caveat'>{html.escape(note)}</p>")
     body.append("<nav>" + " ".join(f"<a href='#el-{e}'>{e}</a>" for e in views.elements_with_data(name)) + "</nav>")
     body.append("<h2 id='maps'>Periodic-table error maps</h2>")
     if not models:

@@ -75,3 +75,19 @@ def test_report_renders_every_figure_offline(tmp_path, emt_store):
         assert errors == []
     finally:
         driver.quit()
+
+
+def test_report_carries_the_dashboards_caveats(tmp_path, emt_store, monkeypatch):
+    """What the pages warn about (refused frames, sampler bias) is written into the report too."""
+    import numpy as np
+
+    from analysis.dataset import Predictions
+    from components.report import build_report
+
+    arrays = emt_store.arrays()
+    energy = arrays.energy.copy()
+    energy[arrays.element == "Ni"] = np.nan  # a model that refused every Ni frame
+    meta = {"failed_frames": {fid: "ValueError: no Ni parameters" for fid in arrays.frame_id[arrays.element == "Ni"]}}
+    store.save_predictions(Predictions("model-C", emt_store.content_hash(), arrays.frame_id, energy, arrays.forces, arrays.n_atoms, meta), "emt")
+    text = build_report("emt")
+    assert "model-C refused 6 frame(s) of Ni, left out of its errors: ValueError: no Ni parameters" in text
