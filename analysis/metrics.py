@@ -264,42 +264,27 @@ def _rows(
 ) -> pd.DataFrame:
     n_comp = 3.0 * np.asarray(atoms, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):  # groups without a scored frame are dropped
-        return _row_frame(model, element, temperature, count, atoms, n_comp, sums, ref_sums, shift, unscored)
-
-
-def _row_frame(
-    model: str,
-    element: list[str],
-    temperature: list[str],
-    count: NDArray[np.float64],
-    atoms: NDArray[np.float64],
-    n_comp: NDArray[np.float64],
-    sums: NDArray[np.float64],
-    ref_sums: NDArray[np.float64],
-    shift: NDArray[np.float64],
-    unscored: NDArray[np.float64],
-) -> pd.DataFrame:
-    e_mean = ref_sums[0] / count
-    f_mean = ref_sums[2] / n_comp
-    return pd.DataFrame(
-        {
-            "element": element,
-            "model": model,
-            "temperature": temperature,
-            "n_frames": count.astype(np.int64),
-            "n_frames_unscored": np.asarray(unscored).astype(np.int64),
-            "n_atoms": np.asarray(atoms).astype(np.int64),
-            "energy_rmse_mev_per_atom": 1e3 * np.sqrt(sums[0] / count),
-            "energy_mae_mev_per_atom": 1e3 * sums[1] / count,
-            "force_rmse_mev_per_a": 1e3 * np.sqrt(sums[2] / n_comp),
-            "force_mae_mev_per_a": 1e3 * sums[3] / n_comp,
-            "force_vector_rmse_mev_per_a": 1e3 * np.sqrt(sums[2] / atoms),
-            "force_vector_mae_mev_per_a": 1e3 * sums[4] / atoms,
-            "energy_shift_ev_per_atom": shift,
-            "ref_energy_std_mev_per_atom": 1e3 * np.sqrt(np.maximum(ref_sums[1] / count - e_mean**2, 0.0)),
-            "ref_force_std_mev_per_a": 1e3 * np.sqrt(np.maximum(ref_sums[3] / n_comp - f_mean**2, 0.0)),
-        }
-    )
+        e_mean = ref_sums[0] / count
+        f_mean = ref_sums[2] / n_comp
+        return pd.DataFrame(
+            {
+                "element": element,
+                "model": model,
+                "temperature": temperature,
+                "n_frames": count.astype(np.int64),
+                "n_frames_unscored": np.asarray(unscored).astype(np.int64),
+                "n_atoms": np.asarray(atoms).astype(np.int64),
+                "energy_rmse_mev_per_atom": 1e3 * np.sqrt(sums[0] / count),
+                "energy_mae_mev_per_atom": 1e3 * sums[1] / count,
+                "force_rmse_mev_per_a": 1e3 * np.sqrt(sums[2] / n_comp),
+                "force_mae_mev_per_a": 1e3 * sums[3] / n_comp,
+                "force_vector_rmse_mev_per_a": 1e3 * np.sqrt(sums[2] / atoms),
+                "force_vector_mae_mev_per_a": 1e3 * sums[4] / atoms,
+                "energy_shift_ev_per_atom": shift,
+                "ref_energy_std_mev_per_atom": 1e3 * np.sqrt(np.maximum(ref_sums[1] / count - e_mean**2, 0.0)),
+                "ref_force_std_mev_per_a": 1e3 * np.sqrt(np.maximum(ref_sums[3] / n_comp - f_mean**2, 0.0)),
+            }
+        )
 
 
 def relative_metric(table: pd.DataFrame, metric: str) -> pd.Series:
