@@ -451,6 +451,49 @@ def _tetra_count_and_dos(es: NDArray[np.float64], energy: float) -> tuple[NDArra
     return n, dos
 
 
+def _tetra_band_energy(es: NDArray[np.float64], energy: float) -> NDArray[np.float64]:
+    """Band energy sum_i w_i e_i of unit-weight tetrahedra (sorted corners (4, T)), Bloechl-corrected.
+
+    The same number as ``(_tetra_corner_weights(es, energy) * es).sum(axis=0)`` without forming
+    the four weights: the uncorrected part is E n(E) - I(E), where I is the integral of the cubic
+    count n from -inf to E (a quartic per region, below), and the correction
+    ``D(E)/40 sum_i e_i sum_j (e_j - e_i)`` equals ``D(E)/40 (S^2 - 4 Q)`` with S the sum and Q
+    the sum of squares of the corner energies.
+    """
+    e1, e2, e3, e4 = es[0], es[1], es[2], es[3]
+    total = e1 + e2 + e3 + e4
+    bloechl = (total * total - 4.0 * (e1 * e1 + e2 * e2 + e3 * e3 + e4 * e4)) / 40.0  # times D(E)
+    out = np.where(energy >= e4, 0.25 * total, 0.0)
+    c1 = np.flatnonzero((energy >= e1) & (energy < e2))
+    if c1.size:
+        f1, f2, f3, f4 = e1[c1], e2[c1], e3[c1], e4[c1]
+        x = energy - f1
+        den = (f2 - f1) * (f3 - f1) * (f4 - f1)
+        n, dos, integral = x**3 / den, 3.0 * x**2 / den, 0.25 * x**4 / den
+        out[c1] = energy * n - integral + dos * bloechl[c1]
+    c2 = np.flatnonzero((energy >= e2) & (energy < e3))
+    if c2.size:
+        f1, f2, f3, f4 = e1[c2], e2[c2], e3[c2], e4[c2]
+        x = energy - f2
+        a, b, c = f2 - f1, f3 - f1, f4 - f1
+        k = (b + f4 - f2) / ((f3 - f2) * (f4 - f2))
+        bc = b * c
+        n = (a * a + 3.0 * a * x + 3.0 * x * x - k * x**3) / bc
+        dos = (3.0 * a + 6.0 * x - 3.0 * k * x * x) / bc
+        integral = (0.25 * a**3 + a * a * x + 1.5 * a * x * x + x**3 - 0.25 * k * x**4) / bc
+        out[c2] = energy * n - integral + dos * bloechl[c2]
+    c3 = np.flatnonzero((energy >= e3) & (energy < e4))
+    if c3.size:
+        f1, f2, f3, f4 = e1[c3], e2[c3], e3[c3], e4[c3]
+        y = f4 - energy
+        den = (f4 - f1) * (f4 - f2) * (f4 - f3)
+        n, dos = 1.0 - y**3 / den, 3.0 * y**2 / den
+        # I(E) = I(e4) - int_E^e4 n, and I(e4) = e4 - mean corner energy (the band energy of a full tetrahedron)
+        integral = f4 - 0.25 * total[c3] - y + 0.25 * y**4 / den
+        out[c3] = energy * n - integral + dos * bloechl[c3]
+    return out
+
+
 def _tetra_corner_weights(es: NDArray[np.float64], energy: float, *, bloechl: bool = True) -> NDArray[np.float64]:
     """Integration weights (4, T) at the sorted corners (4, T) of unit-weight tetrahedra.
 
@@ -628,8 +671,7 @@ class _TetraProblem:
         return ts.n_below + self.vt * float(n.sum()), self.vt * float(dos.sum())
 
     def esum(self, ts: _TetraSet, energy: float) -> float:
-        w = _tetra_corner_weights(ts.te, energy) * self.vt
-        return self.full_cube_esum(ts.cube_lo) + ts.esum_below_tetra + float((w * ts.te).sum())
+        return self.full_cube_esum(ts.cube_lo) + ts.esum_below_tetra + self.vt * float(_tetra_band_energy(ts.te, energy).sum())
 
     def occupations(self, energy: float) -> NDArray[np.float64]:
         """Per-state integration weight / (1/N_k) at ``energy`` (shape (spin, N_k, band))."""

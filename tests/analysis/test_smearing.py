@@ -442,3 +442,14 @@ def test_tetrahedron_agrees_with_gpaw(nspin):
                                      rcell=rcell, size=(n, n, n))
     ef = sm.fermi_level(eigs, None, n_e, method="tetrahedron", mesh=(n, n, n), reciprocal_cell=rcell)
     assert ef == pytest.approx(ef_gpaw, abs=1e-5)
+
+
+def test_tetrahedron_band_energy_closed_form_equals_weighted_corner_sum():
+    """E n - I(E) + the Bloechl term per tetrahedron equals sum_i w_i e_i in every region."""
+    rng = np.random.default_rng(12)
+    es = np.sort(rng.uniform(-1.0, 1.0, size=(4, 5000)), axis=0)
+    es[:, :10] = np.sort(rng.uniform(-1e-3, 1e-3, size=(4, 10)), axis=0)  # nearly degenerate corners
+    for energy in (-1.5, -0.7, -0.2, 0.0, 0.3, 0.8, 1.5):
+        want = (sm._tetra_corner_weights(es, energy) * es).sum(axis=0)
+        got = sm._tetra_band_energy(es, energy)
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12, err_msg=f"E={energy}")
