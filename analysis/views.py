@@ -548,22 +548,21 @@ def load_eos(element: str, dataset: str | None = None) -> dict[str, Any] | None:
     entry for the element). Keys as written by :mod:`analysis.reference`: ``V0_A3_per_atom``
     (Å^3/atom), ``B0_GPa``, ``Bprime`` (dimensionless), ``E0_eV_per_atom``, ``covera``.
     """
+    entry: Any = None
     if dataset:
         try:
             entry = (summary(dataset).provenance.get("eos") or {}).get(element)
         except KeyError:
             entry = None
-        if isinstance(entry, dict):
-            return entry
     path = eos_path()
-    if not path.is_file():
-        return None
-    data = _read_json_cached(str(path), path.stat().st_mtime_ns)
+    data = _read_json_cached(str(path), path.stat().st_mtime_ns) if path.is_file() else None
     entries = data.get("entries", {}) if isinstance(data, dict) else {}
-    for key in sorted(entries):
-        if key.rsplit("/", 1)[-1] == element and isinstance(entries[key], dict):
-            return entries[key]
-    return None
+    stored = [entries[k] for k in sorted(entries) if k.rsplit("/", 1)[-1] == element and isinstance(entries[k], dict)]
+    if isinstance(entry, dict):
+        # the manifest keeps the fitted numbers; the same fit in eos.json adds the computed E(V) points
+        same = [e for e in stored if e.get("V0_A3_per_atom") == entry.get("V0_A3_per_atom")]
+        return {**same[0], **entry} if same else entry
+    return stored[0] if stored else None
 
 
 def build_status(name: str) -> str | None:

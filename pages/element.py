@@ -11,6 +11,7 @@ from dash import Input, Output, State, callback, dcc, html
 from analysis import elements, views
 from components import ids
 from components.curves import curves_from_electronic, eigenvalue_sum_curve
+from components.eos import eos_figure
 from components.layout import alert, data_table, decode_query, encode_query, key_value_card, no_data_message, split_list
 from components.parity import parity_plot
 from components.export import export_controls, export_download, export_id
@@ -19,7 +20,8 @@ from components.theme import empty_figure, graph_config, is_presentation, presen
 dash.register_page(__name__, path_template="/element/<symbol>", title=lambda symbol=None: f"{symbol} · MLFF Error Atlas",
                    name="Element")
 
-EXPORT_GRAPHS = (ids.ELEMENT_ENERGY_PARITY, ids.ELEMENT_FORCE_PARITY, ids.ELEMENT_DISPLACEMENT_CURVE, ids.ELEMENT_FERMI_CURVE)
+EXPORT_GRAPHS = (ids.ELEMENT_ENERGY_PARITY, ids.ELEMENT_FORCE_PARITY, ids.ELEMENT_EOS_CURVE, ids.ELEMENT_DISPLACEMENT_CURVE,
+                 ids.ELEMENT_FERMI_CURVE)
 TABLE_HEADERS = {
     "model": "model",
     "temperature": "T (K)",
@@ -142,6 +144,8 @@ def layout(symbol: str | None = None, dataset: str | None = None, model: str | N
         className="element-header",
     )
     info = html.Div([metal43_card(symbol), eos_card(symbol, name)], className="two-col")
+    eos_graph = dcc.Graph(id=ids.ELEMENT_EOS_CURVE, config=graph_config(f"{symbol}_eos"),
+                          figure=presentation_style(eos_figure(views.load_eos(symbol, name), symbol=symbol), present))
     body: list[Any]
     energy_fig = force_fig = None
     if name is None:
@@ -194,9 +198,11 @@ def layout(symbol: str | None = None, dataset: str | None = None, model: str | N
             dcc.Store(id=ids.ELEMENT_CURVES_STORE, data={"symbol": symbol, "dataset": name, "present": present}),
             header,
             info,
+            html.Details([html.Summary("Energy-volume curve"), eos_graph], open=False),
             *body,
             curves_panel(symbol, split_list(methods) or None, present=present),
             export_controls("element", [("Energy parity", ids.ELEMENT_ENERGY_PARITY), ("Force parity", ids.ELEMENT_FORCE_PARITY),
+                                        ("Energy-volume fit", ids.ELEMENT_EOS_CURVE),
                                         ("Eigenvalue sum vs displacement", ids.ELEMENT_DISPLACEMENT_CURVE),
                                         ("Eigenvalue sum vs Fermi shift", ids.ELEMENT_FERMI_CURVE)]),
         ],

@@ -272,3 +272,30 @@ def test_export_download_renders_pdf_with_selection_in_name() -> None:
     assert base64.b64decode(out["content"])[:5] == b"%PDF-"
     with pytest.raises(ValueError, match="unknown figure 'h'"):
         export_download("h", {"g": (fig, config)}, fmt="pdf", size="double", font_size=10, fallback="x")
+
+
+def test_eos_figure_fit_passes_through_the_shipped_gpaw_points():
+    """On the real Cu fit shipped in analysis/data/eos.json: the curve is ASE's Birch-Murnaghan."""
+    import json
+    from pathlib import Path
+
+    from ase.eos import birchmurnaghan
+
+    from analysis.eos import GPA_PER_EV_PER_A3, birch_murnaghan
+    from components.eos import eos_figure
+
+    entries = json.loads((Path(__file__).resolve().parents[2] / "analysis" / "data" / "eos.json").read_text())["entries"]
+    entry = next(e for k, e in entries.items() if k.endswith("/Cu"))
+    v = np.asarray(entry["volumes_A3_per_atom"])
+    e = np.asarray(entry["energies_eV_per_atom"])
+    fit = birch_murnaghan(v, entry["E0_eV_per_atom"], entry["V0_A3_per_atom"], entry["B0_GPa"], entry["Bprime"])
+    ase = birchmurnaghan(v, entry["E0_eV_per_atom"], entry["B0_GPa"] / GPA_PER_EV_PER_A3, entry["Bprime"], entry["V0_A3_per_atom"])
+    np.testing.assert_allclose(fit, ase, rtol=0, atol=1e-12)
+    assert np.max(np.abs(fit - e)) < 2e-3  # the fit runs through the 7 GPAW energies within 2 meV/atom
+    fig = eos_figure(entry, symbol="Cu")
+    assert isinstance(fig, go.Figure) and fig.layout.meta["kind"] == "eos" and fig.layout.meta["n_points"] == 7
+    curve = fig.data[0]
+    assert min(curve.y) == pytest.approx(0.0, abs=0.05)  # the minimum of E - E0 is 0 at V0
+    assert curve.x[int(np.argmin(curve.y))] == pytest.approx(entry["V0_A3_per_atom"], rel=0.01)
+    assert eos_figure(None, symbol="Cu").layout.meta["empty"] is True
+    assert eos_figure({"V0_A3_per_atom": 1.0}, symbol="Cu").layout.meta["empty"] is True

@@ -190,6 +190,8 @@ def test_element_layout_shows_row_table_and_parity(pages) -> None:
     assert _find(layout, ids.ELEMENT_FORCE_PARITY).figure.layout.meta["n_points"] > 0
     assert _find(layout, ids.ELEMENT_PREV).href.startswith("/element/Ni")
     assert "No eigenvalue-sum curves for Cu" in _text(_find(layout, ids.ELEMENT_CURVES_MESSAGE))
+    # the PBE energy-volume fit with its GPAW points (the shipped analysis/data/eos.json)
+    assert _find(layout, ids.ELEMENT_EOS_CURVE).figure.layout.meta["n_points"] == 7
 
 
 def test_pages_on_a_data_set_without_predictions(pages, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
