@@ -158,6 +158,12 @@ def layout(symbol: str | None = None, dataset: str | None = None, model: str | N
         refused_by = views.refused_frames(name, symbol)
         if table.empty and refused_by:
             errors: Any = alert(f"No model on {name!r} scored a {symbol} frame.", "info")
+        elif table.empty and views.stale_predictions(name):
+            errors = alert(f"The stored predictions on {name!r} do not match its frames ({', '.join(views.stale_predictions(name))}): "
+                           "evaluate the models again on the Jobs page.", "warning")
+        elif table.empty and views.unseen_frames(name, symbol):
+            errors = alert(f"No model has seen the {symbol} frames of {name!r} yet (they were added after the models ran): "
+                           "evaluate again on the Jobs page; only the new frames are computed.", "info")
         elif table.empty:
             errors = alert(f"No model predictions on {name!r} yet: submit an evaluation on the Jobs page.", "info")
         else:

@@ -156,6 +156,8 @@ def test_grown_data_set_keeps_old_predictions_for_the_frames_they_match(dash_app
 
     home = importlib.import_module("pages.home")
     assert "emt has no predictions for 4 frame(s) added or changed" in str(home.layout(dataset="grow"))
+    element = importlib.import_module("pages.element")
+    assert "emt has not seen 4 Cu frame(s)" in str(element.layout(symbol="Cu", dataset="grow"))
 
     again = jobs.submit_job("emt", "grow", device="cpu")
     jobs.run_worker(once=True)
@@ -172,6 +174,23 @@ def test_predictions_without_structure_hashes_still_need_every_frame(own_data: P
     store.save_predictions(short, TEST_DATASET)
     assert "old-style" in views.stale_predictions(TEST_DATASET)
     assert "old-style" not in views.models(TEST_DATASET)
+
+
+def test_element_page_says_when_every_stored_prediction_is_stale(dash_app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    from analysis.dataset import ReferenceSet
+    from tests.analysis.conftest import cu_frames
+
+    monkeypatch.setenv("MLFF_ATLAS_DATA", str(tmp_path / "d"))
+    monkeypatch.setenv("MLFF_ATLAS_DEFAULT_DATA", str(tmp_path / "empty-default"))
+    ref = ReferenceSet(cu_frames(3))
+    store.save_dataset(ref, "cu")
+    arrays = ref.arrays()
+    store.save_predictions(Predictions("old", "x", arrays.frame_id[:2], arrays.energy[:2], arrays.forces[: arrays.offsets[2]],
+                                       arrays.n_atoms[:2]), "cu")
+    text = str(importlib.import_module("pages.element").layout(symbol="Cu", dataset="cu"))
+    assert "The stored predictions on 'cu' do not match its frames (old)" in text
 
 
 def test_build_status_of_a_set_still_being_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
