@@ -180,7 +180,7 @@ def _c_centred_primitive(conv: Atoms) -> Atoms:
     prim = Atoms(cell=cell, pbc=True)
     frac = np.linalg.solve(cell.T, conv.get_positions().T).T % 1.0
     keep: list[NDArray[np.float64]] = []
-    for f, pos in zip(frac, conv.get_positions()):
+    for f in frac:
         if not any(np.allclose(((f - g + 0.5) % 1.0) - 0.5, 0, atol=1e-6) for g in keep):
             keep.append(f)
     prim.extend(Atoms(conv.get_chemical_symbols()[: len(keep)], scaled_positions=np.array(keep), cell=cell, pbc=True))

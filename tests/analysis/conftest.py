@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.build import bulk
-from ase.calculators.singlepoint import SinglePointCalculator
 
 from analysis.dataset import ReferenceSet, make_frame
 

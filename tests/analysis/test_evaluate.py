@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from ase.calculators.emt import EMT
 
-from analysis.evaluate import BatchedEvaluator, FrameResults, LoopEvaluator, evaluate_frames, make_evaluator, resolve_device
+from analysis.evaluate import BatchedEvaluator, FrameResults, evaluate_frames, make_evaluator, resolve_device
 from analysis.models import get_spec
 from tests.analysis.conftest import SMALL_ORB_OPTIONS, cu_frames
 
