@@ -196,9 +196,13 @@ def layout(dataset: str | None = None, present: str | None = None, **query: str)
         message.append(alert(note, "warning"))
     for model, reason in views.stale_predictions(name).items():
         message.append(alert(f"Predictions of {model} are left out: {reason}. Evaluate the model again on the Jobs page.", "warning"))
+    by_count: dict[int, list[str]] = {}
     for model, count in views.unseen_frames(name).items():
-        message.append(alert(f"{model} has no predictions for {count} frame(s) added or changed since it ran: they are left out of its "
-                             "errors. Evaluate it again on the Jobs page (only those frames are computed).", "info"))
+        by_count.setdefault(count, []).append(model)
+    for count, group in sorted(by_count.items()):
+        who = f"{group[0]} has" if len(group) == 1 else f"{', '.join(group[:-1])} and {group[-1]} have"
+        message.append(alert(f"{who} no predictions for {count} frame(s) added or changed since the last evaluation: they are left out "
+                             "of the errors. Evaluate again on the Jobs page (only those frames are computed).", "info"))
     for model, info in views.refused_frames(name).items():
         message.append(alert(f"{model} refused {info['count']} frame(s) of {', '.join(info['elements'])}; they are left out of its "
                              f"errors (elements with none left are grey). The model said: {info['error']}", "info"))
