@@ -413,6 +413,11 @@ def frame_path(build: Path, symbol: str, temperature_k: float, index: int) -> Pa
     return build / "frames" / f"{symbol}_{temperature_label(temperature_k)}K_{index:04d}.extxyz"
 
 
+def failed_path(build: Path, symbol: str, temperature_k: float, index: int) -> Path:
+    """Marker of a frame whose DFT failed (JSON with the error); skipped on resume unless retried."""
+    return frame_path(build, symbol, temperature_k, index).with_suffix(".failed.json")
+
+
 def samples_path(build: Path, symbol: str, temperature_k: float) -> Path:
     """File of the sampled (unlabelled) configurations of one element and temperature."""
     return build / "samples" / f"{symbol}_{temperature_label(temperature_k)}K.extxyz"
@@ -441,15 +446,22 @@ def run_element(
     eos_path: Path,
     *,
     on_frame: Callable[[Path], None] | None = None,
+    retry_failed: bool = False,
 ) -> int:
-    """Compute every missing frame of ``symbol``; returns the number of frames computed now."""
+    """Compute every missing frame of ``symbol``; returns the number of frames computed now.
+
+    A frame whose single point fails (e.g. GPAW's SCF not converging within ``maxiter``) does not
+    stop the element: the error is logged, written to timings.jsonl and to a marker file beside
+    the frames (:func:`failed_path`), and the next frame goes on. Marked frames are skipped on
+    later runs unless ``retry_failed``.
+    """
     build = build_dir(out, settings)
     timings = build / "timings.jsonl"
     todo = [
         (t, i)
         for t in settings.temperatures_of(symbol)
         for i in range(settings.n_frames)
-        if not frame_path(build, symbol, t, i).is_file()
+        if not frame_path(build, symbol, t, i).is_file() and (retry_failed or not failed_path(build, symbol, t, i).is_file())
     ]
     if not todo:
         return 0
@@ -477,8 +489,17 @@ def run_element(
             config = samples[index]
             log.info("%s %g K frame %d: GPAW single point", symbol, temp, index)
             dft = dft_for_temperature(settings.dft, temp)
-            with _Timer() as t:
-                result = gpaw_calc.single_point(config, dft)
+            try:
+                with _Timer() as t:
+                    result = gpaw_calc.single_point(config, dft)
+            except Exception as exc:  # noqa: BLE001 - one bad frame must not stop hours of work
+                error = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+                log.error("%s %g K frame %d failed after %.0f s: %s", symbol, temp, index, t.wall_s, error)
+                atomic_write_json(failed_path(build, symbol, temp, index), {"error": error, "finished": _now(), "wall_s": round(t.wall_s, 2)})
+                _append_jsonl(timings, {"stage": "dft", "element": symbol, "temperature": temp, "index": index, "failed": error,
+                                        "wall_s": round(t.wall_s, 2), "cpu_s": round(t.cpu_s, 2), "finished": _now()})
+                continue
+            failed_path(build, symbol, temp, index).unlink(missing_ok=True)
             frame = make_frame(
                 config,
                 result.energy_ev,
@@ -602,9 +623,24 @@ def _timing_totals(path: Path) -> dict[str, float]:
 
 
 # --------------------------------------------------------------------------- driver
-def _worker(symbol: str, settings: TierSettings, out: str, eos_path: str) -> tuple[str, int]:
+def _worker(symbol: str, settings: TierSettings, out: str, eos_path: str, retry_failed: bool = False) -> tuple[str, int]:
     os.environ["OMP_NUM_THREADS"] = "1"
-    return symbol, run_element(symbol, settings, Path(out), Path(eos_path))
+    return symbol, run_element(symbol, settings, Path(out), Path(eos_path), retry_failed=retry_failed)
+
+
+def failed_frames(build: Path) -> dict[str, str]:
+    """Frame file stem -> the error, for every frame marked failed in ``build``."""
+    out: dict[str, str] = {}
+    for path in sorted((build / "frames").glob("*.failed.json")) if (build / "frames").is_dir() else []:
+        try:
+            out[path.name.removesuffix(".failed.json")] = str(json.loads(path.read_text()).get("error", ""))
+        except (OSError, json.JSONDecodeError):
+            out[path.name.removesuffix(".failed.json")] = "unreadable failure marker"
+    return out
+
+
+class BuildIncomplete(RuntimeError):
+    """Some elements or frames of a reference build failed (everything else was computed)."""
 
 
 def build_reference(
@@ -614,12 +650,17 @@ def build_reference(
     eos_path: Path,
     jobs: int = 1,
     poll_s: float = 20.0,
+    retry_failed: bool = False,
 ) -> Path | None:
     """Run (or resume) the whole tier; returns the data set folder.
 
     With ``jobs == 1`` everything runs in this process and the data set is rewritten after every
     frame. With more jobs, each worker process takes one element at a time and this process
     rewrites the data set whenever new frame files appear.
+
+    An element that fails (its EOS fit or MD, say) is logged and the others go on; a frame whose
+    DFT fails is marked and skipped (see :func:`run_element`). When anything failed,
+    :class:`BuildIncomplete` is raised at the very end, after the data set was written.
     """
     build = build_dir(out, settings)
     build.mkdir(parents=True, exist_ok=True)
@@ -635,24 +676,39 @@ def build_reference(
         assemble_dataset(settings, out, eos_path)
         log.info("progress: %d/%d frames", done, planned)
 
+    failed_elements: dict[str, str] = {}
     if jobs <= 1:
         for symbol in settings.elements:
-            run_element(symbol, settings, out, eos_path, on_frame=refresh)
+            try:
+                run_element(symbol, settings, out, eos_path, on_frame=refresh, retry_failed=retry_failed)
+            except Exception as exc:  # noqa: BLE001 - the other elements go on
+                failed_elements[symbol] = f"{type(exc).__name__}: {exc}"
+                log.exception("%s failed; going on with the other elements", symbol)
     else:
         seen = -1
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            pending: set[Future[tuple[str, int]]] = {
-                pool.submit(_worker, s, settings, str(out), str(eos_path)) for s in settings.elements
+            of: dict[Future[tuple[str, int]], str] = {
+                pool.submit(_worker, s, settings, str(out), str(eos_path), retry_failed): s for s in settings.elements
             }
+            pending = set(of)
             while pending:
                 finished, pending = wait(pending, timeout=poll_s, return_when=FIRST_COMPLETED)
                 for fut in finished:
-                    fut.result()  # re-raise a worker's error here
+                    try:
+                        fut.result()
+                    except Exception as exc:  # noqa: BLE001 - the other elements go on
+                        failed_elements[of[fut]] = f"{type(exc).__name__}: {exc}"
+                        log.error("%s failed; going on with the other elements: %s", of[fut], failed_elements[of[fut]])
                 count = len(list((build / "frames").glob("*.extxyz"))) if (build / "frames").is_dir() else 0
                 if count != seen:
                     refresh()
                     seen = count
     refresh()
+    bad_frames = failed_frames(build)
+    if failed_elements or bad_frames:
+        parts = [f"element {s}: {e}" for s, e in failed_elements.items()] + [f"frame {f}: {e}" for f, e in bad_frames.items()]
+        raise BuildIncomplete(f"{len(failed_elements)} element(s) and {len(bad_frames)} frame(s) failed "
+                              "(rerun to resume; --retry-failed to try marked frames again): " + "; ".join(parts))
     return out / "datasets" / settings.dataset
 
 
@@ -667,6 +723,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settings", type=Path, default=SETTINGS_PATH)
     parser.add_argument("--plan", action="store_true", help="print the element order and frame counts, compute nothing")
     parser.add_argument("--log", type=Path, help="also append the progress log to this file")
+    parser.add_argument("--retry-failed", action="store_true", help="try again the frames whose DFT failed before")
     args = parser.parse_args(argv)
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if args.log:
@@ -685,10 +742,16 @@ def main(argv: list[str] | None = None) -> int:
         for s in settings.elements:
             temps = settings.temperatures_of(s)
             done = sum(frame_path(build, s, t, i).is_file() for t in temps for i in range(settings.n_frames))
-            print(f"{s:<3} cost {estimated_cost(s, settings.dft):7.0f}  T {', '.join(f'{t:g}' for t in temps)} K  frames {done}/{len(temps) * settings.n_frames}")
+            bad = sum(failed_path(build, s, t, i).is_file() for t in temps for i in range(settings.n_frames))
+            print(f"{s:<3} cost {estimated_cost(s, settings.dft):7.0f}  T {', '.join(f'{t:g}' for t in temps)} K  "
+                  f"frames {done}/{len(temps) * settings.n_frames}" + (f"  failed {bad}" if bad else ""))
         totals = _timing_totals(build / "timings.jsonl")
         print("compute so far (wall s): " + (", ".join(f"{k} {v:.0f}" for k, v in sorted(totals.items())) or "none"))
         return 0
-    path = build_reference(settings, out=out, eos_path=eos_path, jobs=max(1, args.jobs))
+    try:
+        path = build_reference(settings, out=out, eos_path=eos_path, jobs=max(1, args.jobs), retry_failed=args.retry_failed)
+    except BuildIncomplete as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(f"data set {settings.dataset!r} -> {path}")
     return 0

@@ -140,3 +140,27 @@ def test_plan_lists_every_element_without_computing(tmp_path: Path, capsys: pyte
     assert len(lines) == 44 and lines[0].startswith("Li ") and lines[-1].startswith("compute so far")
     assert all("frames 0/4" in line for line in lines[:-1])
     assert not (tmp_path / "builds").exists()
+
+
+def test_a_frame_whose_scf_fails_is_marked_and_the_build_goes_on(tmp_path: Path) -> None:
+    """Real GPAW with maxiter 3 cannot converge: the frame is marked failed, the build finishes the
+    rest, says what failed at the end, and a rerun skips the marked frame unless asked to retry."""
+    pytest.importorskip("gpaw")
+    pytest.importorskip("chgnet")
+    base = reference.load_settings("ci", elements=["Al"])
+    settings = dataclasses.replace(base, n_frames=1, dft={**base.dft, "maxiter": 3})
+    out, eos_path = tmp_path / "store", tmp_path / "eos.json"
+    with pytest.raises(reference.BuildIncomplete, match=r"0 element\(s\) and 1 frame\(s\) failed.*Al_1120K_0000"):
+        reference.build_reference(settings, out=out, eos_path=eos_path, jobs=1)
+    build = reference.build_dir(out, settings)
+    marker = reference.failed_path(build, "Al", 1120.0, 0)
+    assert marker.is_file() and "onverge" in json.loads(marker.read_text())["error"]
+    assert not reference.frame_path(build, "Al", 1120.0, 0).is_file()
+    dft_lines = [r for r in _timing_lines(build) if r["stage"] == "dft"]
+    assert len(dft_lines) == 1 and "failed" in dft_lines[0]
+    # a rerun does not spend the time again; --retry-failed does
+    assert reference.run_element("Al", settings, out, eos_path) == 0
+    assert len([r for r in _timing_lines(build) if r["stage"] == "dft"]) == 1
+    assert reference.run_element("Al", settings, out, eos_path, retry_failed=True) == 0
+    assert len([r for r in _timing_lines(build) if r["stage"] == "dft"]) == 2
+    assert reference.failed_frames(build) == {"Al_1120K_0000": json.loads(marker.read_text())["error"]}
