@@ -364,3 +364,27 @@ def _subset_predictions(pred: Predictions, keep: NDArray[np.bool_]) -> Predictio
     """The frames of (aligned) ``pred`` where ``keep`` is True."""
     forces = pred.forces[np.repeat(keep, pred.n_atoms)]
     return Predictions(pred.model, pred.dataset_hash, pred.frame_id[keep], pred.energy[keep], forces, pred.n_atoms[keep], pred.meta)
+
+
+def per_frame_errors(ref: FrameArrays, pred: Predictions, *, shift: ShiftMode = "auto") -> pd.DataFrame:
+    """One row per reference frame: the model's energy error and force errors on that frame.
+
+    Columns: frame_id, energy_error_mev_per_atom (signed, after the per-element shift when it
+    applies), force_rmse_mev_per_a (per component). NaN where the model has no prediction for
+    the frame (refused or not seen).
+    """
+    pred = pred.aligned_to(ref, source=f"predictions of {pred.model}")
+    de = (pred.energy - ref.energy) / ref.n_atoms
+    if _wants_shift(pred.model, pred, shift):
+        shifts = per_element_energy_shift(ref, pred)
+        de = de - np.array([shifts[e] for e in ref.element])
+    offsets = ref.offsets
+    sq, _abs, _norm = _force_error_frame_sums(pred.forces, ref.forces, offsets)
+    ok = pred.scored()  # a frame is scored whole or not at all, as in the metrics table
+    return pd.DataFrame(
+        {
+            "frame_id": ref.frame_id,
+            "energy_error_mev_per_atom": np.where(ok, 1e3 * de, np.nan),
+            "force_rmse_mev_per_a": np.where(ok, 1e3 * np.sqrt(sq / (3.0 * ref.n_atoms)), np.nan),
+        }
+    )

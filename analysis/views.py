@@ -441,6 +441,41 @@ def element_table(name: str, element: str) -> pd.DataFrame:
     return sub[cols].reset_index(drop=True)
 
 
+def frame_table(name: str, element: str) -> pd.DataFrame:
+    """Per-frame view of one element: the reference frame and each model's errors on it.
+
+    Columns: frame_id, temperature (K), n_atoms, energy_ev_per_atom, force_rms_mev_per_a (the
+    reference forces' RMS), then per model ``<model>: dE (meV/atom)`` (signed, shifted as in the
+    table) and ``<model>: F RMSE (meV/Å)``; NaN where a model has no prediction for the frame.
+    Sorted by frame id. Cached with the data set's signature; do not modify the result.
+    """
+    return _frame_table_cached(name, dataset_signature(name), element)
+
+
+@lru_cache(maxsize=32)
+def _frame_table_cached(name: str, signature: tuple[Any, ...], element: str) -> pd.DataFrame:
+    from analysis.metrics import _subset, per_frame_errors
+
+    ref = store.load_dataset(name).arrays()
+    keep = ref.element == element
+    sub = _subset(ref, keep)
+    offsets = sub.offsets
+    f_sq = np.add.reduceat(np.einsum("ij,ij->i", sub.forces, sub.forces), offsets[:-1]) if len(sub.forces) else np.zeros(0)
+    table = pd.DataFrame({
+        "frame_id": sub.frame_id,
+        "temperature": sub.temperature,
+        "n_atoms": sub.n_atoms,
+        "energy_ev_per_atom": sub.energy / sub.n_atoms,
+        "force_rms_mev_per_a": 1e3 * np.sqrt(f_sq / (3.0 * sub.n_atoms)) if len(sub) else np.zeros(0),
+    })
+    for model, pred in sorted(_predictions_cached(name, signature).items()):
+        # the shift is per element over all of its frames: compute on the whole set, then select
+        errs = per_frame_errors(ref, pred).iloc[np.flatnonzero(keep)].reset_index(drop=True)
+        table[f"{model}: dE (meV/atom)"] = errs["energy_error_mev_per_atom"].to_numpy()
+        table[f"{model}: F RMSE (meV/Å)"] = errs["force_rmse_mev_per_a"].to_numpy()
+    return table.sort_values("frame_id", kind="stable").reset_index(drop=True)
+
+
 # --------------------------------------------------------------------------- parity data
 @dataclass(frozen=True)
 class ParitySeries:

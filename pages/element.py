@@ -34,6 +34,13 @@ TABLE_HEADERS = {
     "force_mae_mev_per_a": "F MAE (meV/Å)",
     "energy_shift_ev_per_atom": "E shift (eV/atom)",
 }
+FRAME_HEADERS = {
+    "frame_id": "frame",
+    "temperature": "T (K)",
+    "n_atoms": "atoms",
+    "energy_ev_per_atom": "E DFT (eV/atom)",
+    "force_rms_mev_per_a": "F DFT RMS (meV/Å)",
+}
 PANELS = {
     "displacement": ("Displacement δ (Å)", "E_band(δ) − E_band(0) (eV/cell)", "Band energy vs displacement"),
     "fermi_shift": ("Fermi-level shift ΔE_F (eV)", "Σε below E_F + ΔE_F (eV/cell)", "Eigenvalue sum vs Fermi-level shift"),
@@ -198,6 +205,12 @@ def layout(symbol: str | None = None, dataset: str | None = None, model: str | N
     # without data the parity graphs stay in the page (the export callback reads them) but hidden
     has_predictions = energy_fig is not None and not energy_fig.layout.meta.get("empty", False)
     body += [html.Div([html.H3("Parity"), parity], style=None if has_predictions else {"display": "none"})]
+    if has_predictions and name is not None:
+        frames = views.frame_table(name, symbol)
+        body.append(html.Details([
+            html.Summary(f"Per-frame errors ({len(frames)} frames): sort to find the frames a model gets most wrong"),
+            data_table(frames, id=ids.ELEMENT_FRAME_TABLE, page_size=20, columns=FRAME_HEADERS),
+        ]))
     return html.Div(
         [
             dcc.Location(id=ids.ELEMENT_URL, refresh=False),

@@ -202,3 +202,8 @@ def test_refused_frames_are_left_out_and_counted(universal):
     assert np.isfinite(fe.force_pred_ev_per_a).all() and fe.force_frame.max() == keep.sum() - 1
     shifts = per_element_energy_shift(ref, partial)
     assert all(np.isfinite(v) for v in shifts.values())
+    from analysis.metrics import per_frame_errors
+
+    rows = per_frame_errors(ref, partial)
+    assert rows["force_rmse_mev_per_a"].isna().to_numpy().tolist() == refused.tolist()
+    assert rows["energy_error_mev_per_atom"].isna().to_numpy().tolist() == refused.tolist()

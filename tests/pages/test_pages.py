@@ -188,6 +188,8 @@ def test_element_layout_shows_row_table_and_parity(pages) -> None:
     table = _find(layout, ids.ELEMENT_TABLE)
     assert {r["model"] for r in table.data} == {"emt-asap-cutoff", "lj-nn"}
     assert _find(layout, ids.ELEMENT_FORCE_PARITY).figure.layout.meta["n_points"] > 0
+    per_frame = _find(layout, ids.ELEMENT_FRAME_TABLE)
+    assert per_frame.data and {"frame_id", "emt-asap-cutoff: dE (meV/atom)", "lj-nn: F RMSE (meV/Å)"} <= set(per_frame.data[0])
     assert _find(layout, ids.ELEMENT_PREV).href.startswith("/element/Ni")
     assert "No eigenvalue-sum curves for Cu" in _text(_find(layout, ids.ELEMENT_CURVES_MESSAGE))
     # the PBE energy-volume fit with its GPAW points (the shipped analysis/data/eos.json)

@@ -208,3 +208,19 @@ def test_build_status_of_a_set_still_being_built(tmp_path: Path, monkeypatch: py
     assert views.build_status("complete") is None
     store.save_dataset(ReferenceSet(cu_frames(4)), "plain")
     assert views.build_status("plain") is None
+
+
+def test_frame_table_rows_agree_with_the_pooled_metrics(own_data: Path) -> None:
+    """Per-frame errors aggregate back to the table's RMSE (same shift, same frames)."""
+    frames = views.frame_table(TEST_DATASET, "Cu")
+    table = views.metrics_table(TEST_DATASET)
+    ref = store.load_dataset(TEST_DATASET).arrays()
+    assert len(frames) == int((ref.element == "Cu").sum())
+    assert list(frames["frame_id"]) == sorted(frames["frame_id"])
+    for model in ("emt-asap-cutoff", "lj-nn"):
+        row = table[(table.model == model) & (table.element == "Cu") & (table.temperature == "all")].iloc[0]
+        de = frames[f"{model}: dE (meV/atom)"].to_numpy()
+        f_rmse = frames[f"{model}: F RMSE (meV/Å)"].to_numpy()
+        n_atoms = frames["n_atoms"].to_numpy()
+        assert np.sqrt(np.mean(de**2)) == pytest.approx(row["energy_rmse_mev_per_atom"], rel=1e-9)
+        assert np.sqrt(np.sum(f_rmse**2 * n_atoms) / n_atoms.sum()) == pytest.approx(row["force_rmse_mev_per_a"], rel=1e-9)
