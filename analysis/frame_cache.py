@@ -99,6 +99,14 @@ class FrameCache:
     def __len__(self) -> int:
         return len(self._cache)
 
+    def volume(self) -> int:
+        """Bytes the cache takes on disk."""
+        return int(self._cache.volume())
+
+    def clear(self) -> int:
+        """Remove every stored result; returns how many there were."""
+        return int(self._cache.clear())
+
     def close(self) -> None:
         self._cache.close()
 

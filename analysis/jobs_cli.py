@@ -155,7 +155,17 @@ def jobs_main(argv: list[str]) -> int:
     parser.add_argument("--state", choices=STATES)
     parser.add_argument("--cancel", metavar="JOB_ID")
     parser.add_argument("--show", metavar="JOB_ID", help="print one job in full (with its traceback)")
+    parser.add_argument("--cache", action="store_true", help="print the per-frame result cache's size")
+    parser.add_argument("--clear-cache", action="store_true", help="empty the per-frame result cache (results are computed again)")
     args = parser.parse_args(argv)
+    if args.cache or args.clear_cache:
+        from analysis.frame_cache import FrameCache
+
+        with FrameCache() as cache:
+            if args.clear_cache:
+                print(f"removed {cache.clear()} stored frame results from {cache.path}")
+            print(f"{len(cache)} frame results, {cache.volume() / 2**20:.1f} MiB in {cache.path}")
+        return 0
     if args.cancel:
         rec = cancel_job(args.cancel)
         print(f"{rec.job_id}: {rec.state}")

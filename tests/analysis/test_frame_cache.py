@@ -54,3 +54,16 @@ def test_round_trip_and_persistence(tmp_path: Path) -> None:
         # an entry that does not fit the frame's atom count is a miss, never a wrong answer
         assert cache.get_many("m", ["h0"], [5]) == {}
         assert cache.get_many("other-model", ["h0"], [4]) == {}
+
+
+def test_cache_command_reports_and_clears(tmp_path: Path, monkeypatch, capsys) -> None:
+    from analysis.jobs_cli import jobs_main
+
+    monkeypatch.setenv("MLFF_ATLAS_CACHE", str(tmp_path / "cache"))
+    with FrameCache() as cache:
+        cache.put_many("m", ["a", "b"], np.array([1.0, 2.0]), [np.zeros((1, 3)), np.zeros((1, 3))], {})
+    assert jobs_main(["--cache"]) == 0
+    assert capsys.readouterr().out.startswith("2 frame results")
+    assert jobs_main(["--clear-cache"]) == 0
+    out = capsys.readouterr().out
+    assert "removed 2 stored frame results" in out and "\n0 frame results" in out
