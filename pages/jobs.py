@@ -57,6 +57,16 @@ def submit(model: str | None, dataset: str | None, device: str, dtype: str) -> t
     return "info", f"Queued job {job_id[:12]}: {model} on {dataset} ({device}, {dtype}).{hint}"
 
 
+def submit_many(models: list[str] | str | None, dataset: str | None, device: str, dtype: str) -> tuple[str, str]:
+    """Queue one evaluation per chosen model; the worst outcome sets the alert kind, every message is kept."""
+    chosen = [models] if isinstance(models, str) else list(models or [])
+    if not chosen:
+        return "error", "Choose a model (or several)."
+    results = [submit(m, dataset, device, dtype) for m in chosen]
+    kind = next((k for k in ("error", "info", "success") if any(r[0] == k for r in results)), "info")
+    return kind, " ".join(message for _, message in results)
+
+
 def _when(t: float | None) -> str:
     return time.strftime("%H:%M:%S", time.localtime(t)) if t else ""
 
@@ -103,7 +113,8 @@ def layout(**_: str) -> html.Div:
             no_data_message() if not names else html.Div(),
             html.Div(
                 [
-                    labelled("Model", dcc.Dropdown(id=ids.JOBS_MODEL, options=model_options(), placeholder="choose a model"), width="30rem"),
+                    labelled("Models", dcc.Dropdown(id=ids.JOBS_MODEL, options=model_options(), multi=True,
+                                                     placeholder="choose one or more models"), width="30rem"),
                     labelled("Data set", dcc.Dropdown(id=ids.JOBS_DATASET, options=names, value=views.default_dataset()), width="14rem"),
                     labelled("Device", dcc.RadioItems(id=ids.JOBS_DEVICE, options=["auto", "cpu", "cuda"], value="auto", inline=True)),
                     labelled("Precision", dcc.RadioItems(id=ids.JOBS_DTYPE, options=[{"label": " auto (float64 where supported)", "value": "auto"},
@@ -123,9 +134,9 @@ def layout(**_: str) -> html.Div:
 
 @callback(Output(ids.JOBS_SUBMIT_MESSAGE, "children"), Input(ids.JOBS_SUBMIT, "n_clicks"), State(ids.JOBS_MODEL, "value"),
           State(ids.JOBS_DATASET, "value"), State(ids.JOBS_DEVICE, "value"), State(ids.JOBS_DTYPE, "value"), prevent_initial_call=True)
-def on_submit(_n: int, model: str | None, dataset: str | None, device: str, dtype: str) -> Any:
+def on_submit(_n: int, model: list[str] | str | None, dataset: str | None, device: str, dtype: str) -> Any:
     """Submit the chosen evaluation and say what happened."""
-    kind, message = submit(model, dataset, device, dtype)
+    kind, message = submit_many(model, dataset, device, dtype)
     return alert(message, kind, id=ids.JOBS_SUBMIT_ALERT)
 
 

@@ -394,3 +394,13 @@ def test_upload_a_zipped_deepmd_tree(pages, own_data: Path, tmp_path: Path) -> N
     bad = "data:application/zip;base64," + base64.b64encode((tmp_path / "bad.zip").read_bytes()).decode()
     message, _table, _options = pages.data.upload_reference(bad, "bad.zip", None, None, None, None)
     assert "alert-error" in message.className and message.children.startswith("bad.zip: member Cu_300K"), message.children
+
+
+def test_jobs_submit_several_models_at_once(pages, own_data) -> None:
+    from analysis import jobs
+
+    kind, message = pages.jobs.submit_many(["emt", "no-such-model"], TEST_DATASET, "cpu", "float64")
+    assert kind == "error" and "Queued job" in message and "no-such-model" in message
+    assert [r.model for r in jobs.list_jobs()] == ["emt"]
+    assert pages.jobs.submit_many([], TEST_DATASET, "cpu", "float64") == ("error", "Choose a model (or several).")
+    assert pages.jobs.submit_many("emt", TEST_DATASET, "cpu", "float64")[0] == "info"  # a single value still works
