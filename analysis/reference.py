@@ -622,6 +622,38 @@ def _timing_totals(path: Path) -> dict[str, float]:
     return totals
 
 
+def _timing_records(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def dft_seconds_per_frame(path: Path) -> dict[str, float]:
+    """Element -> mean wall time (s) of its successful DFT single points, from timings.jsonl."""
+    sums: dict[str, list[float]] = {}
+    for rec in _timing_records(path):
+        if rec.get("stage") == "dft" and "failed" not in rec and rec.get("element"):
+            sums.setdefault(str(rec["element"]), []).append(float(rec.get("wall_s", 0.0)))
+    return {el: float(np.mean(v)) for el, v in sums.items()}
+
+
+def projected_seconds(remaining: dict[str, int], measured: dict[str, float], cost: dict[str, float]) -> float:
+    """Wall seconds (one process) to label the ``remaining`` frames per element.
+
+    Elements already timed use their own mean; the others their estimated cost times the median
+    measured seconds per cost unit (a rough scale: SCF iteration counts vary by element).
+    """
+    ratios = [measured[e] / cost[e] for e in measured if cost.get(e, 0) > 0]
+    per_unit = float(np.median(ratios)) if ratios else float("nan")
+    return float(sum(n * (measured[e] if e in measured else per_unit * cost[e]) for e, n in remaining.items() if n > 0))
+
+
 # --------------------------------------------------------------------------- driver
 def _worker(symbol: str, settings: TierSettings, out: str, eos_path: str, retry_failed: bool = False) -> tuple[str, int]:
     os.environ["OMP_NUM_THREADS"] = "1"
@@ -739,14 +771,24 @@ def main(argv: list[str] | None = None) -> int:
     eos_path = args.eos or (out / "eos.json" if args.tier == "ci" else DEFAULT_EOS_PATH)
     if args.plan:
         build = build_dir(out, settings)
+        measured = dft_seconds_per_frame(build / "timings.jsonl")
+        cost = {s: estimated_cost(s, settings.dft) for s in settings.elements}
+        remaining: dict[str, int] = {}
         for s in settings.elements:
             temps = settings.temperatures_of(s)
             done = sum(frame_path(build, s, t, i).is_file() for t in temps for i in range(settings.n_frames))
             bad = sum(failed_path(build, s, t, i).is_file() for t in temps for i in range(settings.n_frames))
-            print(f"{s:<3} cost {estimated_cost(s, settings.dft):7.0f}  T {', '.join(f'{t:g}' for t in temps)} K  "
-                  f"frames {done}/{len(temps) * settings.n_frames}" + (f"  failed {bad}" if bad else ""))
+            remaining[s] = len(temps) * settings.n_frames - done - bad
+            timed = f"  {measured[s]:5.0f} s/frame" if s in measured else ""
+            print(f"{s:<3} cost {cost[s]:7.0f}  T {', '.join(f'{t:g}' for t in temps)} K  "
+                  f"frames {done}/{len(temps) * settings.n_frames}" + (f"  failed {bad}" if bad else "") + timed)
         totals = _timing_totals(build / "timings.jsonl")
         print("compute so far (wall s): " + (", ".join(f"{k} {v:.0f}" for k, v in sorted(totals.items())) or "none"))
+        left = projected_seconds(remaining, measured, cost)
+        if sum(remaining.values()):
+            print(f"projected DFT for the {sum(remaining.values())} frames left: " + (
+                f"{left / 3600:.1f} CPU-hours (elements not timed yet scaled by their cost; EOS and MD add a few minutes per element)"
+                if math.isfinite(left) else "unknown until a frame has been timed"))
         return 0
     try:
         path = build_reference(settings, out=out, eos_path=eos_path, jobs=max(1, args.jobs), retry_failed=args.retry_failed)

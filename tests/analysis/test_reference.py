@@ -137,8 +137,9 @@ def test_label_smearing_follows_the_ionic_temperature_with_a_floor() -> None:
 def test_plan_lists_every_element_without_computing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert reference.main(["--tier", "default", "--plan", "--out", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 44 and lines[0].startswith("Li ") and lines[-1].startswith("compute so far")
-    assert all("frames 0/4" in line for line in lines[:-1])
+    assert len(lines) == 45 and lines[0].startswith("Li ") and lines[-2].startswith("compute so far")
+    assert lines[-1] == "projected DFT for the 172 frames left: unknown until a frame has been timed"
+    assert all("frames 0/4" in line for line in lines[:-2])
     assert not (tmp_path / "builds").exists()
 
 
@@ -164,3 +165,16 @@ def test_a_frame_whose_scf_fails_is_marked_and_the_build_goes_on(tmp_path: Path)
     assert reference.run_element("Al", settings, out, eos_path, retry_failed=True) == 0
     assert len([r for r in _timing_lines(build) if r["stage"] == "dft"]) == 2
     assert reference.failed_frames(build) == {"Al_1120K_0000": json.loads(marker.read_text())["error"]}
+
+
+def test_projection_uses_measured_times_and_scales_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "timings.jsonl"
+    lines = [{"stage": "dft", "element": "Al", "wall_s": 10.0}, {"stage": "dft", "element": "Al", "wall_s": 30.0},
+             {"stage": "dft", "element": "Cu", "wall_s": 100.0}, {"stage": "dft", "element": "Cu", "wall_s": 1e6, "failed": "x"},
+             {"stage": "eos", "element": "W", "wall_s": 50.0}]
+    path.write_text("\n".join(json.dumps(r) for r in lines) + "\n{cut")
+    measured = reference.dft_seconds_per_frame(path)
+    assert measured == {"Al": 20.0, "Cu": 100.0}
+    cost = {"Al": 10.0, "Cu": 100.0, "W": 200.0}
+    # Al 2 s/unit, Cu 1 s/unit: median 1.5 s/unit for W
+    assert reference.projected_seconds({"Al": 1, "Cu": 2, "W": 3}, measured, cost) == pytest.approx(20 + 200 + 3 * 1.5 * 200)
