@@ -599,6 +599,54 @@ def load_eos(element: str, dataset: str | None = None) -> dict[str, Any] | None:
     return stored[0] if stored else None
 
 
+def provenance_summary(name: str) -> list[tuple[str, str]]:
+    """(label, text) pairs saying how data set ``name`` was made, from the provenance keys it has.
+
+    Reference sets built by ``build-reference`` record code, settings, sampler, substitutes,
+    spin treatment and compute time; imported sets record their source files. Unknown keys are
+    left to the full provenance.
+    """
+    try:
+        prov = summary(name).provenance
+    except KeyError:
+        return []
+    out: list[tuple[str, str]] = []
+
+    def add(label: str, value: Any) -> None:
+        if value not in (None, "", [], {}):
+            out.append((label, value if isinstance(value, str) else json.dumps(value, default=str)))
+
+    add("made by", prov.get("generator"))
+    add("code", prov.get("code"))
+    settings = prov.get("settings") if isinstance(prov.get("settings"), dict) else {}
+    dft = settings.get("dft") if isinstance(settings.get("dft"), dict) else {}
+    if dft:
+        add("DFT", f"{dft.get('xc', '?')}, {dft.get('mode', '?').upper()} {dft.get('ecut_ev', '?')} eV, k-point density "
+                   f"≥ {dft.get('kpt_density', '?')} /Å, {dft.get('smearing', '?')} smearing "
+                   f"{'at the ionic temperature, at least ' if dft.get('electronic_temperature') == 'ionic' else ''}"
+                   f"{dft.get('width_ev', '?')} eV, symmetry {dft.get('symmetry', '?')}")
+    if settings:
+        add("tier", f"{prov.get('tier', settings.get('tier', '?'))}: {settings.get('n_frames', '?')} frames of "
+                    f"{settings.get('n_atoms', '?')} atoms per element and temperature ({settings.get('temperatures', '?')})")
+    done, planned = prov.get("frames_done"), prov.get("frames_planned")
+    if isinstance(done, int) and isinstance(planned, int):
+        add("frames labelled", f"{done} of {planned}")
+    sampler = prov.get("sampler")
+    add("configurations sampled by", ", ".join(map(str, sampler)) if isinstance(sampler, list) else sampler)
+    spin = prov.get("spin")
+    add("spin", spin.get("note") if isinstance(spin, dict) else spin)
+    subs = prov.get("substitutes")
+    if isinstance(subs, dict):
+        for element, why in sorted(subs.items()):
+            add(f"structure of {element}", why)
+    compute = prov.get("compute_s")
+    if isinstance(compute, dict) and compute:
+        add("compute (wall, summed)", ", ".join(f"{k.removesuffix('_wall_s').upper()} {float(v) / 3600:.2f} h" for k, v in sorted(compute.items())))
+    files = prov.get("imported_files") or prov.get("source_files")
+    add("source files", ", ".join(map(str, files)) if isinstance(files, list) else files)
+    return out
+
+
 def build_status(name: str) -> str | None:
     """How complete a reference set that is still being built is (from its provenance), or None.
 

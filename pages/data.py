@@ -22,7 +22,7 @@ from dash import Input, Output, State, callback, dcc, html
 from analysis import store, views
 from analysis.errors import InputFileError
 from components import ids
-from components.layout import alert, data_table, labelled
+from components.layout import alert, data_table, key_value_card, labelled
 
 dash.register_page(__name__, path="/data", title="Data · MLFF Error Atlas", name="Data")
 
@@ -145,7 +145,15 @@ def datasets_table() -> Any:
             "provenance": [json.dumps(s.provenance, default=str)[:300] for s in summaries],
         }
     )
-    return data_table(frame, id=ids.DATA_LIST_TABLE, page_size=20)
+    details = [
+        html.Details([
+            html.Summary(f"How {s.name!r} was made"),
+            key_value_card(s.name, views.provenance_summary(s.name) or [("provenance", "none recorded")]),
+            html.Details([html.Summary("full provenance (JSON)"), html.Pre(json.dumps(s.provenance, indent=2, sort_keys=True, default=str))]),
+        ], className="provenance")
+        for s in summaries
+    ]
+    return html.Div([data_table(frame, id=ids.DATA_LIST_TABLE, page_size=20), *details])
 
 
 def layout(**_: str) -> html.Div:

@@ -224,3 +224,24 @@ def test_frame_table_rows_agree_with_the_pooled_metrics(own_data: Path) -> None:
         n_atoms = frames["n_atoms"].to_numpy()
         assert np.sqrt(np.mean(de**2)) == pytest.approx(row["energy_rmse_mev_per_atom"], rel=1e-9)
         assert np.sqrt(np.sum(f_rmse**2 * n_atoms) / n_atoms.sum()) == pytest.approx(row["force_rmse_mev_per_a"], rel=1e-9)
+
+
+def test_provenance_summary_of_the_shipped_default_provenance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedded default's real provenance (its manifest) reads as labelled lines for the Data page."""
+    from analysis.config import PACKAGE_DATA_DIR
+    from analysis.dataset import ReferenceSet
+    from tests.analysis.conftest import cu_frames
+
+    manifest = json.loads((PACKAGE_DATA_DIR / "default" / "datasets" / "metal43-gpaw" / "manifest.json").read_text())
+    monkeypatch.setenv("MLFF_ATLAS_DATA", str(tmp_path / "d"))
+    monkeypatch.setenv("MLFF_ATLAS_DEFAULT_DATA", str(tmp_path / "empty-default"))
+    store.save_dataset(ReferenceSet(cu_frames(2), manifest["provenance"]), "copy")
+    lines = dict(views.provenance_summary("copy"))
+    assert lines["made by"] == "python -m analysis build-reference"
+    assert lines["DFT"].startswith("PBE, PW 350 eV, k-point density ≥ 3.0 /Å, fermi-dirac smearing at the ionic temperature")
+    assert "chgnet" in lines["configurations sampled by"]
+    assert "structure of Mn" in lines and "structure of Hg" in lines
+    assert lines["compute (wall, summed)"].startswith("DFT ") and " h" in lines["compute (wall, summed)"]
+    assert lines["frames labelled"].endswith("of 172")
+    store.save_dataset(ReferenceSet(cu_frames(2), {"imported_files": ["a.xyz"]}), "plain")
+    assert views.provenance_summary("plain") == [("source files", "a.xyz")]
