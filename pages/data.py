@@ -142,7 +142,6 @@ def datasets_table() -> Any:
             "models": [", ".join(s.models) or "—" for s in summaries],
             "where": ["embedded default" if s.embedded else "user data" for s in summaries],
             "created (UTC)": [s.created for s in summaries],
-            "provenance": [json.dumps(s.provenance, default=str)[:300] for s in summaries],
         }
     )
     details = [
