@@ -580,8 +580,9 @@ class Worker:
                 chunk = frames[start : start + rec.chunk_frames]
                 res, failed, hits = _predict_chunk(evaluator, chunk, fcache, mkey)
                 n_cached += hits
-                if len(failed) == len(chunk) and not any_scored:
-                    # nothing has worked yet: a broken model, not a refused frame; fail the job
+                if len(failed) == len(chunk) and not any_scored and len({_element_of(a) for a in chunk}) > 1:
+                    # nothing has worked yet, on several elements: a broken model rather than
+                    # refused frames (a model may refuse one element; later chunks still run then)
                     raise RuntimeError(f"{spec.name} failed on every frame of the first chunk; first error: {failed[0]}")
                 any_scored = any_scored or len(failed) < len(chunk)
                 n_failed += len(failed)
@@ -685,6 +686,10 @@ class Worker:
             n_atoms=n,
             meta=meta,
         )
+
+
+def _element_of(atoms: Any) -> str:
+    return str(atoms.info.get("element") or atoms.get_chemical_formula(mode="metal", empirical=True))
 
 
 def _predict_chunk(evaluator: Any, chunk: list[Any], fcache: Any, mkey: str) -> tuple[Any, dict[int, str], int]:

@@ -186,8 +186,8 @@ def test_sigterm_puts_the_job_back_at_once(data_env: Path) -> None:
     assert jobs.live_workers() == []
 
 
-def _li_frames(n: int) -> list:
-    """bcc Li cells labelled with ASE's Lennard-Jones (EMT has no Li parameters and refuses them)."""
+def _li_frames(n: int, element: str = "Li", a: float = 3.44) -> list:
+    """bcc cells (Li by default) labelled with ASE's Lennard-Jones (EMT has no Li or Ba parameters and refuses them)."""
     from ase.build import bulk
     from ase.calculators.lj import LennardJones
 
@@ -196,7 +196,7 @@ def _li_frames(n: int) -> list:
     rng = np.random.default_rng(7)
     frames = []
     for _ in range(n):
-        atoms = bulk("Li", "bcc", a=3.44, cubic=True)
+        atoms = bulk(element, "bcc", a=a, cubic=True)
         atoms.positions += rng.normal(0.0, 0.05, atoms.positions.shape)
         atoms.calc = LennardJones(sigma=2.7, epsilon=0.1, rc=6.0)
         frames.append(make_frame(atoms, atoms.get_potential_energy(), atoms.get_forces(), temperature_k=300.0, source="lj"))
@@ -313,3 +313,14 @@ def test_a_running_job_keeps_beating(data_env: Path, monkeypatch: pytest.MonkeyP
     rec = jobs.get_job(job_id)
     assert rec.state == "done"
     assert len(set(beats)) > 1 and max(beats) > rec.started, beats
+
+
+def test_a_first_chunk_of_one_refused_element_does_not_fail_the_job(data_env: Path) -> None:
+    """Refused frames that happen to fill the first chunk (one element) are not taken for a broken model."""
+    ref = ReferenceSet([*cu_frames(4), *_li_frames(4, "Ba", 5.0)])
+    save_dataset(ref, "ba-first")
+    assert ref.arrays().element.tolist()[:4] == ["Ba"] * 4  # sorted by element: the refused ones come first
+    job_id = jobs.submit_job("emt", "ba-first", device="cpu", chunk_frames=4)
+    jobs.run_worker(once=True)
+    rec = jobs.get_job(job_id)
+    assert rec.state == "done" and rec.frames_failed == 4
