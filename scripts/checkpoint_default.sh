@@ -18,7 +18,7 @@ print(f"models with predictions: {models}; stale: {stale or 'none'}")
 sys.exit(1 if stale or not models else 0)
 PY
     then
-        frames=$(ls "$DATA/builds/metal43-gpaw"/*/frames | wc -l)
+        frames=$(ls "$DATA/builds/metal43-gpaw"/*/frames/*.extxyz | wc -l)
         git add -A "${PATHS[@]}"
         git commit -q -m "metal43-gpaw: $frames frames labelled, predictions rescored" -- "${PATHS[@]}" || echo "nothing to commit"
         exit 0
