@@ -375,7 +375,8 @@ def element_values(
 
     Returns:
         DataFrame indexed by element with columns value (meV/atom, meV/Å or dimensionless),
-        n_frames, temperatures (K, comma-separated text of the rows used).
+        n_frames, n_frames_unscored (refused by the model or not seen), temperatures (K,
+        comma-separated text of the rows used).
     """
     column = metric_column(metric)
     table = metrics_table(name)
@@ -388,6 +389,7 @@ def element_values(
         {
             "value": values.to_numpy(dtype=np.float64),
             "n_frames": sub["n_frames"].to_numpy(dtype=np.int64),
+            "n_frames_unscored": sub["n_frames_unscored"].to_numpy(dtype=np.int64) if "n_frames_unscored" in sub else 0,
             "temperatures": [
                 temps.get(el, "") if temperature == POOLED else f"{t}" for el, t in zip(sub["element"], sub["temperature"])
             ],

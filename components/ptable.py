@@ -90,7 +90,8 @@ def _hover(symbol: str, model: str | None, row: pd.Series | None, label: str) ->
         return f"{head}<br>no data"
     lines = [head, f"{label}: {row['value']:.4g}"]
     if "n_frames" in row.index:
-        lines.append(f"frames: {int(row['n_frames'])}")
+        unscored = int(row["n_frames_unscored"]) if "n_frames_unscored" in row.index and np.isfinite(row["n_frames_unscored"]) else 0
+        lines.append(f"frames: {int(row['n_frames'])}" + (f" ({unscored} not scored by this model)" if unscored else ""))
     if "temperatures" in row.index and row["temperatures"]:
         lines.append(f"temperatures (K): {row['temperatures']}")
     return "<br>".join(lines)

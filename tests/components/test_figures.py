@@ -299,3 +299,10 @@ def test_eos_figure_fit_passes_through_the_shipped_gpaw_points():
     assert curve.x[int(np.argmin(curve.y))] == pytest.approx(entry["V0_A3_per_atom"], rel=0.01)
     assert eos_figure(None, symbol="Cu").layout.meta["empty"] is True
     assert eos_figure({"V0_A3_per_atom": 1.0}, symbol="Cu").layout.meta["empty"] is True
+
+
+def test_ptable_hover_counts_frames_the_model_did_not_score() -> None:
+    values = VALUES.assign(n_frames_unscored=[0, 3, 0])
+    fig = ptable_heatmap(values, label="x (meV)")
+    assert "frames: 8 (3 not scored by this model)" in _trace(fig, "values").customdata[3][10][0]
+    assert "not scored" not in _trace(fig, "values").customdata[2][12][0]
