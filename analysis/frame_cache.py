@@ -6,7 +6,7 @@ This cache sits under the jobs: every frame result is stored under
 
     (model identity and package versions, dtype, device kind) x (structure hash)
 
-where the structure hash covers atomic numbers, positions, cell and periodicity (rounded to 1e-6,
+where the structure hash (:func:`analysis.dataset.structure_hash`) covers atomic numbers, positions, cell and periodicity (rounded to 1e-6,
 so a round trip through extended XYZ hashes the same) and nothing else: predictions do not
 depend on labels, frame ids or temperatures. A job looks its frames up first and sends only the
 missing ones to the model. Frames the model refused are cached too (with the error), so they are
@@ -27,7 +27,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analysis.config import cache_dir
-from analysis.dataset import structure_hash  # noqa: F401  (re-exported: the cache is keyed by it)
 
 SIZE_LIMIT_BYTES = 4 * 2**30
 

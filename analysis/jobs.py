@@ -537,6 +537,7 @@ class Worker:
 
     def run_job(self, rec: JobRecord, *, on_progress: Callable[[JobRecord], None] | None = None) -> JobRecord:
         """Evaluate one claimed job chunk by chunk; returns its final record."""
+        from analysis.dataset import structure_hash
         from analysis.frame_cache import FrameCache, model_key
 
         fcache: FrameCache | None = None
@@ -562,11 +563,12 @@ class Worker:
             evaluator = self._evaluator(spec, rec)
             load_s = time.perf_counter() - t_load
             done = _chunk_files(rec.job_id)
-            self._update_fields(
-                rec, device_used=evaluator.device, frames_total=len(frames), frames_reused=_chunk_frames_done(rec.job_id)
-            )
+            reused = _chunk_frames_done(rec.job_id)
+            self._update_fields(rec, device_used=evaluator.device, frames_total=len(frames), frames_reused=reused)
             n_failed = _chunk_frames_failed(rec.job_id)
-            any_scored = _chunk_frames_done(rec.job_id) > n_failed
+            any_scored = reused > n_failed
+            # what the model sees of each frame: the per-frame cache's key and the predictions' record
+            hashes = [structure_hash(a) for a in frames]
             fcache = FrameCache()
             mkey = model_key(spec.identity(), model_versions(spec), rec.dtype, evaluator.device)
             n_cached = 0
@@ -578,7 +580,7 @@ class Worker:
                     return current or rec  # cancelled, or taken over
                 t_chunk = time.perf_counter()
                 chunk = frames[start : start + rec.chunk_frames]
-                res, failed, hits = _predict_chunk(evaluator, chunk, fcache, mkey)
+                res, failed, hits = _predict_chunk(evaluator, chunk, hashes[start : start + rec.chunk_frames], fcache, mkey)
                 n_cached += hits
                 if len(failed) == len(chunk) and not any_scored and len({_element_of(a) for a in chunk}) > 1:
                     # nothing has worked yet, on several elements: a broken model rather than
@@ -592,7 +594,7 @@ class Worker:
                 )
                 if updated is not None and on_progress is not None:
                     on_progress(updated)
-            pred = self._assemble(rec, spec, ref, evaluator, load_s)
+            pred = self._assemble(rec, spec, ref, evaluator, load_s, hashes)
             current = self._refresh(rec)
             if current is None or current.state != "running" or current.worker_pid != self.pid:
                 return current or rec
@@ -636,7 +638,9 @@ class Worker:
     def _update_fields(self, rec: JobRecord, **changes: Any) -> None:
         _update(rec.job_id, self.pid, **changes)
 
-    def _assemble(self, rec: JobRecord, spec: ModelSpec, ref: Any, evaluator: Any, load_s: float) -> Predictions:
+    def _assemble(
+        self, rec: JobRecord, spec: ModelSpec, ref: Any, evaluator: Any, load_s: float, hashes: list[str]
+    ) -> Predictions:
         files = _chunk_files(rec.job_id)
         energies, forces, n_atoms, seconds = [], [], [], 0.0
         failed_at: dict[int, str] = {}
@@ -674,10 +678,8 @@ class Worker:
             # frame id -> the model's error, for frames it refused (NaN in energy and forces)
             "failed_frames": {str(arrays.frame_id[i]): msg for i, msg in sorted(failed_at.items())},
         }
-        from analysis.dataset import structure_hash
-
         return Predictions(
-            structure_hash=np.array([structure_hash(a) for a in ref.frames], dtype=str),
+            structure_hash=np.array(hashes, dtype=str),
             model=spec.name,
             dataset_hash=rec.dataset_hash,
             frame_id=arrays.frame_id,
@@ -692,16 +694,17 @@ def _element_of(atoms: Any) -> str:
     return str(atoms.info.get("element") or atoms.get_chemical_formula(mode="metal", empirical=True))
 
 
-def _predict_chunk(evaluator: Any, chunk: list[Any], fcache: Any, mkey: str) -> tuple[Any, dict[int, str], int]:
-    """Predict ``chunk``: frames in the per-frame cache are read, only the others reach the model.
+def _predict_chunk(
+    evaluator: Any, chunk: list[Any], hashes: list[str], fcache: Any, mkey: str
+) -> tuple[Any, dict[int, str], int]:
+    """Predict ``chunk`` (its frames' structure hashes ``hashes``): frames in the per-frame cache
+    are read, only the others reach the model.
 
     Returns the results (NaN for refused frames), the refused frames' index -> error, and the
     number of frames answered from the cache.
     """
     from analysis.evaluate import FrameResults, predict_isolating_failures
-    from analysis.frame_cache import structure_hash
 
-    hashes = [structure_hash(a) for a in chunk]
     hits = fcache.get_many(mkey, hashes, [len(a) for a in chunk])
     energy = np.empty(len(chunk), dtype=np.float64)
     forces: list[np.ndarray] = [np.empty((0, 3))] * len(chunk)

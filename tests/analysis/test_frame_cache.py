@@ -7,7 +7,8 @@ import numpy as np
 from ase.build import bulk
 from ase.io import read, write
 
-from analysis.frame_cache import FrameCache, model_key, structure_hash
+from analysis.dataset import structure_hash
+from analysis.frame_cache import FrameCache, model_key
 
 
 def test_structure_hash_survives_extxyz_and_ignores_labels(tmp_path: Path) -> None:
