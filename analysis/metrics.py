@@ -201,20 +201,20 @@ def compute_metrics_table(
         f_sq, f_abs, f_norm = _force_error_frame_sums(pred.forces, ref.forces, offsets)
         # a refused frame has NaN energy or forces, so NaN sums: weight it out (free to detect)
         ok = np.isfinite(de) & np.isfinite(f_sq) & np.isfinite(f_norm)
-        m_count, m_atoms, m_ref_sums, el_count = count, atoms, ref_sums, None
+        w = ok.astype(np.float64)
+        m_count, m_atoms, m_ref_sums = count, atoms, ref_sums
         if not ok.all():
-            w = ok.astype(np.float64)
             de, f_sq, f_abs, f_norm = (np.where(ok, x, 0.0) for x in (de, f_sq, f_abs, f_norm))
             m_count = np.bincount(g.code, w, minlength=n_groups)
             m_atoms = np.bincount(g.code, ref.n_atoms * w, minlength=n_groups)
             m_ref_sums = np.stack([np.bincount(g.code, w * x, minlength=n_groups) for x in (e_ref, e_ref**2, f_frame_sum, f_frame_sq)])
-            el_count = np.bincount(g.element_code, w, minlength=len(g.elements))
         el_shift = np.zeros(len(g.elements))
         if _wants_shift(model, pred, shift):
-            if el_count is None:
-                el_count = np.bincount(g.element_code, minlength=len(g.elements)).astype(np.float64)
+            # the mean over each element's scored frames (NaN for an element with none: no rows)
             with np.errstate(invalid="ignore", divide="ignore"):
-                el_shift = np.bincount(g.element_code, de, minlength=len(g.elements)) / el_count
+                el_shift = np.bincount(g.element_code, de, minlength=len(g.elements)) / np.bincount(
+                    g.element_code, w, minlength=len(g.elements)
+                )
             de = np.where(ok, de - np.nan_to_num(el_shift)[g.element_code], 0.0)
         unscored = count - m_count
         sums = np.stack(
