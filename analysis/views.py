@@ -272,9 +272,15 @@ def refused_frames(name: str, element: str | None = None) -> dict[str, dict[str,
 
     Returns model -> {"count": frames refused, "elements": sorted symbols, "error": the first
     recorded error}; only models with at least one refused frame. Those frames are NaN in the
-    stored predictions and left out of the model's errors.
+    stored predictions and left out of the model's errors. Cached with the data set's signature
+    (every map and element page asks); the result is a fresh copy.
     """
-    signature = dataset_signature(name)
+    cached = _refused_cached(name, dataset_signature(name), element)
+    return {model: {**info, "elements": list(info["elements"])} for model, info in cached.items()}
+
+
+@lru_cache(maxsize=64)
+def _refused_cached(name: str, signature: tuple[Any, ...], element: str | None) -> dict[str, dict[str, Any]]:
     ref = store.load_dataset(name).arrays()
     element_of = dict(zip(ref.frame_id.tolist(), ref.element.tolist()))
     unseen = _checked_predictions(name, signature)[2]
