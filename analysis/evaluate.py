@@ -27,6 +27,7 @@ import numpy as np
 from ase import Atoms
 from numpy.typing import NDArray
 
+from analysis.errors import one_line
 from analysis.models import (
     ModelSpec,
     ModelUnavailableError,
@@ -480,15 +481,6 @@ def evaluate_frames(
     return evaluator.predict(frames)
 
 
-MAX_ERROR_CHARS = 500
-
-
-def _one_line(exc: BaseException) -> str:
-    """``Type: message`` of an exception, on one line and at most :data:`MAX_ERROR_CHARS` long."""
-    text = " ".join(f"{type(exc).__name__}: {exc}".split())
-    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
-
-
 def predict_isolating_failures(
     evaluator: Evaluator, frames: Sequence[Atoms]
 ) -> tuple[FrameResults, dict[int, str]]:
@@ -510,7 +502,7 @@ def predict_isolating_failures(
     except Exception as exc:  # noqa: BLE001 - the model's refusal is recorded per frame
         if len(frames) == 1:
             n = len(frames[0])
-            return FrameResults(np.array([np.nan]), [np.full((n, 3), np.nan)]), {0: _one_line(exc)}
+            return FrameResults(np.array([np.nan]), [np.full((n, 3), np.nan)]), {0: one_line(exc)}
     half = len(frames) // 2
     left, left_failed = predict_isolating_failures(evaluator, frames[:half])
     right, right_failed = predict_isolating_failures(evaluator, frames[half:])

@@ -42,7 +42,7 @@ from analysis import elements as el
 from analysis import gpaw_calc
 from analysis.config import PACKAGE_DATA_DIR, data_dir, default_data_dir
 from analysis.dataset import ReferenceSet, make_frame, temperature_label
-from analysis.errors import InputFileError
+from analysis.errors import InputFileError, one_line
 from analysis.store import atomic_write_bytes, atomic_write_json, save_dataset
 
 SETTINGS_PATH = PACKAGE_DATA_DIR / "reference_settings.json"
@@ -493,7 +493,7 @@ def run_element(
                 with _Timer() as t:
                     result = gpaw_calc.single_point(config, dft)
             except Exception as exc:  # noqa: BLE001 - one bad frame must not stop hours of work
-                error = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+                error = one_line(exc)
                 log.error("%s %g K frame %d failed after %.0f s: %s", symbol, temp, index, t.wall_s, error)
                 atomic_write_json(failed_path(build, symbol, temp, index), {"error": error, "finished": _now(), "wall_s": round(t.wall_s, 2)})
                 _append_jsonl(timings, {"stage": "dft", "element": symbol, "temperature": temp, "index": index, "failed": error,
@@ -608,21 +608,8 @@ def assemble_dataset(settings: TierSettings, out: Path, eos_path: Path) -> Path 
     return save_dataset(ref, settings.dataset, root=out, dft_settings=settings.dft)
 
 
-def _timing_totals(path: Path) -> dict[str, float]:
-    totals: dict[str, float] = {}
-    if not path.is_file():
-        return totals
-    for line in path.read_text().splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut by a kill; the frame files are the record
-        key = f"{rec.get('stage', '?')}_wall_s"
-        totals[key] = round(totals.get(key, 0.0) + float(rec.get("wall_s", 0.0)), 1)
-    return totals
-
-
 def _timing_records(path: Path) -> list[dict[str, Any]]:
+    """The lines of a timings.jsonl file (a line cut by a kill is skipped: the frame files are the record)."""
     if not path.is_file():
         return []
     out = []
@@ -632,6 +619,14 @@ def _timing_records(path: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             continue
     return out
+
+
+def _timing_totals(path: Path) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for rec in _timing_records(path):
+        key = f"{rec.get('stage', '?')}_wall_s"
+        totals[key] = round(totals.get(key, 0.0) + float(rec.get("wall_s", 0.0)), 1)
+    return totals
 
 
 def dft_seconds_per_frame(path: Path) -> dict[str, float]:
