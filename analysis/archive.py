@@ -124,7 +124,7 @@ def reference_sources(root: Path) -> list[Path]:
         rel = path.relative_to(root).parts
         if not path.is_file() or any(part.startswith(".") or part in _SKIP for part in rel):
             continue
-        if any(s == path.parent or s in path.parents for s in systems):
+        if any(s in path.parents for s in systems):
             continue
         name = path.name
         if name.startswith("OUTCAR") or (name.startswith("vasprun") and name.endswith(".xml")) or name.endswith((".xyz", ".extxyz")):
