@@ -151,7 +151,7 @@ def save_dataset(
             )
         manifest = {
             "name": name,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "created": _created_stamp(base / name / MANIFEST, ref, dft_settings),
             "units": UNITS,
             "content_hash": ref.content_hash(),
             "provenance": ref.provenance,
@@ -169,6 +169,22 @@ def save_dataset(
         raise
     _load_cached.cache_clear()
     return base / name
+
+
+def _created_stamp(previous: Path, ref: ReferenceSet, dft_settings: dict[str, Any] | None) -> str:
+    """Now, or the previous manifest's stamp when it describes the same frames, provenance and settings.
+
+    Saving an unchanged data set again (a resumed build re-assembling) then writes a byte-identical
+    manifest, so a committed data set shows no spurious change.
+    """
+    try:
+        old = json.loads(previous.read_text())
+    except (OSError, json.JSONDecodeError):
+        old = None
+    same = (isinstance(old, dict) and isinstance(old.get("created"), str) and old.get("content_hash") == ref.content_hash()
+            and old.get("provenance") == json.loads(json.dumps(ref.provenance))
+            and old.get("dft_settings") == json.loads(json.dumps(dft_settings or ref.provenance.get("dft_settings", {}))))
+    return str(old["created"]) if same and isinstance(old, dict) else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _swap_in(tmp: Path, final: Path) -> None:

@@ -696,6 +696,53 @@ def sampler_note(name: str) -> str | None:
     return str(note) if note else f"Configurations sampled with {', '.join(samplers)}."
 
 
+@dataclass(frozen=True)
+class Caveat:
+    """One caveat about a data set's numbers: what it says, how loud, and what a dashboard user can do.
+
+    ``text`` stands on its own (the HTML report prints only it); ``action`` is the dashboard's hint
+    (e.g. where to evaluate again), empty where there is nothing to do.
+    """
+
+    level: Literal["info", "warning"]
+    text: str
+    action: str = ""
+
+
+def _join_names(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def caveats(name: str) -> list[Caveat]:
+    """Every caveat the map page and the exported report show beside ``name``'s numbers, in one wording.
+
+    In order: the build status of a set still being labelled, the sampler's bias, models whose
+    predictions are stale (left out), models missing frames added since they ran (grouped by count),
+    and models that refused frames (stored as NaN, named with the model's own message).
+    """
+    out: list[Caveat] = []
+    status = build_status(name)
+    if status:
+        out.append(Caveat("info", status))
+    note = sampler_note(name)
+    if note:
+        out.append(Caveat("warning", note))
+    for model, reason in stale_predictions(name).items():
+        out.append(Caveat("warning", f"Predictions of {model} are left out: {reason}.", "Evaluate the model again on the Jobs page."))
+    by_count: dict[int, list[str]] = {}
+    for model, count in unseen_frames(name).items():
+        by_count.setdefault(count, []).append(model)
+    for count, group in sorted(by_count.items()):
+        verb = "has" if len(group) == 1 else "have"
+        out.append(Caveat("info", f"{_join_names(group)} {verb} no predictions for {count} frame(s) added or changed since the last "
+                                  "evaluation: they are left out of the errors.",
+                          "Evaluate again on the Jobs page (only those frames are computed)."))
+    for model, info in refused_frames(name).items():
+        out.append(Caveat("info", f"{model} refused {info['count']} frame(s) of {', '.join(info['elements'])}; they are left out of its "
+                                  f"errors (elements with none left are grey). The model said: {info['error']}"))
+    return out
+
+
 @lru_cache(maxsize=4)
 def _read_json_cached(path: str, _mtime: int) -> Any:
     try:

@@ -68,13 +68,7 @@ def _curve_figures(element: str) -> list[go.Figure]:
 
 def report_notes(name: str) -> list[str]:
     """The caveats the dashboard shows beside this data set's numbers, for the report's readers too."""
-    notes = [n for n in (views.build_status(name), views.sampler_note(name)) if n]
-    notes += [f"Predictions of {m} are left out: {why}" for m, why in views.stale_predictions(name).items()]
-    notes += [f"{m} has no predictions for {n} frame(s) added or changed since it ran; they are left out of its errors."
-              for m, n in views.unseen_frames(name).items()]
-    notes += [f"{m} refused {info['count']} frame(s) of {', '.join(info['elements'])}, left out of its errors: {info['error']}"
-              for m, info in views.refused_frames(name).items()]
-    return notes
+    return [caveat.text for caveat in views.caveats(name)]
 
 
 def build_report(dataset: str | None = None, *, max_parity_points: int = 4000) -> str:

@@ -188,24 +188,8 @@ def layout(dataset: str | None = None, present: str | None = None, **query: str)
         className="controls",
     )
     message = [] if models else [alert(f"Data set {name!r} has no model predictions yet: submit an evaluation on the Jobs page.", "info")]
-    status = views.build_status(name)
-    if status:
-        message.append(alert(status, "info"))
-    note = views.sampler_note(name)
-    if note:
-        message.append(alert(note, "warning"))
-    for model, reason in views.stale_predictions(name).items():
-        message.append(alert(f"Predictions of {model} are left out: {reason}. Evaluate the model again on the Jobs page.", "warning"))
-    by_count: dict[int, list[str]] = {}
-    for model, count in views.unseen_frames(name).items():
-        by_count.setdefault(count, []).append(model)
-    for count, group in sorted(by_count.items()):
-        who = f"{group[0]} has" if len(group) == 1 else f"{', '.join(group[:-1])} and {group[-1]} have"
-        message.append(alert(f"{who} no predictions for {count} frame(s) added or changed since the last evaluation: they are left out "
-                             "of the errors. Evaluate again on the Jobs page (only those frames are computed).", "info"))
-    for model, info in views.refused_frames(name).items():
-        message.append(alert(f"{model} refused {info['count']} frame(s) of {', '.join(info['elements'])}; they are left out of its "
-                             f"errors (elements with none left are grey). The model said: {info['error']}", "info"))
+    for caveat in views.caveats(name):
+        message.append(alert(f"{caveat.text} {caveat.action}".strip(), caveat.level))
     return html.Div(
         [
             dcc.Location(id=ids.MAP_URL, refresh=False),

@@ -77,7 +77,7 @@ def test_report_renders_every_figure_offline(tmp_path, emt_store):
         driver.quit()
 
 
-def test_report_carries_the_dashboards_caveats(tmp_path, emt_store, monkeypatch):
+def test_report_carries_the_dashboards_caveats(tmp_path, emt_store, monkeypatch, dash_app):
     """What the pages warn about (refused frames, sampler bias) is written into the report too."""
     import numpy as np
 
@@ -90,4 +90,13 @@ def test_report_carries_the_dashboards_caveats(tmp_path, emt_store, monkeypatch)
     meta = {"failed_frames": {fid: "ValueError: no Ni parameters" for fid in arrays.frame_id[arrays.element == "Ni"]}}
     store.save_predictions(Predictions("model-C", emt_store.content_hash(), arrays.frame_id, energy, arrays.forces, arrays.n_atoms, meta), "emt")
     text = build_report("emt")
-    assert "model-C refused 6 frame(s) of Ni, left out of its errors: ValueError: no Ni parameters" in text
+    import html
+    import importlib
+
+    from analysis import views
+
+    refused = [c for c in views.caveats("emt") if "model-C" in c.text]
+    assert [c.text for c in refused] == ["model-C refused 6 frame(s) of Ni; they are left out of its errors (elements with none "
+                                         "left are grey). The model said: ValueError: no Ni parameters"]
+    assert html.escape(refused[0].text) in text  # the report says what the map page says, in the same words
+    assert refused[0].text in str(importlib.import_module("pages.home").layout(dataset="emt"))

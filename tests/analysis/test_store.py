@@ -25,6 +25,18 @@ def test_dataset_roundtrip_keeps_hash_groups_and_labels():
     assert [s.name for s in store.list_datasets() if not s.embedded] == ["emt"]
 
 
+def test_saving_an_unchanged_data_set_again_writes_the_same_manifest(monkeypatch):
+    """A resumed build re-assembles the same frames: the manifest stays byte-identical (no spurious commit)."""
+    ref = emt_reference()
+    path = store.save_dataset(ref, "emt")
+    first = (path / "manifest.json").read_bytes()
+    stamps = iter(["2030-01-01T00:00:00Z", "2030-01-02T00:00:00Z"])
+    monkeypatch.setattr(store.time, "strftime", lambda *a: next(stamps))
+    assert store.save_dataset(ref, "emt").joinpath("manifest.json").read_bytes() == first
+    changed = ReferenceSet(ref.frames, {**ref.provenance, "frames_done": 99})
+    assert json.loads(store.save_dataset(changed, "emt").joinpath("manifest.json").read_text())["created"] == "2030-01-01T00:00:00Z"
+
+
 def test_interrupted_save_leaves_previous_version(monkeypatch):
     ref = emt_reference()
     store.save_dataset(ref, "emt")

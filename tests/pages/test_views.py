@@ -204,8 +204,10 @@ def test_build_status_of_a_set_still_being_built(tmp_path: Path, monkeypatch: py
     assert views.build_status("partial") == (
         "Data set 'partial' is still being built: 4 of 12 planned frames (1 of 3 elements) are labelled so far; "
         "elements not computed yet are grey. See docs/reference_data.md.")
+    assert views.caveats("partial") == [views.Caveat("info", views.build_status("partial") or "")]
     store.save_dataset(ReferenceSet(cu_frames(4), {**prov, "frames_done": 12}), "complete")
     assert views.build_status("complete") is None
+    assert views.caveats("complete") == []
     store.save_dataset(ReferenceSet(cu_frames(4)), "plain")
     assert views.build_status("plain") is None
 
