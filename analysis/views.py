@@ -308,6 +308,20 @@ def models(name: str) -> list[str]:
     return sorted(metrics_table(name)["model"].unique().tolist())
 
 
+def default_model(name: str) -> str | None:
+    """The model a page shows first: the one that scored the most frames of ``name`` (ties: name order).
+
+    A model that refused frames (stored as NaN) is not the first thing a visitor sees when another
+    covers the whole set.
+    """
+    table = metrics_table(name)
+    if table.empty:
+        return None
+    pooled = table[table["temperature"] == POOLED]
+    scored = pooled.groupby("model")["n_frames"].sum()
+    return str(min(scored.index, key=lambda m: (-int(scored[m]), str(m))))
+
+
 def temperature_options(name: str) -> list[tuple[str, str]]:
     """(value, label) pairs for the temperature selector of data set ``name``.
 

@@ -113,6 +113,21 @@ def _color_range(frames: Sequence[pd.DataFrame], *, log: bool, cmin: float | Non
     return lo, hi
 
 
+def tile_number(value: float) -> str:
+    """At most three significant figures, written out in full between 0.001 and 99 950 (1364 -> '1360', not '1.36e+03')."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    exponent = math.floor(math.log10(abs(value)))
+    if not -3 <= exponent <= 4:
+        return f"{value:.3g}"
+    decimals = 2 - exponent
+    rounded = round(value, decimals)
+    if rounded and math.floor(math.log10(abs(rounded))) > exponent:  # 999.6 rounds up a decade
+        decimals -= 1
+    text = f"{rounded:.{max(decimals, 0)}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text  # like %g: 40, not 40.0
+
+
 def _log_colorbar(lo: float, hi: float) -> dict[str, Any]:
     """Tick values (log10 space) and texts (real values) for a log colour bar."""
     ticks = []
@@ -175,7 +190,7 @@ def _tile_traces(
                 tile_value = value if m == 0 else tile_value
         text_x.append(group)
         text_y.append(row)
-        text.append(f"<b>{symbol}</b><br>{tile_value:.3g}" if tile_has_data and n == 1 and show_values else f"<b>{symbol}</b>")
+        text.append(f"<b>{symbol}</b><br>{tile_number(tile_value)}" if tile_has_data and n == 1 and show_values else f"<b>{symbol}</b>")
         if not tile_has_data:
             text_color.append(MISSING_TEXT_COLOR)
         elif n > 1:

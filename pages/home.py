@@ -48,7 +48,8 @@ def parse_state(query: dict[str, str], dataset: str | None) -> dict[str, Any]:
         state["metric"] = DEFAULTS["metric"]
     models = views.models(dataset) if dataset else []
     chosen = [m for m in split_list(query.get("model")) if m in models][:MAX_SPLIT_MODELS]
-    state["model"] = chosen or models[:1]
+    first = views.default_model(dataset) if dataset and models else None
+    state["model"] = chosen or ([first] if first else [])
     temps = [v for v, _ in views.temperature_options(dataset)] if dataset else [POOLED]
     if state["temperature"] not in temps:
         state["temperature"] = POOLED

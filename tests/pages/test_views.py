@@ -247,3 +247,30 @@ def test_provenance_summary_of_the_shipped_default_provenance(tmp_path: Path, mo
     assert lines["frames labelled"].endswith("of 172")
     store.save_dataset(ReferenceSet(cu_frames(2), {"imported_files": ["a.xyz"]}), "plain")
     assert views.provenance_summary("plain") == [("source files", "a.xyz")]
+
+
+def test_default_model_is_the_one_that_scored_the_most_frames(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dash_app) -> None:
+    """A model that refused frames is not what the map shows first when another covers the whole set."""
+    import importlib
+
+    from analysis.dataset import Predictions
+    from tests.analysis.helpers import emt_reference, noisy_predictions
+
+    monkeypatch.setenv("MLFF_ATLAS_DATA", str(tmp_path / "d"))
+    monkeypatch.setenv("MLFF_ATLAS_DEFAULT_DATA", str(tmp_path / "empty-default"))
+    ref = emt_reference(elements=("Al", "Cu"))
+    store.save_dataset(ref, "two")
+    assert views.default_model("two") is None
+    full = noisy_predictions(ref, "b-full", energy_noise=0.01, force_noise=0.1)
+    store.save_predictions(full, "two")
+    energy = full.energy.copy()
+    energy[0] = np.nan  # refused one frame
+    store.save_predictions(Predictions("a-refuser", full.dataset_hash, full.frame_id, energy, full.forces, full.n_atoms,
+                                       {"failed_frames": {str(full.frame_id[0]): "ValueError: isolated atom"}}), "two")
+    assert views.models("two") == ["a-refuser", "b-full"]
+    assert views.default_model("two") == "b-full"
+    home = importlib.import_module("pages.home")
+    assert home.parse_state({}, "two")["model"] == ["b-full"]
+    assert home.parse_state({"model": "a-refuser"}, "two")["model"] == ["a-refuser"]  # a shared link still wins
+    store.save_predictions(noisy_predictions(ref, "a-refuser", energy_noise=0.01, force_noise=0.1), "two")
+    assert views.default_model("two") == "a-refuser"  # a tie goes to name order
