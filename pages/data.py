@@ -169,10 +169,10 @@ def layout(**_: str) -> html.Div:
                    "Energies in eV, forces in eV/Å.", className="hint"),
             html.Div(
                 [
-                    labelled("Data set name", dcc.Input(id=ids.DATA_REF_NAME, type="text", placeholder="from the file name", debounce=True)),
+                    labelled("Data set name", dcc.Input(id=ids.DATA_REF_NAME, type="text", placeholder="from the file name", debounce=True), width="12rem"),
                     labelled("Format", dcc.Dropdown(id=ids.DATA_REF_FORMAT, options=REFERENCE_FORMATS, placeholder="detect"), width="10rem"),
-                    labelled("Element", dcc.Input(id=ids.DATA_REF_ELEMENT, type="text", placeholder="from the frames", debounce=True)),
-                    labelled("Temperature (K)", dcc.Input(id=ids.DATA_REF_TEMPERATURE, type="number", min=0, placeholder="from the file", debounce=True)),
+                    labelled("Element", dcc.Input(id=ids.DATA_REF_ELEMENT, type="text", placeholder="from the frames", debounce=True), width="9rem"),
+                    labelled("Temperature (K)", dcc.Input(id=ids.DATA_REF_TEMPERATURE, type="number", min=0, placeholder="from the file", debounce=True), width="11rem"),
                 ],
                 className="controls",
             ),
@@ -185,7 +185,7 @@ def layout(**_: str) -> html.Div:
             html.Div(
                 [
                     labelled("Data set", dcc.Dropdown(id=ids.DATA_PRED_DATASET, options=names, value=names[0] if names else None), width="14rem"),
-                    labelled("Model name", dcc.Input(id=ids.DATA_PRED_MODEL, type="text", placeholder="e.g. nep-my-fit", debounce=True)),
+                    labelled("Model name", dcc.Input(id=ids.DATA_PRED_MODEL, type="text", placeholder="e.g. nep-my-fit", debounce=True), width="12rem"),
                     labelled("Format", dcc.Dropdown(id=ids.DATA_PRED_FORMAT, options=PREDICTION_FORMATS, placeholder="detect"), width="10rem"),
                     labelled("Universal model", dcc.Checklist(id=ids.DATA_PRED_UNIVERSAL,
                                                               options=[{"label": " apply the per-element energy shift", "value": "yes"}], value=[])),
