@@ -322,6 +322,25 @@ def default_model(name: str) -> str | None:
     return str(min(scored.index, key=lambda m: (-int(scored[m]), str(m))))
 
 
+def prediction_coverage(name: str) -> pd.DataFrame:
+    """What each model's stored predictions on ``name`` cover, one row per model (stale ones too).
+
+    Columns: model, scored (frames in its errors), refused (frames it raised on, stored as NaN),
+    not_seen (frames added or changed since it ran), status ('current', or why it is left out).
+    Evaluating a model again computes only its ``not_seen`` frames.
+    """
+    table = metrics_table(name)
+    pooled = table[table["temperature"] == POOLED] if not table.empty else table
+    scored = pooled.groupby("model")["n_frames"].sum() if not pooled.empty else pd.Series(dtype=int)
+    refused = {m: int(info["count"]) for m, info in refused_frames(name).items()}
+    unseen = unseen_frames(name)
+    rows = [{"model": str(m), "scored": int(scored[m]), "refused": refused.get(str(m), 0), "not_seen": unseen.get(str(m), 0),
+             "status": "current"} for m in scored.index]
+    rows += [{"model": m, "scored": 0, "refused": 0, "not_seen": 0, "status": f"left out: {why}"}
+             for m, why in stale_predictions(name).items()]
+    return pd.DataFrame(rows, columns=["model", "scored", "refused", "not_seen", "status"]).sort_values("model", ignore_index=True)
+
+
 def temperature_options(name: str) -> list[tuple[str, str]]:
     """(value, label) pairs for the temperature selector of data set ``name``.
 

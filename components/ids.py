@@ -81,6 +81,7 @@ JOBS_SUBMIT_ALERT = "jobs-submit-message-alert"
 JOBS_TABLE = "jobs-table"
 JOBS_INTERVAL = "jobs-interval"
 JOBS_CANCEL = "jobs-cancel"  # pattern-matching: {"type": JOBS_CANCEL, "index": job_id}
+JOBS_COVERAGE = "jobs-coverage"
 JOBS_STATE_PREFIX = "jobs-table-state"  # + "-<first 12 hex digits of the job id>"
 
 # data ('/data')

@@ -126,6 +126,7 @@ def layout(**_: str) -> html.Div:
                 className="controls",
             ),
             html.Div(id=ids.JOBS_SUBMIT_MESSAGE),
+            html.Div(coverage_panel(views.default_dataset()), id=ids.JOBS_COVERAGE),
             dcc.Interval(id=ids.JOBS_INTERVAL, interval=poll_interval_ms(records := jobs.list_jobs())),
             html.Div([worker_status(jobs.live_workers()), jobs_table(records)], id=ids.JOBS_TABLE),
         ]
@@ -138,6 +139,35 @@ def on_submit(_n: int, model: list[str] | str | None, dataset: str | None, devic
     """Submit the chosen evaluation and say what happened."""
     kind, message = submit_many(model, dataset, device, dtype)
     return alert(message, kind, id=ids.JOBS_SUBMIT_ALERT)
+
+
+def coverage_panel(dataset: str | None) -> Any:
+    """What the stored predictions on ``dataset`` already cover, so a user sees what a new job would add."""
+    if not dataset:
+        return html.Div()
+    try:
+        coverage = views.prediction_coverage(dataset)
+    except KeyError:
+        return html.Div()
+    if coverage.empty:
+        return html.P(f"No model has predictions on {dataset!r} yet.", className="hint")
+    header = html.Tr([html.Th(h) for h in ("model", "frames scored", "refused", "not seen yet", "status")])
+    rows = [html.Tr([html.Td(r.model), html.Td(r.scored), html.Td(r.refused or ""), html.Td(r.not_seen or ""), html.Td(r.status)])
+            for r in coverage.itertuples()]
+    return html.Details(
+        [html.Summary(f"Stored predictions on {dataset!r}: {len(coverage)} model(s)"),
+         html.Table([html.Thead(header), html.Tbody(rows)], className="jobs"),
+         html.P("Evaluating a model again reads the frames this machine has already computed with it (same structure, precision and "
+                "device kind) from the per-frame cache and computes only the rest.", className="hint")],
+        open=True,
+    )
+
+
+@callback(Output(ids.JOBS_COVERAGE, "children"), Input(ids.JOBS_DATASET, "value"), Input(ids.JOBS_TABLE, "children"),
+          prevent_initial_call=True)
+def on_dataset(dataset: str | None, _table: Any = None) -> Any:
+    """Show the chosen data set's stored predictions; refreshed with the job table, so finished jobs appear."""
+    return coverage_panel(dataset)
 
 
 def poll_interval_ms(records: list[Any]) -> int:

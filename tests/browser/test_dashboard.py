@@ -151,7 +151,13 @@ def test_submit_job_and_see_it_finish(dash_duo, dash_app, own_data):
     dash_duo.find_element(f"#{ids.JOBS_SUBMIT}").click()
     message = dash_duo.wait_for_element(f"#{ids.JOBS_SUBMIT_ALERT}", timeout=30)
     assert "emt" in message.text
+
+    def coverage_models() -> set[str]:
+        return {line.split()[0] for line in dash_duo.find_element(f"#{ids.JOBS_COVERAGE}").text.splitlines() if line.strip()}
+
+    assert {"emt-asap-cutoff", "lj-nn"} <= coverage_models() and "emt" not in coverage_models()  # no stored emt predictions yet
     _wait(dash_duo, lambda: "done" in dash_duo.find_element(f"#{ids.JOBS_TABLE}").text, timeout=60)
+    _wait(dash_duo, lambda: "emt" in coverage_models(), timeout=30)  # the finished job's predictions are listed
     worker.join(timeout=30)
     dash_duo.driver.get(f"{dash_duo.server_url}/?model=emt")
     dash_duo.wait_for_element(GRAPH_READY.format(ids.MAP_GRAPH), timeout=30)

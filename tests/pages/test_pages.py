@@ -353,8 +353,12 @@ def test_frames_a_model_refused_are_named_on_the_map_and_element_pages(pages, tm
     assert "refused" not in _text(cu_page)
     assert {r["model"] for r in _find(cu_page, ids.ELEMENT_TABLE).data} == {"emt"}
     assert {r["n_frames_unscored"] for r in _find(cu_page, ids.ELEMENT_TABLE).data} == {0}
-    # the jobs page says how many frames the model refused
+    # the jobs page says how many frames the model refused, in the job list and in the stored predictions' coverage
     assert "2 refused" in _text(_run(pages.jobs.refresh, f"{ids.JOBS_INTERVAL}.n_intervals", 1, []))
+    assert views.prediction_coverage("cu-w").to_dict("records") == [
+        {"model": "emt", "scored": 2, "refused": 2, "not_seen": 0, "status": "current"}]
+    coverage = _text(pages.jobs.coverage_panel("cu-w"))
+    assert "Stored predictions on 'cu-w': 1 model(s)" in coverage and "emt22current" in coverage.replace(" ", "")
     # the same job on another device request reads every frame from the per-frame cache
     again = jobs.submit_job("emt", "cu-w", device="auto")
     jobs.Worker(poll_s=0.1).run(once=True)

@@ -191,6 +191,8 @@ def test_element_page_says_when_every_stored_prediction_is_stale(dash_app, tmp_p
                                        arrays.n_atoms[:2]), "cu")
     text = str(importlib.import_module("pages.element").layout(symbol="Cu", dataset="cu"))
     assert "The stored predictions on 'cu' do not match its frames (old)" in text
+    coverage = views.prediction_coverage("cu")
+    assert list(coverage["model"]) == ["old"] and coverage["status"][0].startswith("left out: ") and coverage["scored"][0] == 0
 
 
 def test_build_status_of_a_set_still_being_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
