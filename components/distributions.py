@@ -152,8 +152,9 @@ def model_scatter(
     fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line={"color": "#888888", "dash": "dot"}, name="y = x", hoverinfo="skip"))
     apply_theme(fig)
     axis_type = "log" if log and lo > 0 else "linear"
-    fig.update_xaxes(title_text=f"{x_model}: {label}", type=axis_type)
-    fig.update_yaxes(title_text=f"{y_model}: {label}", type=axis_type)
+    minor = {"dtick": "D2"} if axis_type == "log" else {}  # 2 and 5 between decades, not every digit
+    fig.update_xaxes(title_text=f"{x_model}: {label}", type=axis_type, **minor)
+    fig.update_yaxes(title_text=f"{y_model}: {label}", type=axis_type, **minor)
     fig.update_layout(title=title or rho_text, height=460, showlegend=False,
                       meta={"kind": "model_scatter", "spearman_rho": rho, "p_value": p, "n": len(pair)})
     return fig
@@ -201,7 +202,8 @@ def descriptor_scatter(
     apply_theme(fig)
     positive = all((errors.loc[common].to_numpy(dtype=np.float64)[np.isfinite(errors.loc[common].to_numpy(dtype=np.float64))] > 0))
     fig.update_xaxes(title_text=descriptor_label)
-    fig.update_yaxes(title_text=error_label, type="log" if log_y and positive else "linear")
+    log = log_y and positive
+    fig.update_yaxes(title_text=error_label, type="log" if log else "linear", **({"dtick": "D2"} if log else {}))
     fig.update_layout(title=title, height=440, legend={"orientation": "h", "y": -0.25},
                       meta={"kind": "descriptor_scatter", "spearman": rhos})
     return fig

@@ -61,8 +61,8 @@ def descriptor_section(dataset: str | None, metric: str, temperature: str, descr
         return empty_figure("No model predictions yet."), html.Div()
     errors = views.per_element_errors(dataset, metric=metric, temperature=temperature)
     unit, meaning = DESCRIPTORS[descriptor]
-    fig = descriptor_scatter(desc[descriptor], errors, descriptor_label=f"{descriptor} ({unit})", error_label=views.metric_label(metric),
-                             title=f"Errors vs {meaning}")
+    fig = descriptor_scatter(desc[descriptor], errors, descriptor_label=f"{meaning[0].upper()}{meaning[1:]} ({unit})",
+                             error_label=views.metric_label(metric), title=f"Per-element errors vs descriptor {descriptor}")
     corr = views.correlation_table(dataset, metric=metric, temperature=temperature)
     table = data_table(corr.drop(columns=["metric"]), id=ids.DIST_CORRELATIONS_TABLE, page_size=20) if not corr.empty else html.Div()
     return fig, table
@@ -127,8 +127,8 @@ def layout(dataset: str | None = None, **query: str) -> html.Div:
             dcc.Download(id=ids.DIST_CSV_DOWNLOAD),
             html.H3("Electronic descriptors and the errors"),
             html.Div(labelled("Descriptor", dcc.Dropdown(id=ids.DIST_DESCRIPTOR, value=state["descriptor"], clearable=False,
-                                                         options=[{"label": f"{k} ({u})", "value": k, "title": d} for k, (u, d) in DESCRIPTORS.items()]),
-                              width="24rem"), className="controls"),
+                                                         options=[{"label": f"{d} ({u})", "value": k, "title": k} for k, (u, d) in DESCRIPTORS.items()]),
+                              width="40rem"), className="controls"),
             dcc.Graph(id=ids.DIST_DESCRIPTOR_SCATTER, figure=desc_fig, config=graph_config(f"descriptor_{name}_{state['descriptor']}_{state['metric']}")),
             html.P("Correlation of each descriptor with each model's per-element error (Pearson and Spearman, p-values, "
                    "95 % bootstrap intervals over elements):", className="hint"),
