@@ -709,6 +709,16 @@ def build_status(name: str) -> str | None:
             "elements not computed yet are grey. See docs/reference_data.md.")
 
 
+def pending_elements(name: str) -> list[str]:
+    """Elements a reference set still being built plans but has no frames of yet (empty once it is complete)."""
+    if build_status(name) is None:
+        return []
+    settings = summary(name).provenance.get("settings") or {}
+    planned = settings.get("elements") if isinstance(settings, dict) else None
+    have = set(summary(name).elements)
+    return [str(e) for e in planned if str(e) not in have] if isinstance(planned, list) else []
+
+
 def sampler_note(name: str) -> str | None:
     """What sampled the data set's configurations and why that matters, from its provenance (or None).
 

@@ -158,7 +158,9 @@ def layout(symbol: str | None = None, dataset: str | None = None, model: str | N
     if name is None:
         body = [no_data_message()]
     elif symbol not in views.summary(name).elements:
-        body = [alert(f"Data set {name!r} has no frames of {symbol}.", "info")]
+        pending = symbol in views.pending_elements(name)
+        body = [alert(f"{symbol} is not labelled yet. {views.build_status(name)}" if pending
+                      else f"Data set {name!r} has no frames of {symbol}.", "info")]
     else:
         table = views.element_table(name, symbol)
         chosen = [m for m in split_list(model) if m in views.models(name)] or None

@@ -195,7 +195,7 @@ def test_element_page_says_when_every_stored_prediction_is_stale(dash_app, tmp_p
     assert list(coverage["model"]) == ["old"] and coverage["status"][0].startswith("left out: ") and coverage["scored"][0] == 0
 
 
-def test_build_status_of_a_set_still_being_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_build_status_of_a_set_still_being_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dash_app) -> None:
     from analysis.dataset import ReferenceSet
     from tests.analysis.conftest import cu_frames
 
@@ -207,9 +207,15 @@ def test_build_status_of_a_set_still_being_built(tmp_path: Path, monkeypatch: py
         "Data set 'partial' is still being built: 4 of 12 planned frames (1 of 3 elements) are labelled so far; "
         "elements not computed yet are grey. See docs/reference_data.md.")
     assert views.caveats("partial") == [views.Caveat("info", views.build_status("partial") or "")]
+    assert views.pending_elements("partial") == ["Al", "W"]
+    import importlib
+
+    element = importlib.import_module("pages.element")
+    assert "W is not labelled yet. Data set 'partial' is still being built: 4 of 12" in str(element.layout(symbol="W", dataset="partial"))
+    assert "Data set 'partial' has no frames of Ni." in str(element.layout(symbol="Ni", dataset="partial"))  # not planned
     store.save_dataset(ReferenceSet(cu_frames(4), {**prov, "frames_done": 12}), "complete")
     assert views.build_status("complete") is None
-    assert views.caveats("complete") == []
+    assert views.caveats("complete") == [] and views.pending_elements("complete") == []
     store.save_dataset(ReferenceSet(cu_frames(4)), "plain")
     assert views.build_status("plain") is None
 
