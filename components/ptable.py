@@ -84,10 +84,10 @@ def _symbols_to_draw(frames: Sequence[pd.DataFrame]) -> list[str]:
     return symbols + extra
 
 
-def _hover(symbol: str, model: str | None, row: pd.Series | None, label: str) -> str:
+def _hover(symbol: str, model: str | None, row: pd.Series | None, label: str, missing_note: str | None = None) -> str:
     head = f"<b>{symbol}</b>" + (f" ({model})" if model else "")
     if row is None or not np.isfinite(row["value"]):
-        return f"{head}<br>no data"
+        return f"{head}<br>{missing_note or 'no data'}"
     lines = [head, f"{label}: {row['value']:.4g}"]
     if "n_frames" in row.index:
         unscored = int(row["n_frames_unscored"]) if "n_frames_unscored" in row.index and np.isfinite(row["n_frames_unscored"]) else 0
@@ -151,6 +151,7 @@ def _tile_traces(
     coloraxis: str | None,
     show_values: bool = True,
     diverging: bool = False,
+    missing_notes: Mapping[str, str] | None = None,
 ) -> list[go.BaseTraceType]:
     """Heatmap traces (data tiles, grey tiles) and a text trace for one periodic table."""
     n = len(frames)
@@ -174,7 +175,7 @@ def _tile_traces(
             value = float(rec["value"]) if rec is not None else math.nan
             if log and value <= 0:
                 value = math.nan
-            hover = _hover(symbol, model, rec, label)
+            hover = _hover(symbol, model, rec, label, (missing_notes or {}).get(symbol))
             for dx, dy in splits[m]:
                 cell = ((row - 1) * k + (dy if k == 2 else 0), (group - 1) * k + (dx if k == 2 else 0))
                 if np.isfinite(value):
@@ -266,6 +267,7 @@ def ptable_heatmap(
     cmax: float | None = None,
     title: str | None = None,
     show_values: bool = True,
+    missing_notes: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """Periodic-table heat map of one value per element, or split tiles for up to four models.
 
@@ -279,6 +281,8 @@ def ptable_heatmap(
             maps of different models compare); default: the data range.
         title: figure title.
         show_values: print the value under each symbol (single model only).
+        missing_notes: symbol -> what the hover of a grey tile says instead of 'no data'
+            (e.g. 'not labelled yet' while a reference set is being built).
 
     Returns:
         The figure; an empty figure with a message when no element has a value.
@@ -296,7 +300,8 @@ def ptable_heatmap(
     if not any(np.isfinite(f["value"]).any() for f in frames):
         return empty_figure("No per-element values to show for this selection.", title=title)
     zrange = _color_range(frames, log=log, cmin=cmin, cmax=cmax)
-    fig = go.Figure(_tile_traces(frames, model_names, label=label, log=log, zrange=zrange, coloraxis=None, show_values=show_values))
+    fig = go.Figure(_tile_traces(frames, model_names, label=label, log=log, zrange=zrange, coloraxis=None, show_values=show_values,
+                                 missing_notes=missing_notes))
     n_rows = _n_rows(frames)
     _style_axes(fig, n_rows)
     apply_theme(fig)
@@ -324,6 +329,7 @@ def ptable_heatmap_grid(
     cmax: float | None = None,
     title: str | None = None,
     cols: int = 2,
+    missing_notes: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """One periodic table per model on a grid (2x2 for four models, as in Supplementary Figure 1).
 
@@ -332,7 +338,7 @@ def ptable_heatmap_grid(
     Args:
         values_by_model: model name -> per-element values (see :func:`ptable_heatmap`).
         label: colour-bar title with units.
-        log, cmin, cmax, title: as in :func:`ptable_heatmap`.
+        log, cmin, cmax, title, missing_notes: as in :func:`ptable_heatmap`.
         cols: tables per row.
     """
     if cols < 1:
@@ -346,7 +352,8 @@ def ptable_heatmap_grid(
     zrange = _color_range(frames, log=log, cmin=cmin, cmax=cmax)
     n_rows = _n_rows(frames)
     for i, frame in enumerate(frames):
-        for trace in _tile_traces([frame], [names[i]], label=label, log=log, zrange=zrange, coloraxis="coloraxis", show_values=False):
+        for trace in _tile_traces([frame], [names[i]], label=label, log=log, zrange=zrange, coloraxis="coloraxis", show_values=False,
+                                  missing_notes=missing_notes):
             fig.add_trace(trace, row=i // cols + 1, col=i % cols + 1)
     fig.update_xaxes(range=[0.5, 18.5], visible=False, constrain="domain")
     fig.update_yaxes(range=[n_rows + 0.5, 0.5], visible=False)

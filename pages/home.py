@@ -123,11 +123,13 @@ def map_figure(
         return empty_figure(f"No model predictions on data set {dataset!r} yet: submit an evaluation on the Jobs page.")
     relative = normalise == "relative"
     label = views.metric_label(metric, relative=relative)
-    shown = all_models if view == "grid" else (models or all_models[:1])
+    first = views.default_model(dataset)
+    shown = all_models if view == "grid" else (models or ([first] if first else all_models[:1]))
     if view == "compare":
         return comparison_figure(dataset, shown[0], metric, temperature, relative, scale == "log", cmax, vs)
     values = {m: views.element_values(dataset, model=m, metric=metric, temperature=temperature, relative=relative) for m in shown}
-    kwargs = {"label": label, "log": scale == "log", "cmax": cmax}
+    pending = {e: "not labelled yet: the data set is still being built" for e in views.pending_elements(dataset)}
+    kwargs: dict[str, Any] = {"label": label, "log": scale == "log", "cmax": cmax, "missing_notes": pending}
     temp_text = "all temperatures" if temperature == POOLED else dict(views.temperature_options(dataset)).get(temperature, temperature)
     title = f"{label.split(' (')[0]} · {temp_text} · {dataset}"
     try:

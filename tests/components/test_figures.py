@@ -49,6 +49,11 @@ def test_ptable_heatmap_greys_elements_without_data_and_keeps_hover() -> None:
     assert "40" in hover and "frames: 8" in hover and "1630" in hover
     labels = _trace(fig, "symbols")
     assert "<b>Cu</b><br>40" in list(labels.text)
+    noted = ptable_heatmap(VALUES, label="x (meV)", missing_notes={"Fe": "not labelled yet"})
+    assert _trace(noted, "no data").customdata[3][7][0].endswith("<br>not labelled yet")  # Fe says why it is grey
+    assert _trace(noted, "no data").customdata[3][8][0].endswith("<br>no data")  # Co has no note
+    grid = ptable_heatmap_grid({"a": VALUES, "b": VALUES}, label="x", missing_notes={"Fe": "pending"})
+    assert sum("pending" in str(c[0]) for t in grid.data if t.name == "no data" for row in t.customdata for c in row) == 2
 
 
 def test_ptable_heatmap_log_scale_uses_log10_with_real_tick_labels() -> None:

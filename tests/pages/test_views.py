@@ -213,6 +213,12 @@ def test_build_status_of_a_set_still_being_built(tmp_path: Path, monkeypatch: py
     element = importlib.import_module("pages.element")
     assert "W is not labelled yet. Data set 'partial' is still being built: 4 of 12" in str(element.layout(symbol="W", dataset="partial"))
     assert "Data set 'partial' has no frames of Ni." in str(element.layout(symbol="Ni", dataset="partial"))  # not planned
+    from tests.analysis.helpers import noisy_predictions
+
+    store.save_predictions(noisy_predictions(store.load_dataset("partial"), "m", energy_noise=0.01, force_noise=0.1), "partial")
+    fig = importlib.import_module("pages.home").map_figure("partial", [], "force_rmse", "all", "absolute", "linear", "tiles", None)
+    hovers = {c[1]: c[0] for t in fig.data if t.name == "no data" for row in t.customdata for c in row if c[1]}
+    assert hovers["W"].endswith("not labelled yet: the data set is still being built") and hovers["Ni"].endswith("no data")
     store.save_dataset(ReferenceSet(cu_frames(4), {**prov, "frames_done": 12}), "complete")
     assert views.build_status("complete") is None
     assert views.caveats("complete") == [] and views.pending_elements("complete") == []
