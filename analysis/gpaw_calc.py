@@ -11,7 +11,10 @@ DFT settings are plain dicts (versioned in ``analysis/data/reference_settings.js
 
     {"mode": "pw", "ecut_ev": 350, "kpt_density": 2.5, "smearing": "fermi-dirac", "width_ev": 0.1,
      "convergence": {"density": 1e-4}, "spin_polarized": ["Fe", "Co", "Ni"],
-     "initial_magmom": {"Fe": 3.0, "Co": 2.0, "Ni": 1.0}, "symmetry": "time-reversal"}
+     "initial_magmom": {"Fe": 3.0, "Co": 2.0, "Ni": 1.0}, "symmetry": "time-reversal",
+     "setups": {"Ni": "10"}}
+
+``setups`` names a PAW setup per element where gpaw-data's default is not used (``Ni.10.PBE``).
 
 Units: energies in eV, lengths in Å, forces in eV/Å, volumes in Å^3 per atom, bulk moduli in GPa.
 """
@@ -262,14 +265,18 @@ def ensure_setup_path() -> None:
         setup_paths.insert(0, path)
 
 
-def valence_electrons(symbol: str, xc: str = "PBE") -> float:
-    """Valence electrons of GPAW's default ``xc`` setup for ``symbol`` (read from the setup file)."""
+def valence_electrons(symbol: str, xc: str = "PBE", setup: str | None = None) -> float:
+    """Valence electrons of GPAW's ``xc`` setup for ``symbol`` (read from the setup file).
+
+    ``setup``: None or 'default' for ``<El>.<xc>``, or a named setup such as '10' for ``Ni.10.<xc>``.
+    """
     import re
 
     from gpaw.setup_data import search_for_file
 
     ensure_setup_path()
-    _filename, source = search_for_file(f"{symbol}.{xc}")
+    name = f"{symbol}.{xc}" if setup in (None, "default") else f"{symbol}.{setup}.{xc}"
+    _filename, source = search_for_file(name)
     text = source[:4000].decode(errors="replace") if isinstance(source, bytes) else str(source)[:4000]
     match = re.search(r'valence="([0-9.]+)"', text)
     if match is None:
@@ -311,9 +318,11 @@ def make_calculator(atoms: Atoms, settings: dict[str, Any], *, txt: str | Path |
         raise ValueError(f"unknown symmetry {sym!r}: use 'time-reversal', 'off' or 'full'")
     # 'full' (point group too) only for undistorted crystals such as the EOS cells
     symmetry: Any = {"point_group": False} if sym == "time-reversal" else ("off" if sym == "off" else {})
+    named = {s: str(v) for s, v in (settings.get("setups") or {}).items() if s in symbols and v != "default"}
     return GPAW(
         mode=mode,
         basis=basis,
+        **({"setups": named} if named else {}),
         xc=settings.get("xc", "PBE"),
         kpts={"size": kpts, "gamma": bool(settings.get("gamma", False))},
         occupations=occupations,

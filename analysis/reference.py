@@ -52,6 +52,14 @@ log = logging.getLogger("analysis.reference")
 
 
 # --------------------------------------------------------------------------- settings
+DEFAULT_SETUP = "default"
+
+
+def _shared(dft: dict[str, Any]) -> dict[str, Any]:
+    """``dft`` without the per-element parts that :class:`TierSettings` hashes per element."""
+    return {k: v for k, v in dft.items() if k != "setups"}
+
+
 @dataclass(frozen=True)
 class TierSettings:
     """Resolved settings of one tier.
@@ -84,15 +92,29 @@ class TierSettings:
 
     @property
     def eos_hash(self) -> str:
-        """Hash of everything that determines an EOS result."""
-        return gpaw_calc.settings_hash({"dft": self.eos_dft, "eos": self.eos})
+        """Hash of everything that determines an EOS result, except per-element PAW setups (see :meth:`eos_hash_of`)."""
+        return gpaw_calc.settings_hash({"dft": _shared(self.eos_dft), "eos": self.eos})
 
     @property
     def frames_hash(self) -> str:
-        """Hash of everything that determines a labelled frame (except the element and index)."""
+        """Hash of everything that determines a labelled frame (except the element, its PAW setup and the index).
+
+        Per-element setups (``dft["setups"]``) are left out, so choosing one for an element that has
+        no frames yet keeps every other element's frames; each frame records its setup instead
+        (``info['paw_setup']``) and a frame made with another setup is not current (:func:`is_current`).
+        """
         return gpaw_calc.settings_hash(
-            {"dft": self.dft, "sampler": self.sampler, "n_atoms": self.n_atoms, "eos": self.eos_hash}
+            {"dft": _shared(self.dft), "sampler": self.sampler, "n_atoms": self.n_atoms, "eos": self.eos_hash}
         )
+
+    def setup_of(self, symbol: str) -> str:
+        """The PAW setup of ``symbol``: 'default' (gpaw-data's ``<El>.PBE``) or a named one such as '10' (``Ni.10.PBE``)."""
+        return str((self.dft.get("setups") or {}).get(symbol, DEFAULT_SETUP))
+
+    def eos_hash_of(self, symbol: str) -> str:
+        """The EOS cache key's hash for ``symbol``: :attr:`eos_hash`, or a hash of it and the element's own setup."""
+        setup = self.setup_of(symbol)
+        return self.eos_hash if setup == DEFAULT_SETUP else gpaw_calc.settings_hash({"eos": self.eos_hash, "setup": setup})
 
     def temperatures_of(self, symbol: str) -> list[float]:
         """Temperatures (K) sampled for ``symbol``: the highest listed one, or all of them."""
@@ -181,7 +203,7 @@ def estimated_cost(symbol: str, dft: dict[str, Any]) -> float:
     its volume, so the band count (valence electrons) dominates; spin doubles the work and the
     magnetic SCF takes about 1.5x the iterations (measured in the convergence study).
     """
-    n_val = gpaw_calc.valence_electrons(symbol)
+    n_val = gpaw_calc.valence_electrons(symbol, setup=(dft.get("setups") or {}).get(symbol))
     return n_val**2 * (3.0 if gpaw_calc.is_spin_polarized(symbol, dft) else 1.0)
 
 
@@ -312,7 +334,7 @@ def load_eos_table(path: Path) -> dict[str, Any]:
 
 def eos_for(symbol: str, settings: TierSettings, path: Path, *, timings: Path | None = None) -> dict[str, Any]:
     """The cached EOS of ``symbol`` under ``settings``, computed (and stored atomically) if missing."""
-    key = f"{settings.eos_hash}/{symbol}"
+    key = f"{settings.eos_hash_of(symbol)}/{symbol}"
     table = load_eos_table(path)
     if key in table["entries"]:
         return table["entries"][key]
@@ -461,7 +483,7 @@ def run_element(
         (t, i)
         for t in settings.temperatures_of(symbol)
         for i in range(settings.n_frames)
-        if not frame_path(build, symbol, t, i).is_file() and (retry_failed or not failed_path(build, symbol, t, i).is_file())
+        if not _frame_done(frame_path(build, symbol, t, i), settings) and (retry_failed or not failed_path(build, symbol, t, i).is_file())
     ]
     if not todo:
         return 0
@@ -471,9 +493,8 @@ def run_element(
     computed = 0
     for temp in sorted({t for t, _ in todo}):
         spath = samples_path(build, symbol, temp)
-        if spath.is_file():
-            samples = read(spath, index=":", format="extxyz")
-        else:
+        samples = read(spath, index=":", format="extxyz") if spath.is_file() else []
+        if not samples or not _samples_match(samples, v0):
             start = gpaw_calc.supercell(symbol, v0, settings.n_atoms, covera=eos.get("covera"))
             log.info("%s %g K: sampling %d configurations (%d atoms)", symbol, temp, settings.n_frames, len(start))
             with _Timer() as t:
@@ -484,7 +505,7 @@ def run_element(
             raise InputFileError(spath, f"{len(samples)} samples, {settings.n_frames} needed")
         for index in [i for t, i in todo if t == temp]:
             target = frame_path(build, symbol, temp, index)
-            if target.is_file():  # another worker or an earlier run finished it
+            if _frame_done(target, settings):  # another worker or an earlier run finished it
                 continue
             config = samples[index]
             log.info("%s %g K frame %d: GPAW single point", symbol, temp, index)
@@ -512,6 +533,7 @@ def run_element(
                     "sampler": config.info.get("sampler", ""),
                     "md_step": int(config.info.get("md_step", -1)),
                     "settings_hash": settings.frames_hash,
+                    "paw_setup": settings.setup_of(symbol),
                     "space_group": ph.space_group,
                     "volume_per_atom": v0,
                     "kpts": "x".join(str(k) for k in result.kpts),
@@ -551,10 +573,27 @@ def _gpaw_version() -> str:
     return version("gpaw")
 
 
-def finished_frames(build: Path) -> list[Atoms]:
-    """Every labelled frame in the build folder, in file-name order."""
+def finished_frames(build: Path, settings: TierSettings | None = None) -> list[Atoms]:
+    """Every labelled frame in the build folder, in file-name order; with ``settings``, only the current ones."""
     folder = build / "frames"
-    return [_read_frame(p) for p in sorted(folder.glob("*.extxyz"))] if folder.is_dir() else []
+    frames = [_read_frame(p) for p in sorted(folder.glob("*.extxyz"))] if folder.is_dir() else []
+    return [a for a in frames if is_current(a, settings)] if settings is not None else frames
+
+
+def is_current(frame: Atoms, settings: TierSettings) -> bool:
+    """Whether a labelled frame was made with its element's current PAW setup (frames made before
+    setups were recorded used the default one)."""
+    symbol = str(frame.info.get("element") or frame.get_chemical_symbols()[0])
+    return str(frame.info.get("paw_setup", DEFAULT_SETUP)) == settings.setup_of(symbol)
+
+
+def _frame_done(path: Path, settings: TierSettings) -> bool:
+    return path.is_file() and is_current(_read_frame(path), settings)
+
+
+def _samples_match(samples: list[Atoms], v0: float) -> bool:
+    """Sampled cells are built at the EOS volume: samples at another volume came from another fit (e.g. another setup)."""
+    return all(abs(a.get_volume() / len(a) - v0) <= 1e-6 * v0 for a in samples)
 
 
 def assemble_dataset(settings: TierSettings, out: Path, eos_path: Path) -> Path | None:
@@ -564,14 +603,14 @@ def assemble_dataset(settings: TierSettings, out: Path, eos_path: Path) -> Path 
         The data set folder, or None when no frame is finished yet.
     """
     build = build_dir(out, settings)
-    frames = finished_frames(build)
+    frames = finished_frames(build, settings)
     if not frames:
         return None
     table = load_eos_table(eos_path)["entries"]
     eos = {
-        s: {k: table[f"{settings.eos_hash}/{s}"][k] for k in ("V0_A3_per_atom", "B0_GPa", "Bprime", "E0_eV_per_atom", "covera")}
+        s: {k: table[f"{settings.eos_hash_of(s)}/{s}"][k] for k in ("V0_A3_per_atom", "B0_GPa", "Bprime", "E0_eV_per_atom", "covera")}
         for s in settings.elements
-        if f"{settings.eos_hash}/{s}" in table
+        if f"{settings.eos_hash_of(s)}/{s}" in table
     }
     timing = _timing_totals(build / "timings.jsonl")
     planned = sum(len(settings.temperatures_of(s)) for s in settings.elements) * settings.n_frames
@@ -579,7 +618,8 @@ def assemble_dataset(settings: TierSettings, out: Path, eos_path: Path) -> Path 
         "generator": "python -m analysis build-reference",
         "tier": settings.tier,
         "settings": settings.as_dict(),
-        "code": f"gpaw {_gpaw_version()} (serial, libxc, OpenBLAS), PBE, PAW setups gpaw-data + generated Tc",
+        "code": f"gpaw {_gpaw_version()} (serial, libxc, OpenBLAS), PBE, PAW setups gpaw-data + generated Tc"
+                + "".join(f", {s}.{v}.PBE for {s}" for s, v in sorted((settings.dft.get("setups") or {}).items()) if v != DEFAULT_SETUP),
         "sampler": sorted({str(a.info.get("sampler", "")) for a in frames}),
         "sampler_note": (
             "Configurations come from Langevin MD with CHGNet, one of the evaluated models: its errors on "
@@ -698,7 +738,7 @@ def build_reference(
     )
 
     def refresh(_path: Path | None = None) -> None:
-        done = len(list((build / "frames").glob("*.extxyz"))) if (build / "frames").is_dir() else 0
+        done = len(finished_frames(build, settings))
         planned = sum(len(settings.temperatures_of(s)) for s in settings.elements) * settings.n_frames
         assemble_dataset(settings, out, eos_path)
         log.info("progress: %d/%d frames", done, planned)
@@ -771,7 +811,7 @@ def main(argv: list[str] | None = None) -> int:
         remaining: dict[str, int] = {}
         for s in settings.elements:
             temps = settings.temperatures_of(s)
-            done = sum(frame_path(build, s, t, i).is_file() for t in temps for i in range(settings.n_frames))
+            done = sum(_frame_done(frame_path(build, s, t, i), settings) for t in temps for i in range(settings.n_frames))
             bad = sum(failed_path(build, s, t, i).is_file() for t in temps for i in range(settings.n_frames))
             remaining[s] = len(temps) * settings.n_frames - done - bad
             timed = f"  {measured[s]:5.0f} s/frame" if s in measured else ""

@@ -137,3 +137,14 @@ def test_unknown_symmetry_is_rejected() -> None:
     pytest.importorskip("gpaw")
     with pytest.raises(ValueError, match="unknown symmetry"):
         gpaw_calc.make_calculator(gpaw_calc.primitive_cell("Al"), {**TINY, "symmetry": "some"})
+
+
+def test_named_setup_per_element() -> None:
+    """``setups`` picks gpaw-data's reduced-valence Ni.10 for Ni only; other elements keep the default."""
+    pytest.importorskip("gpaw")
+    assert gpaw_calc.valence_electrons("Ni") == 16 and gpaw_calc.valence_electrons("Ni", setup="10") == 10
+    assert gpaw_calc.valence_electrons("Ni", setup="default") == 16
+    ni = gpaw_calc.make_calculator(gpaw_calc.primitive_cell("Ni"), {**TINY, "setups": {"Ni": "10", "Fe": "7"}})
+    assert ni.parameters.setups == {"Ni": "10"}  # only the atoms' own elements are passed on
+    al = gpaw_calc.make_calculator(gpaw_calc.primitive_cell("Al"), {**TINY, "setups": {"Ni": "10"}})
+    assert al.parameters.setups != {"Ni": "10"}

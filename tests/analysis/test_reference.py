@@ -178,3 +178,44 @@ def test_projection_uses_measured_times_and_scales_the_rest(tmp_path: Path) -> N
     cost = {"Al": 10.0, "Cu": 100.0, "W": 200.0}
     # Al 2 s/unit, Cu 1 s/unit: median 1.5 s/unit for W
     assert reference.projected_seconds({"Al": 1, "Cu": 2, "W": 3}, measured, cost) == pytest.approx(20 + 200 + 3 * 1.5 * 200)
+
+
+def _frame_of(symbol: str, volume_per_atom: float, **info: object) -> Atoms:
+    atoms = Atoms(symbol * 2, scaled_positions=[[0, 0, 0], [0.5, 0.5, 0.5]], cell=np.eye(3) * (2 * volume_per_atom) ** (1 / 3), pbc=True)
+    atoms.calc = SinglePointCalculator(atoms, energy=-1.0, forces=np.zeros((2, 3)))
+    atoms.info.update({"element": symbol, **info})
+    return atoms
+
+
+def test_a_per_element_setup_keeps_the_other_elements_frames(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Choosing Ni.10 for Ni leaves the settings hash (and every other element's frames) as they were;
+    a Ni frame labelled with another setup is not current: not counted, not shipped, computed again."""
+    settings = reference.load_settings("default")
+    assert settings.setup_of("Ni") == "10" and settings.setup_of("Fe") == "default"
+    plain = dataclasses.replace(settings, dft={k: v for k, v in settings.dft.items() if k != "setups"})
+    assert plain.frames_hash == settings.frames_hash and plain.eos_hash == settings.eos_hash
+    assert settings.eos_hash_of("Fe") == settings.eos_hash != settings.eos_hash_of("Ni")
+    assert plain.eos_hash_of("Ni") == settings.eos_hash  # the default setup's EOS keeps its old key
+    assert reference.estimated_cost("Ni", settings.dft) == 10**2 * 3 < reference.estimated_cost("Ni", plain.dft) == 16**2 * 3
+
+    build = reference.build_dir(tmp_path, settings)
+    old_ni = _frame_of("Ni", 10.9)  # made before setups were recorded: the default one
+    new_ni = _frame_of("Ni", 10.9, paw_setup="10")
+    fe = _frame_of("Fe", 11.6)
+    assert reference.is_current(fe, settings) and not reference.is_current(old_ni, settings) and reference.is_current(new_ni, settings)
+    assert reference.is_current(old_ni, plain) and not reference.is_current(new_ni, plain)
+    reference.write_frames_atomic(reference.frame_path(build, "Fe", 2173.0, 0), [fe])
+    reference.write_frames_atomic(reference.frame_path(build, "Ni", 2138.0, 0), [old_ni])
+    reference.write_frames_atomic(reference.frame_path(build, "Ni", 2138.0, 1), [new_ni])
+    assert [a.info["element"] for a in reference.finished_frames(build, settings)] == ["Fe", "Ni"]
+    assert len(reference.finished_frames(build)) == 3
+    assert reference.main(["--tier", "default", "--plan", "--out", str(tmp_path)]) == 0
+    plan = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[:-2]}
+    assert "frames 1/4" in plan["Ni"] and "frames 1/4" in plan["Fe"] and "cost     300" in plan["Ni"]
+
+
+def test_samples_at_another_volume_are_not_reused() -> None:
+    """Sampled cells are built at the EOS V0; samples from another fit (another setup) are drawn again."""
+    samples = [_frame_of("Ni", 10.9), _frame_of("Ni", 10.9)]
+    assert reference._samples_match(samples, 10.9)
+    assert not reference._samples_match(samples, 10.9 * 1.001)
