@@ -493,6 +493,28 @@ def frame_table(name: str, element: str) -> pd.DataFrame:
     return _frame_table_cached(name, dataset_signature(name), element)
 
 
+DFT_DETAIL_COLUMNS: dict[str, str] = {
+    "k-mesh": "kpts",
+    "smearing (eV)": "smearing_width_ev",
+    "SCF iterations": "scf_iterations",
+    "magnetic moment (μB/cell)": "magmom",
+    "DFT wall (s)": "dft_wall_s",
+}
+"""Per-frame column -> the frame info key the reference pipeline writes (shown where frames have it)."""
+
+
+def _dft_details(frames: list[Any], element: str) -> dict[str, dict[str, Any]]:
+    """frame_id -> the DFT details recorded in the frame's info (reference pipeline frames only)."""
+    keys = set(DFT_DETAIL_COLUMNS.values())
+
+    def recorded(atoms: Any) -> dict[str, Any]:
+        # ASE's extxyz reader moves calculator keys (magmom) from info into the calculator's results
+        results = getattr(atoms.calc, "results", {}) if atoms.calc is not None else {}
+        return {k: atoms.info[k] if k in atoms.info else results[k] for k in keys if k in atoms.info or k in results}
+
+    return {str(a.info.get("frame_id")): recorded(a) for a in frames if a.info.get("element") == element and "frame_id" in a.info}
+
+
 @lru_cache(maxsize=32)
 def _frame_table_cached(name: str, signature: tuple[Any, ...], element: str) -> pd.DataFrame:
     from analysis.metrics import _subset, per_frame_errors
@@ -509,6 +531,11 @@ def _frame_table_cached(name: str, signature: tuple[Any, ...], element: str) -> 
         "energy_ev_per_atom": sub.energy / sub.n_atoms,
         "force_rms_mev_per_a": 1e3 * np.sqrt(f_sq / (3.0 * sub.n_atoms)) if len(sub) else np.zeros(0),
     })
+    details = _dft_details(store.load_dataset(name).frames, element)
+    for column, key in DFT_DETAIL_COLUMNS.items():
+        values = [details.get(str(fid), {}).get(key) for fid in sub.frame_id]
+        if any(v is not None for v in values) and not (key == "magmom" and not any(v for v in values)):
+            table[column] = values
     for model, pred in sorted(_predictions_cached(name, signature).items()):
         # the shift is per element over all of its frames: compute on the whole set, then select
         errs = per_frame_errors(ref, pred).iloc[np.flatnonzero(keep)].reset_index(drop=True)

@@ -288,3 +288,23 @@ def test_default_model_is_the_one_that_scored_the_most_frames(tmp_path: Path, mo
     assert home.parse_state({"model": "a-refuser"}, "two")["model"] == ["a-refuser"]  # a shared link still wins
     store.save_predictions(noisy_predictions(ref, "a-refuser", energy_noise=0.01, force_noise=0.1), "two")
     assert views.default_model("two") == "a-refuser"  # a tie goes to name order
+
+
+def test_frame_table_shows_the_dft_details_the_pipeline_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """k-mesh, smearing, SCF iterations, magnetic moment and DFT time from the frames' info, through a real save
+    and load (ASE's extxyz reader moves 'magmom' into the calculator's results); absent columns are left out."""
+    from analysis.dataset import ReferenceSet
+    from tests.analysis.conftest import cu_frames
+
+    monkeypatch.setenv("MLFF_ATLAS_DATA", str(tmp_path / "d"))
+    monkeypatch.setenv("MLFF_ATLAS_DEFAULT_DATA", str(tmp_path / "empty-default"))
+    frames = cu_frames(2)
+    for i, atoms in enumerate(frames):
+        atoms.info.update({"kpts": "5x5x5", "smearing_width_ev": 0.1, "scf_iterations": 15 + i, "magmom": 2.5 * i, "dft_wall_s": 90.0})
+    store.save_dataset(ReferenceSet(frames), "dft")
+    table = views.frame_table("dft", "Cu")
+    assert list(table["SCF iterations"]) == [15, 16] and list(table["k-mesh"]) == ["5x5x5", "5x5x5"]
+    assert list(table["magnetic moment (μB/cell)"]) == [0.0, 2.5] and list(table["DFT wall (s)"]) == [90.0, 90.0]
+    plain = cu_frames(2)
+    store.save_dataset(ReferenceSet(plain), "plain")
+    assert not set(views.DFT_DETAIL_COLUMNS) & set(views.frame_table("plain", "Cu").columns)
