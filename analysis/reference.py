@@ -163,6 +163,7 @@ def load_settings(tier: str, *, path: Path = SETTINGS_PATH, elements: list[str] 
         sampler = {**raw["sampler"], **spec.get("sampler", {})}
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise InputFileError(path, f"cannot read reference settings for tier {tier!r}: {exc}") from exc
+    _check_setups(dft.get("setups"), Path(path), xc=str(dft.get("xc", "PBE")))
     eos_dft = {**dft, "kpt_density": eos["kpt_density"], "symmetry": eos.get("symmetry", dft.get("symmetry"))}
     names = list(el.METAL43) if spec["elements"] == "all" else list(spec["elements"])
     if elements:
@@ -184,6 +185,23 @@ def load_settings(tier: str, *, path: Path = SETTINGS_PATH, elements: list[str] 
         sampler=sampler,
         version=int(raw.get("version", 0)),
     )
+
+
+def _check_setups(setups: Any, path: Path, *, xc: str) -> None:
+    """``dft.setups`` must map Metal-43 symbols to setup names that exist (e.g. {"Ni": "10"} for Ni.10.PBE)."""
+    if setups is None:
+        return
+    if not isinstance(setups, dict):
+        raise InputFileError(path, f"dft.setups must map element symbols to setup names, got {setups!r}")
+    for symbol, name in setups.items():
+        if not el.is_metal43(str(symbol)):
+            raise InputFileError(path, f"dft.setups names {symbol!r}, which is not a Metal-43 element")
+        if name == DEFAULT_SETUP:
+            continue
+        try:
+            gpaw_calc.valence_electrons(str(symbol), xc, setup=str(name))
+        except (FileNotFoundError, RuntimeError, ValueError) as exc:
+            raise InputFileError(path, f"dft.setups: no usable PAW setup {symbol}.{name}.{xc} ({one_line(exc)[:120]})") from exc
 
 
 def dft_for_temperature(dft: dict[str, Any], temperature_k: float) -> dict[str, Any]:

@@ -40,6 +40,13 @@ def test_load_settings_errors(tmp_path: Path) -> None:
     bad.write_text('{"tiers": {}}')
     with pytest.raises(InputFileError, match="cannot read reference settings"):
         reference.load_settings("ci", path=bad)
+    raw = json.loads(reference.SETTINGS_PATH.read_text())
+    for setups, message in (({"Ni": "99"}, r"no usable PAW setup Ni\.99\.PBE"), ({"U": "6"}, "not a Metal-43 element"),
+                            (["Ni.10"], "must map element symbols")):
+        bad.write_text(json.dumps({**raw, "dft": {**raw["dft"], "setups": setups}}))
+        with pytest.raises(InputFileError, match=message) as info:
+            reference.load_settings("ci", path=bad)
+        assert str(bad) in str(info.value)  # the file is named
 
 
 def _labelled(n: int, energy: float) -> Atoms:
