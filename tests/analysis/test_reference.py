@@ -185,6 +185,11 @@ def test_projection_uses_measured_times_and_scales_the_rest(tmp_path: Path) -> N
     cost = {"Al": 10.0, "Cu": 100.0, "W": 200.0}
     # Al 2 s/unit, Cu 1 s/unit: median 1.5 s/unit for W
     assert reference.projected_seconds({"Al": 1, "Cu": 2, "W": 3}, measured, cost) == pytest.approx(20 + 200 + 3 * 1.5 * 200)
+    # by group: Fe (spin-polarised) timed at 10 s/unit scales Co, not W; W uses the spin-paired median
+    measured["Fe"], cost["Fe"], cost["Co"] = 2000.0, 200.0, 300.0
+    group = {"Al": "paired", "Cu": "paired", "W": "paired", "Fe": "spin", "Co": "spin"}
+    assert reference.projected_seconds({"W": 1, "Co": 1}, measured, cost, group) == pytest.approx(1.5 * 200 + 10.0 * 300)
+    assert reference.projected_seconds({"Co": 1}, {"Al": 20.0}, cost, group) == pytest.approx(2.0 * 300)  # no spin timed yet
 
 
 def _frame_of(symbol: str, volume_per_atom: float, **info: object) -> Atoms:
