@@ -329,6 +329,7 @@ def make_calculator(atoms: Atoms, settings: dict[str, Any], *, txt: str | Path |
         symmetry=symmetry,
         convergence=dict(settings.get("convergence", {})),
         maxiter=int(settings.get("maxiter", 300)),
+        **({"mixer": dict(settings["mixer"])} if settings.get("mixer") else {}),
         txt=str(txt) if txt is not None else None,
     )
 

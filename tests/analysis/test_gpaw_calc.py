@@ -148,3 +148,13 @@ def test_named_setup_per_element() -> None:
     assert ni.parameters.setups == {"Ni": "10"}  # only the atoms' own elements are passed on
     al = gpaw_calc.make_calculator(gpaw_calc.primitive_cell("Al"), {**TINY, "setups": {"Ni": "10"}})
     assert al.parameters.setups != {"Ni": "10"}
+
+
+def test_mixer_settings_reach_gpaw() -> None:
+    """An optional ``mixer`` dict is handed to GPAW as is; without one GPAW keeps its default."""
+    pytest.importorskip("gpaw")
+    mixer = {"backend": "pulay", "beta": 0.02, "nmaxold": 5, "weight": 50}
+    mixed = gpaw_calc.make_calculator(gpaw_calc.primitive_cell("Fe"), {**TINY, "mixer": mixer})
+    assert repr(mixed.parameters.mixer).startswith("Pulay(name='pulay', nmaxold=5, beta=0.02, weight=50")
+    plain = gpaw_calc.make_calculator(gpaw_calc.primitive_cell("Fe"), TINY)
+    assert "beta=0.02" not in repr(plain.parameters.mixer)  # GPAW's own default (MSR1 in GPAW 26.7)
