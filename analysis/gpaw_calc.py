@@ -14,7 +14,8 @@ DFT settings are plain dicts (versioned in ``analysis/data/reference_settings.js
      "initial_magmom": {"Fe": 3.0, "Co": 2.0, "Ni": 1.0}, "symmetry": "time-reversal",
      "setups": {"Ni": "10"}}
 
-``setups`` names a PAW setup per element where gpaw-data's default is not used (``Ni.10.PBE``).
+``setups`` names a PAW setup per element where gpaw-data's default is not used (``Ni.10.PBE``);
+``mixers`` gives a density mixer per element (GPAW's keyword dict), ``mixer`` one for every cell.
 
 Units: energies in eV, lengths in Å, forces in eV/Å, volumes in Å^3 per atom, bulk moduli in GPa.
 """
@@ -329,9 +330,20 @@ def make_calculator(atoms: Atoms, settings: dict[str, Any], *, txt: str | Path |
         symmetry=symmetry,
         convergence=dict(settings.get("convergence", {})),
         maxiter=int(settings.get("maxiter", 300)),
-        **({"mixer": dict(settings["mixer"])} if settings.get("mixer") else {}),
+        **({"mixer": mixer} if (mixer := mixer_for(symbols, settings)) else {}),
         txt=str(txt) if txt is not None else None,
     )
+
+
+def mixer_for(symbols: set[str], settings: dict[str, Any]) -> dict[str, Any] | None:
+    """The density mixer for a cell of ``symbols``: ``settings["mixer"]``, else the element's entry in
+    ``settings["mixers"]`` (single-element cells), else None (GPAW's default)."""
+    if settings.get("mixer"):
+        return dict(settings["mixer"])
+    per_element = settings.get("mixers") or {}
+    if len(symbols) == 1 and next(iter(symbols)) in per_element:
+        return dict(per_element[next(iter(symbols))])
+    return None
 
 
 def limit_threads() -> Any:

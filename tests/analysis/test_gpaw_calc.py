@@ -158,3 +158,11 @@ def test_mixer_settings_reach_gpaw() -> None:
     assert repr(mixed.parameters.mixer).startswith("Pulay(name='pulay', nmaxold=5, beta=0.02, weight=50")
     plain = gpaw_calc.make_calculator(gpaw_calc.primitive_cell("Fe"), TINY)
     assert "beta=0.02" not in repr(plain.parameters.mixer)  # GPAW's own default (MSR1 in GPAW 26.7)
+
+
+def test_per_element_mixer_applies_to_that_elements_cells_only() -> None:
+    pulay = {"backend": "pulay", "beta": 0.05, "nmaxold": 5, "weight": 50}
+    settings = {"mixers": {"Co": pulay}}
+    assert gpaw_calc.mixer_for({"Co"}, settings) == pulay
+    assert gpaw_calc.mixer_for({"Fe"}, settings) is None and gpaw_calc.mixer_for({"Co", "Fe"}, settings) is None
+    assert gpaw_calc.mixer_for({"Co"}, {**settings, "mixer": {"beta": 0.1}}) == {"beta": 0.1}  # one for every cell wins

@@ -103,6 +103,7 @@ def test_ci_tier_real_gpaw_run_then_rerun_computes_nothing(tmp_path: Path) -> No
     assert len(frame) == 4 and frame.info["sampler"].startswith("chgnet-")
     assert frame.info["settings_hash"] == settings.frames_hash
     assert frame.info["frame_id"] == "Al/1120K/0000"
+    assert frame.info["paw_setup"] == "default" and frame.info["scf_mixer"] == "default"  # GPAW's own mixer for Al
     forces = frame.get_forces()
     assert np.abs(forces).max() > 0.01  # a thermal configuration, not the perfect lattice
     np.testing.assert_allclose(forces.sum(axis=0), 0.0, atol=0.02)
@@ -204,8 +205,10 @@ def test_a_per_element_setup_keeps_the_other_elements_frames(tmp_path: Path, cap
     a Ni frame labelled with another setup is not current: not counted, not shipped, computed again."""
     settings = reference.load_settings("default")
     assert settings.setup_of("Ni") == "10" and settings.setup_of("Fe") == "default"
-    plain = dataclasses.replace(settings, dft={k: v for k, v in settings.dft.items() if k != "setups"})
+    plain = dataclasses.replace(settings, dft={k: v for k, v in settings.dft.items() if k not in ("setups", "mixers")})
     assert plain.frames_hash == settings.frames_hash and plain.eos_hash == settings.eos_hash
+    mixed = dataclasses.replace(settings, dft={**settings.dft, "mixers": {"Co": {"beta": 0.1}}})
+    assert mixed.frames_hash == settings.frames_hash  # a per-element mixer keeps the frames (recorded per frame)
     assert settings.eos_hash_of("Fe") == settings.eos_hash != settings.eos_hash_of("Ni")
     assert plain.eos_hash_of("Ni") == settings.eos_hash  # the default setup's EOS keeps its old key
     assert reference.estimated_cost("Ni", settings.dft) == 10**2 * 3 < reference.estimated_cost("Ni", plain.dft) == 16**2 * 3
