@@ -489,6 +489,48 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+def claim_path(frame: Path) -> Path:
+    """Marker of a frame a process is computing now (holds its pid)."""
+    return frame.with_suffix(".claim")
+
+
+def _claim(frame: Path) -> bool:
+    """Atomically claim ``frame`` for this process; False while another live process holds it.
+
+    A claim left by a process that died (killed mid-frame) is taken over.
+    """
+    path = claim_path(frame)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                pid = int(path.read_text().strip() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            if pid == os.getpid():
+                return True
+            if pid > 0 and _alive(pid):
+                return False
+            path.unlink(missing_ok=True)  # stale: its process is gone
+            continue
+        with os.fdopen(fd, "w") as handle:
+            handle.write(str(os.getpid()))
+        return True
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def run_element(
     symbol: str,
     settings: TierSettings,
@@ -497,6 +539,7 @@ def run_element(
     *,
     on_frame: Callable[[Path], None] | None = None,
     retry_failed: bool = False,
+    helper: bool = False,
 ) -> int:
     """Compute every missing frame of ``symbol``; returns the number of frames computed now.
 
@@ -504,6 +547,10 @@ def run_element(
     stop the element: the error is logged, written to timings.jsonl and to a marker file beside
     the frames (:func:`failed_path`), and the next frame goes on. Marked frames are skipped on
     later runs unless ``retry_failed``.
+
+    Each frame is claimed (:func:`claim_path`) while it is computed, so several processes can work
+    on one element: a ``helper`` only takes frames nobody has claimed, and only once the element's
+    EOS and MD samples exist (it never repeats that work); it returns 0 otherwise.
     """
     build = build_dir(out, settings)
     timings = build / "timings.jsonl"
@@ -515,6 +562,9 @@ def run_element(
     ]
     if not todo:
         return 0
+    if helper and (f"{settings.eos_hash_of(symbol)}/{symbol}" not in load_eos_table(eos_path)["entries"]
+                   or not all(samples_path(build, symbol, t).is_file() for t, _ in todo)):
+        return 0
     eos = eos_for(symbol, settings, eos_path, timings=timings)
     v0 = float(eos["V0_A3_per_atom"])
     ph = gpaw_calc.phase(symbol)
@@ -522,6 +572,8 @@ def run_element(
     for temp in sorted({t for t, _ in todo}):
         spath = samples_path(build, symbol, temp)
         samples = read(spath, index=":", format="extxyz") if spath.is_file() else []
+        if helper and (not samples or not _samples_match(samples, v0)):
+            continue
         if not samples or not _samples_match(samples, v0):
             start = gpaw_calc.supercell(symbol, v0, settings.n_atoms, covera=eos.get("covera"))
             log.info("%s %g K: sampling %d configurations (%d atoms)", symbol, temp, settings.n_frames, len(start))
@@ -535,65 +587,76 @@ def run_element(
             target = frame_path(build, symbol, temp, index)
             if _frame_done(target, settings):  # another worker or an earlier run finished it
                 continue
-            config = samples[index]
-            log.info("%s %g K frame %d: GPAW single point", symbol, temp, index)
-            dft = dft_for_temperature(settings.dft, temp)
-            try:
-                with _Timer() as t:
-                    result = gpaw_calc.single_point(config, dft)
-            except Exception as exc:  # noqa: BLE001 - one bad frame must not stop hours of work
-                error = one_line(exc)
-                log.error("%s %g K frame %d failed after %.0f s: %s", symbol, temp, index, t.wall_s, error)
-                atomic_write_json(failed_path(build, symbol, temp, index), {"error": error, "finished": _now(), "wall_s": round(t.wall_s, 2)})
-                _append_jsonl(timings, {"stage": "dft", "element": symbol, "temperature": temp, "index": index, "failed": error,
-                                        "wall_s": round(t.wall_s, 2), "cpu_s": round(t.cpu_s, 2), "finished": _now()})
+            if not _claim(target):  # another process is computing it now
                 continue
-            failed_path(build, symbol, temp, index).unlink(missing_ok=True)
-            frame = make_frame(
-                config,
-                result.energy_ev,
-                result.forces_ev_per_a,
-                temperature_k=temp,
-                source=f"gpaw-{_gpaw_version()} PBE",
-                element=symbol,
-                extra_info={
-                    "frame_id": f"{symbol}/{temperature_label(temp)}K/{index:04d}",
-                    "sampler": config.info.get("sampler", ""),
-                    "md_step": int(config.info.get("md_step", -1)),
-                    "settings_hash": settings.frames_hash,
-                    "paw_setup": settings.setup_of(symbol),
-                    "scf_mixer": ",".join(f"{k}={v}" for k, v in sorted((gpaw_calc.mixer_for({symbol}, dft) or {}).items())) or "default",
-                    "space_group": ph.space_group,
-                    "volume_per_atom": v0,
-                    "kpts": "x".join(str(k) for k in result.kpts),
-                    "smearing_width_ev": float(dft["width_ev"]),
-                    "scf_iterations": result.iterations,
-                    "magmom": result.magmom,
-                    "dft_wall_s": round(result.wall_s, 2),
-                },
-            )
-            write_frames_atomic(target, [frame])
-            computed += 1
-            _append_jsonl(
-                timings,
-                {
-                    "stage": "dft",
-                    "element": symbol,
-                    "temperature": temp,
-                    "index": index,
-                    "n_atoms": len(frame),
-                    "kpts": list(result.kpts),
-                    "width_ev": float(dft["width_ev"]),
-                    "iterations": result.iterations,
-                    "wall_s": round(t.wall_s, 2),
-                    "cpu_s": round(t.cpu_s, 2),
-                    "finished": _now(),
-                },
-            )
-            log.info("%s %g K frame %d done in %.0f s (%d SCF iterations)", symbol, temp, index, t.wall_s, result.iterations)
-            if on_frame is not None:
-                on_frame(target)
+            try:
+                computed += _label_frame(symbol, temp, index, samples[index], settings, build, v0, ph, timings, on_frame)
+            finally:
+                claim_path(target).unlink(missing_ok=True)
     return computed
+
+
+def _label_frame(symbol: str, temp: float, index: int, config: Atoms, settings: TierSettings, build: Path, v0: float,
+                 ph: Any, timings: Path, on_frame: Callable[[Path], None] | None) -> int:
+    """One GPAW single point of a sampled configuration, written as a labelled frame; 1 if it succeeded, 0 if it failed."""
+    target = frame_path(build, symbol, temp, index)
+    log.info("%s %g K frame %d: GPAW single point", symbol, temp, index)
+    dft = dft_for_temperature(settings.dft, temp)
+    try:
+        with _Timer() as t:
+            result = gpaw_calc.single_point(config, dft)
+    except Exception as exc:  # noqa: BLE001 - one bad frame must not stop hours of work
+        error = one_line(exc)
+        log.error("%s %g K frame %d failed after %.0f s: %s", symbol, temp, index, t.wall_s, error)
+        atomic_write_json(failed_path(build, symbol, temp, index), {"error": error, "finished": _now(), "wall_s": round(t.wall_s, 2)})
+        _append_jsonl(timings, {"stage": "dft", "element": symbol, "temperature": temp, "index": index, "failed": error,
+                                "wall_s": round(t.wall_s, 2), "cpu_s": round(t.cpu_s, 2), "finished": _now()})
+        return 0
+    failed_path(build, symbol, temp, index).unlink(missing_ok=True)
+    frame = make_frame(
+        config,
+        result.energy_ev,
+        result.forces_ev_per_a,
+        temperature_k=temp,
+        source=f"gpaw-{_gpaw_version()} PBE",
+        element=symbol,
+        extra_info={
+            "frame_id": f"{symbol}/{temperature_label(temp)}K/{index:04d}",
+            "sampler": config.info.get("sampler", ""),
+            "md_step": int(config.info.get("md_step", -1)),
+            "settings_hash": settings.frames_hash,
+            "paw_setup": settings.setup_of(symbol),
+            "scf_mixer": ",".join(f"{k}={v}" for k, v in sorted((gpaw_calc.mixer_for({symbol}, dft) or {}).items())) or "default",
+            "space_group": ph.space_group,
+            "volume_per_atom": v0,
+            "kpts": "x".join(str(k) for k in result.kpts),
+            "smearing_width_ev": float(dft["width_ev"]),
+            "scf_iterations": result.iterations,
+            "magmom": result.magmom,
+            "dft_wall_s": round(result.wall_s, 2),
+        },
+    )
+    write_frames_atomic(target, [frame])
+    _append_jsonl(
+        timings,
+        {
+            "stage": "dft",
+            "element": symbol,
+            "temperature": temp,
+            "index": index,
+            "n_atoms": len(frame),
+            "kpts": list(result.kpts),
+            "width_ev": float(dft["width_ev"]),
+            "iterations": result.iterations,
+            "wall_s": round(t.wall_s, 2),
+            "cpu_s": round(t.cpu_s, 2),
+            "finished": _now(),
+        },
+    )
+    log.info("%s %g K frame %d done in %.0f s (%d SCF iterations)", symbol, temp, index, t.wall_s, result.iterations)
+    if on_frame is not None:
+        on_frame(target)
+    return 1
 
 
 def _gpaw_version() -> str:
@@ -731,9 +794,10 @@ def projected_seconds(remaining: dict[str, int], measured: dict[str, float], cos
 
 
 # --------------------------------------------------------------------------- driver
-def _worker(symbol: str, settings: TierSettings, out: str, eos_path: str, retry_failed: bool = False) -> tuple[str, int]:
+def _worker(symbol: str, settings: TierSettings, out: str, eos_path: str, retry_failed: bool = False,
+            helper: bool = False) -> tuple[str, int]:
     os.environ["OMP_NUM_THREADS"] = "1"
-    return symbol, run_element(symbol, settings, Path(out), Path(eos_path), retry_failed=retry_failed)
+    return symbol, run_element(symbol, settings, Path(out), Path(eos_path), retry_failed=retry_failed, helper=helper)
 
 
 def failed_frames(build: Path) -> dict[str, str]:
@@ -764,7 +828,9 @@ def build_reference(
 
     With ``jobs == 1`` everything runs in this process and the data set is rewritten after every
     frame. With more jobs, each worker process takes one element at a time and this process
-    rewrites the data set whenever new frame files appear.
+    rewrites the data set whenever new frame files appear; once every element has been handed out,
+    idle workers go through the elements again as helpers and take the frames nobody has claimed
+    (so the last, most expensive elements do not run on one core while the others idle).
 
     An element that fails (its EOS fit or MD, say) is logged and the others go on; a frame whose
     DFT fails is marked and skipped (see :func:`run_element`). When anything failed,
@@ -798,6 +864,9 @@ def build_reference(
             of: dict[Future[tuple[str, int]], str] = {
                 pool.submit(_worker, s, settings, str(out), str(eos_path), retry_failed): s for s in settings.elements
             }
+            # second pass: helpers, most expensive element first (it is the one still running at the end)
+            of.update({pool.submit(_worker, s, settings, str(out), str(eos_path), retry_failed, True): s
+                       for s in reversed(settings.elements)})
             pending = set(of)
             while pending:
                 finished, pending = wait(pending, timeout=poll_s, return_when=FIRST_COMPLETED)

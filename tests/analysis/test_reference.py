@@ -234,3 +234,31 @@ def test_samples_at_another_volume_are_not_reused() -> None:
     samples = [_frame_of("Ni", 10.9), _frame_of("Ni", 10.9)]
     assert reference._samples_match(samples, 10.9)
     assert not reference._samples_match(samples, 10.9 * 1.001)
+
+
+def test_frame_claims_let_processes_share_an_element(tmp_path: Path) -> None:
+    """A frame claimed by a live process is left to it; a claim of a dead process is taken over."""
+    import os
+    import subprocess
+    import sys
+
+    frame = tmp_path / "frames" / "Ni_2138K_0000.extxyz"
+    assert reference._claim(frame) and reference._claim(frame)  # this process, twice
+    reference.claim_path(frame).unlink()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        reference.claim_path(frame).write_text(str(sleeper.pid))
+        assert not reference._claim(frame)  # a live process holds it
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert reference._claim(frame)  # its process is gone: stale, taken over
+    assert reference.claim_path(frame).read_text() == str(os.getpid())
+
+
+def test_a_helper_never_repeats_the_eos_or_md(tmp_path: Path) -> None:
+    """A helper pass on an element whose EOS or samples are not there yet does nothing (no GPAW, no CHGNet)."""
+    settings = dataclasses.replace(reference.load_settings("ci", elements=["Al"]), n_frames=1)
+    eos_path = tmp_path / "eos.json"
+    assert reference.run_element("Al", settings, tmp_path, eos_path, helper=True) == 0
+    assert not eos_path.exists() and not (reference.build_dir(tmp_path, settings) / "samples").exists()
