@@ -37,6 +37,7 @@ import numpy as np
 from analysis.config import cache_dir
 from analysis.dataset import Predictions
 from analysis.models import ModelSpec, ModelUnavailableError, check_available, get_spec, model_versions, resolve_dtype
+from analysis.procs import process_start, running_here
 from analysis.store import atomic_write_bytes, find_dataset, load_dataset, predictions_dir, save_predictions
 from analysis.store import model_slug
 
@@ -311,15 +312,6 @@ def clear_finished(*, states: tuple[str, ...] = ("done", "failed", "cancelled"))
 
 
 # --------------------------------------------------------------------------- worker side
-def _process_start(pid: int) -> float | None:
-    import psutil
-
-    try:
-        return float(psutil.Process(pid).create_time())
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-        return None
-
-
 def _alive(pid: int | None, host: str | None, start: float | None, beat: float | None = None) -> bool:
     """Whether the process (pid, host, create time) still runs.
 
@@ -330,15 +322,7 @@ def _alive(pid: int | None, host: str | None, start: float | None, beat: float |
         return False
     if host != socket.gethostname():
         return beat is None or time.time() - beat < STALE_AFTER_S
-    import psutil
-
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        return start is None or abs(proc.create_time() - start) < 1e-3
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return False
+    return running_here(pid, start)
 
 
 def requeue_stale() -> list[str]:
@@ -372,7 +356,7 @@ def claim_job(job_id: str | None = None) -> JobRecord | None:
             return None
         rec = candidates[0]
         rec.state = "running"
-        rec.worker_pid, rec.worker_host, rec.worker_start = pid, socket.gethostname(), _process_start(pid)
+        rec.worker_pid, rec.worker_host, rec.worker_start = pid, socket.gethostname(), process_start(pid)
         rec.started = rec.heartbeat = time.time()
         rec.attempts += 1
         rec.error = rec.traceback = ""  # from an interrupted earlier attempt
@@ -474,7 +458,7 @@ class Worker:
         with _open() as cache:
             cache.set(
                 f"{_WORKER}{socket.gethostname()}:{self.pid}",
-                json.dumps({"pid": self.pid, "host": socket.gethostname(), "start": _process_start(self.pid), "time": time.time()}),
+                json.dumps({"pid": self.pid, "host": socket.gethostname(), "start": process_start(self.pid), "time": time.time()}),
             )  # no expiry: a busy worker stays registered; a dead one is recognised by its pid
 
     def _unregister(self) -> None:

@@ -27,6 +27,7 @@ import json
 import logging
 import math
 import os
+import socket
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -43,6 +44,7 @@ from analysis import gpaw_calc
 from analysis.config import PACKAGE_DATA_DIR, data_dir, default_data_dir
 from analysis.dataset import ReferenceSet, make_frame, temperature_label
 from analysis.errors import InputFileError, one_line
+from analysis.procs import process_start, running_here
 from analysis.store import atomic_write_bytes, atomic_write_json, save_dataset
 
 SETTINGS_PATH = PACKAGE_DATA_DIR / "reference_settings.json"
@@ -52,9 +54,6 @@ log = logging.getLogger("analysis.reference")
 
 
 # --------------------------------------------------------------------------- settings
-DEFAULT_SETUP = "default"
-
-
 PER_ELEMENT_KEYS = ("setups", "mixers")
 """``dft`` keys that hold per-element choices, left out of the shared settings hash.
 
@@ -119,12 +118,12 @@ class TierSettings:
 
     def setup_of(self, symbol: str) -> str:
         """The PAW setup of ``symbol``: 'default' (gpaw-data's ``<El>.PBE``) or a named one such as '10' (``Ni.10.PBE``)."""
-        return str((self.dft.get("setups") or {}).get(symbol, DEFAULT_SETUP))
+        return str((self.dft.get("setups") or {}).get(symbol, gpaw_calc.DEFAULT_SETUP))
 
     def eos_hash_of(self, symbol: str) -> str:
         """The EOS cache key's hash for ``symbol``: :attr:`eos_hash`, or a hash of it and the element's own setup."""
         setup = self.setup_of(symbol)
-        return self.eos_hash if setup == DEFAULT_SETUP else gpaw_calc.settings_hash({"eos": self.eos_hash, "setup": setup})
+        return self.eos_hash if setup == gpaw_calc.DEFAULT_SETUP else gpaw_calc.settings_hash({"eos": self.eos_hash, "setup": setup})
 
     def temperatures_of(self, symbol: str) -> list[float]:
         """Temperatures (K) sampled for ``symbol``: the highest listed one, or all of them."""
@@ -206,7 +205,7 @@ def _check_setups(setups: Any, path: Path, *, xc: str) -> None:
     for symbol, name in setups.items():
         if not el.is_metal43(str(symbol)):
             raise InputFileError(path, f"dft.setups names {symbol!r}, which is not a Metal-43 element")
-        if name == DEFAULT_SETUP:
+        if name == gpaw_calc.DEFAULT_SETUP:
             continue
         try:
             gpaw_calc.valence_electrons(str(symbol), xc, setup=str(name))
@@ -490,45 +489,38 @@ def _now() -> str:
 
 
 def claim_path(frame: Path) -> Path:
-    """Marker of a frame a process is computing now (holds its pid)."""
+    """Marker of a frame a process is computing now (JSON: its pid, host and start time)."""
     return frame.with_suffix(".claim")
 
 
 def _claim(frame: Path) -> bool:
     """Atomically claim ``frame`` for this process; False while another live process holds it.
 
-    A claim left by a process that died (killed mid-frame) is taken over.
+    A claim left by a process that is gone (killed mid-frame, or a zombie; see
+    :func:`analysis.procs.running_here`) is taken over. A claim from another host is respected.
     """
     path = claim_path(frame)
     path.parent.mkdir(parents=True, exist_ok=True)
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "start": process_start(os.getpid())}
     for _ in range(2):
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
             try:
-                pid = int(path.read_text().strip() or 0)
-            except (OSError, ValueError):
-                pid = 0
-            if pid == os.getpid():
+                holder = json.loads(path.read_text())
+                pid, host, start = int(holder["pid"]), str(holder["host"]), holder.get("start")
+            except (OSError, ValueError, KeyError, TypeError):
+                pid, host, start = 0, me["host"], None  # unreadable: treat as stale
+            if (pid, host) == (me["pid"], me["host"]):
                 return True
-            if pid > 0 and _alive(pid):
+            if host != me["host"] or (pid > 0 and running_here(pid, start)):
                 return False
             path.unlink(missing_ok=True)  # stale: its process is gone
             continue
         with os.fdopen(fd, "w") as handle:
-            handle.write(str(os.getpid()))
+            json.dump(me, handle)
         return True
     return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def run_element(
@@ -562,9 +554,8 @@ def run_element(
     ]
     if not todo:
         return 0
-    if helper and (f"{settings.eos_hash_of(symbol)}/{symbol}" not in load_eos_table(eos_path)["entries"]
-                   or not all(samples_path(build, symbol, t).is_file() for t, _ in todo)):
-        return 0
+    if helper and f"{settings.eos_hash_of(symbol)}/{symbol}" not in load_eos_table(eos_path)["entries"]:
+        return 0  # a helper never computes the EOS (nor the MD samples: see below)
     eos = eos_for(symbol, settings, eos_path, timings=timings)
     v0 = float(eos["V0_A3_per_atom"])
     ph = gpaw_calc.phase(symbol)
@@ -572,9 +563,9 @@ def run_element(
     for temp in sorted({t for t, _ in todo}):
         spath = samples_path(build, symbol, temp)
         samples = read(spath, index=":", format="extxyz") if spath.is_file() else []
-        if helper and (not samples or not _samples_match(samples, v0)):
-            continue
         if not samples or not _samples_match(samples, v0):
+            if helper:
+                continue
             start = gpaw_calc.supercell(symbol, v0, settings.n_atoms, covera=eos.get("covera"))
             log.info("%s %g K: sampling %d configurations (%d atoms)", symbol, temp, settings.n_frames, len(start))
             with _Timer() as t:
@@ -676,7 +667,7 @@ def is_current(frame: Atoms, settings: TierSettings) -> bool:
     """Whether a labelled frame was made with its element's current PAW setup (frames made before
     setups were recorded used the default one)."""
     symbol = str(frame.info.get("element") or frame.get_chemical_symbols()[0])
-    return str(frame.info.get("paw_setup", DEFAULT_SETUP)) == settings.setup_of(symbol)
+    return str(frame.info.get("paw_setup", gpaw_calc.DEFAULT_SETUP)) == settings.setup_of(symbol)
 
 
 def _frame_done(path: Path, settings: TierSettings) -> bool:
@@ -688,14 +679,16 @@ def _samples_match(samples: list[Atoms], v0: float) -> bool:
     return all(abs(a.get_volume() / len(a) - v0) <= 1e-6 * v0 for a in samples)
 
 
-def assemble_dataset(settings: TierSettings, out: Path, eos_path: Path) -> Path | None:
+def assemble_dataset(settings: TierSettings, out: Path, eos_path: Path, *, frames: list[Atoms] | None = None) -> Path | None:
     """Write the finished frames as data set ``settings.dataset`` under ``out`` (store layout).
+
+    ``frames``: the current finished frames when the caller has just read them (default: read them).
 
     Returns:
         The data set folder, or None when no frame is finished yet.
     """
     build = build_dir(out, settings)
-    frames = finished_frames(build, settings)
+    frames = finished_frames(build, settings) if frames is None else frames
     if not frames:
         return None
     table = load_eos_table(eos_path)["entries"]
@@ -711,7 +704,7 @@ def assemble_dataset(settings: TierSettings, out: Path, eos_path: Path) -> Path 
         "tier": settings.tier,
         "settings": settings.as_dict(),
         "code": f"gpaw {_gpaw_version()} (serial, libxc, OpenBLAS), PBE, PAW setups gpaw-data + generated Tc"
-                + "".join(f", {s}.{v}.PBE for {s}" for s, v in sorted((settings.dft.get("setups") or {}).items()) if v != DEFAULT_SETUP),
+                + "".join(f", {s}.{v}.PBE for {s}" for s, v in sorted((settings.dft.get("setups") or {}).items()) if v != gpaw_calc.DEFAULT_SETUP),
         "sampler": sorted({str(a.info.get("sampler", "")) for a in frames}),
         "sampler_note": (
             "Configurations come from Langevin MD with CHGNet, one of the evaluated models: its errors on "
@@ -845,10 +838,10 @@ def build_reference(
     )
 
     def refresh(_path: Path | None = None) -> None:
-        done = len(finished_frames(build, settings))
+        frames = finished_frames(build, settings)
         planned = sum(len(settings.temperatures_of(s)) for s in settings.elements) * settings.n_frames
-        assemble_dataset(settings, out, eos_path)
-        log.info("progress: %d/%d frames", done, planned)
+        assemble_dataset(settings, out, eos_path, frames=frames)
+        log.info("progress: %d/%d frames", len(frames), planned)
 
     failed_elements: dict[str, str] = {}
     if jobs <= 1:

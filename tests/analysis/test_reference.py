@@ -239,21 +239,37 @@ def test_samples_at_another_volume_are_not_reused() -> None:
 def test_frame_claims_let_processes_share_an_element(tmp_path: Path) -> None:
     """A frame claimed by a live process is left to it; a claim of a dead process is taken over."""
     import os
+    import socket
     import subprocess
     import sys
+    import time
+
+    import psutil
+
+    from analysis.procs import process_start
 
     frame = tmp_path / "frames" / "Ni_2138K_0000.extxyz"
     assert reference._claim(frame) and reference._claim(frame)  # this process, twice
     reference.claim_path(frame).unlink()
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    holder = {"pid": sleeper.pid, "host": socket.gethostname(), "start": process_start(sleeper.pid)}
     try:
-        reference.claim_path(frame).write_text(str(sleeper.pid))
+        reference.claim_path(frame).write_text(json.dumps(holder))
         assert not reference._claim(frame)  # a live process holds it
+        reference.claim_path(frame).write_text(json.dumps({**holder, "host": "another-host"}))
+        assert not reference._claim(frame)  # another host's claim cannot be judged: left alone
+        reference.claim_path(frame).write_text(json.dumps(holder))
+        sleeper.kill()  # killed mid-frame and not reaped yet: a zombie, which counts as gone
+        deadline = time.time() + 10
+        while psutil.Process(sleeper.pid).status() != psutil.STATUS_ZOMBIE and time.time() < deadline:
+            time.sleep(0.05)
+        assert reference._claim(frame)
+        reference.claim_path(frame).write_text(json.dumps(holder))
     finally:
         sleeper.kill()
         sleeper.wait()
     assert reference._claim(frame)  # its process is gone: stale, taken over
-    assert reference.claim_path(frame).read_text() == str(os.getpid())
+    assert json.loads(reference.claim_path(frame).read_text())["pid"] == os.getpid()
 
 
 def test_a_helper_never_repeats_the_eos_or_md(tmp_path: Path) -> None:
