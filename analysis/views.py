@@ -308,18 +308,22 @@ def models(name: str) -> list[str]:
     return sorted(metrics_table(name)["model"].unique().tolist())
 
 
+def _scored_frames(name: str) -> pd.Series:
+    """Model -> frames of ``name`` in its errors (the pooled rows' counts), for models with current predictions."""
+    table = metrics_table(name)
+    if table.empty:
+        return pd.Series(dtype=np.int64)
+    return table[table["temperature"] == POOLED].groupby("model")["n_frames"].sum()
+
+
 def default_model(name: str) -> str | None:
     """The model a page shows first: the one that scored the most frames of ``name`` (ties: name order).
 
     A model that refused frames (stored as NaN) is not the first thing a visitor sees when another
     covers the whole set.
     """
-    table = metrics_table(name)
-    if table.empty:
-        return None
-    pooled = table[table["temperature"] == POOLED]
-    scored = pooled.groupby("model")["n_frames"].sum()
-    return str(min(scored.index, key=lambda m: (-int(scored[m]), str(m))))
+    scored = _scored_frames(name)
+    return str(min(scored.index, key=lambda m: (-int(scored[m]), str(m)))) if len(scored) else None
 
 
 def prediction_coverage(name: str) -> pd.DataFrame:
@@ -327,11 +331,8 @@ def prediction_coverage(name: str) -> pd.DataFrame:
 
     Columns: model, scored (frames in its errors), refused (frames it raised on, stored as NaN),
     not_seen (frames added or changed since it ran), status ('current', or why it is left out).
-    Evaluating a model again computes only its ``not_seen`` frames.
     """
-    table = metrics_table(name)
-    pooled = table[table["temperature"] == POOLED] if not table.empty else table
-    scored = pooled.groupby("model")["n_frames"].sum() if not pooled.empty else pd.Series(dtype=int)
+    scored = _scored_frames(name)
     refused = {m: int(info["count"]) for m, info in refused_frames(name).items()}
     unseen = unseen_frames(name)
     rows = [{"model": str(m), "scored": int(scored[m]), "refused": refused.get(str(m), 0), "not_seen": unseen.get(str(m), 0),
@@ -519,7 +520,8 @@ def _dft_details(frames: list[Any], element: str) -> dict[str, dict[str, Any]]:
 def _frame_table_cached(name: str, signature: tuple[Any, ...], element: str) -> pd.DataFrame:
     from analysis.metrics import _subset, per_frame_errors
 
-    ref = store.load_dataset(name).arrays()
+    ref_set = store.load_dataset(name)
+    ref = ref_set.arrays()
     keep = ref.element == element
     sub = _subset(ref, keep)
     offsets = sub.offsets
@@ -531,7 +533,7 @@ def _frame_table_cached(name: str, signature: tuple[Any, ...], element: str) -> 
         "energy_ev_per_atom": sub.energy / sub.n_atoms,
         "force_rms_mev_per_a": 1e3 * np.sqrt(f_sq / (3.0 * sub.n_atoms)) if len(sub) else np.zeros(0),
     })
-    details = _dft_details(store.load_dataset(name).frames, element)
+    details = _dft_details(ref_set.frames, element)
     for column, key in DFT_DETAIL_COLUMNS.items():
         values = [details.get(str(fid), {}).get(key) for fid in sub.frame_id]
         if any(v is not None for v in values) and not (key == "magmom" and not any(v for v in values)):
@@ -740,9 +742,10 @@ def pending_elements(name: str) -> list[str]:
     """Elements a reference set still being built plans but has no frames of yet (empty once it is complete)."""
     if build_status(name) is None:
         return []
-    settings = summary(name).provenance.get("settings") or {}
+    info = summary(name)
+    settings = info.provenance.get("settings") or {}
     planned = settings.get("elements") if isinstance(settings, dict) else None
-    have = set(summary(name).elements)
+    have = set(info.elements)
     return [str(e) for e in planned if str(e) not in have] if isinstance(planned, list) else []
 
 

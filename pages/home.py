@@ -48,7 +48,7 @@ def parse_state(query: dict[str, str], dataset: str | None) -> dict[str, Any]:
         state["metric"] = DEFAULTS["metric"]
     models = views.models(dataset) if dataset else []
     chosen = [m for m in split_list(query.get("model")) if m in models][:MAX_SPLIT_MODELS]
-    first = views.default_model(dataset) if dataset and models else None
+    first = views.default_model(dataset) if dataset else None
     state["model"] = chosen or ([first] if first else [])
     temps = [v for v, _ in views.temperature_options(dataset)] if dataset else [POOLED]
     if state["temperature"] not in temps:
@@ -123,8 +123,7 @@ def map_figure(
         return empty_figure(f"No model predictions on data set {dataset!r} yet: submit an evaluation on the Jobs page.")
     relative = normalise == "relative"
     label = views.metric_label(metric, relative=relative)
-    first = views.default_model(dataset)
-    shown = all_models if view == "grid" else (models or ([first] if first else all_models[:1]))
+    shown = all_models if view == "grid" else (models or [views.default_model(dataset) or all_models[0]])
     if view == "compare":
         return comparison_figure(dataset, shown[0], metric, temperature, relative, scale == "log", cmax, vs)
     values = {m: views.element_values(dataset, model=m, metric=metric, temperature=temperature, relative=relative) for m in shown}
