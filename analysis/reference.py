@@ -49,7 +49,7 @@ from analysis.store import atomic_write_bytes, atomic_write_json, save_dataset
 
 SETTINGS_PATH = PACKAGE_DATA_DIR / "reference_settings.json"
 DEFAULT_EOS_PATH = PACKAGE_DATA_DIR / "eos.json"
-TIERS = ("ci", "default", "full")
+TIERS = ("ci", "default", "train", "full")
 log = logging.getLogger("analysis.reference")
 
 
@@ -74,10 +74,11 @@ class TierSettings:
     """Resolved settings of one tier.
 
     Attributes:
-        tier: 'ci', 'default' or 'full'.
+        tier: 'ci', 'default', 'train' or 'full'.
         dataset: data set name.
+        build: build folder name (default: the data set's); tiers that share one share their frames.
         elements: elements in the order they are computed (cheapest first).
-        temperatures: 'highest' (the highest listed temperature) or 'all'.
+        temperatures: 'highest' (the highest listed temperature), 'lowest_and_highest' or 'all'.
         n_frames: frames per element and temperature.
         n_atoms: target supercell size.
         dft: GPAW settings of the labels.
@@ -98,6 +99,7 @@ class TierSettings:
     eos: dict[str, Any]
     sampler: dict[str, Any]
     version: int
+    build: str = ""
 
     @property
     def eos_hash(self) -> str:
@@ -130,13 +132,22 @@ class TierSettings:
         temps = el.temperatures(symbol)
         if not temps:
             raise ValueError(f"{symbol} has no listed temperature")
-        return [max(temps)] if self.temperatures == "highest" else list(temps)
+        if self.temperatures == "highest":
+            return [max(temps)]
+        if self.temperatures == "lowest_and_highest":
+            return sorted({min(temps), max(temps)})
+        return list(temps)
+
+    def planned_frames(self) -> list[tuple[str, float, int]]:
+        """Every (element, temperature, index) this tier labels."""
+        return [(s, t, i) for s in self.elements for t in self.temperatures_of(s) for i in range(self.n_frames)]
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "tier": self.tier,
             "version": self.version,
             "dataset": self.dataset,
+            "build": self.build or self.dataset,
             "elements": list(self.elements),
             "temperatures": self.temperatures,
             "n_frames": self.n_frames,
@@ -193,6 +204,7 @@ def load_settings(tier: str, *, path: Path = SETTINGS_PATH, elements: list[str] 
         eos={k: v for k, v in eos.items() if k not in ("kpt_density", "symmetry")},
         sampler=sampler,
         version=int(raw.get("version", 0)),
+        build=str(spec.get("build", "")),
     )
 
 
@@ -474,7 +486,7 @@ def samples_path(build: Path, symbol: str, temperature_k: float) -> Path:
 
 def build_dir(out: Path, settings: TierSettings) -> Path:
     """Build folder of ``settings`` under the output root."""
-    return out / "builds" / settings.dataset / settings.frames_hash
+    return out / "builds" / (settings.build or settings.dataset) / settings.frames_hash
 
 
 def _read_frame(path: Path) -> Atoms:
@@ -563,7 +575,8 @@ def run_element(
     for temp in sorted({t for t, _ in todo}):
         spath = samples_path(build, symbol, temp)
         samples = read(spath, index=":", format="extxyz") if spath.is_file() else []
-        if not samples or not _samples_match(samples, v0):
+        # a tier with more frames than an earlier one resamples: the seeded trajectory is the same, longer
+        if not samples or not _samples_match(samples, v0) or len(samples) < settings.n_frames:
             if helper:
                 continue
             start = gpaw_calc.supercell(symbol, v0, settings.n_atoms, covera=eos.get("covera"))
@@ -657,10 +670,13 @@ def _gpaw_version() -> str:
 
 
 def finished_frames(build: Path, settings: TierSettings | None = None) -> list[Atoms]:
-    """Every labelled frame in the build folder, in file-name order; with ``settings``, only the current ones."""
+    """Every labelled frame in the build folder, in file-name order; with ``settings``, only the
+    current ones the tier plans (tiers that share a build folder see only their own frames)."""
     folder = build / "frames"
-    frames = [_read_frame(p) for p in sorted(folder.glob("*.extxyz"))] if folder.is_dir() else []
-    return [a for a in frames if is_current(a, settings)] if settings is not None else frames
+    if settings is None:
+        return [_read_frame(p) for p in sorted(folder.glob("*.extxyz"))] if folder.is_dir() else []
+    paths = sorted(p for p in (frame_path(build, s, t, i) for s, t, i in settings.planned_frames()) if p.is_file())
+    return [a for a in (_read_frame(p) for p in paths) if is_current(a, settings)]
 
 
 def is_current(frame: Atoms, settings: TierSettings) -> bool:
