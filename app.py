@@ -2,12 +2,12 @@
 
 Run ``python app.py`` (serves http://127.0.0.1:8050) or, in production, ``gunicorn app:server``.
 
-Environment variables (besides those of :mod:`analysis.config`):
+Environment variables (besides those of :mod:`analysis.core.config`):
     MLFF_ATLAS_HOST: interface to bind (default 127.0.0.1; ``--host 0.0.0.0`` or this variable
         exposes the app to the network).
     MLFF_ATLAS_PORT: port (default 8050).
     MLFF_ATLAS_MAX_UPLOAD_MB: largest accepted upload in MB (default 50). Uploaded files are only
-        ever parsed by the importers of :mod:`analysis.io`; nothing uploaded is unpickled.
+        ever parsed by the importers of :mod:`analysis.datasets.importers`; nothing uploaded is unpickled.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import dash
 import diskcache
 from dash import Dash, DiskcacheManager, html
 
-from analysis.config import DEFAULT_HOST, DEFAULT_PORT, cache_dir, host, max_upload_bytes, port
+from analysis.core.config import DEFAULT_HOST, DEFAULT_PORT, cache_dir, host, max_upload_bytes, port
 from components.layout import navbar
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "app", "server"]

@@ -32,7 +32,8 @@ BUDGET_MS = 300.0
 
 
 def _clear_caches() -> None:
-    from analysis import store, views
+    from analysis.datasets import store
+    from analysis import views
 
     for fn in (views._metrics_cached, views._predictions_cached, views._checked_predictions, views._parity_cached, views._summaries,
                store._load_cached):
@@ -46,7 +47,7 @@ def _pick_data(tmp: Path) -> tuple[str, str]:
     for s in views.list_dataset_summaries():
         if s.models and len(s.elements) >= 20:
             return s.name, f"{s.name}: {s.n_frames} frames, {len(s.elements)} elements, models {', '.join(s.models)}"
-    from analysis.elements import METAL43
+    from analysis.core.elements import METAL43
     from tests.conftest import build_dataset
 
     os.environ["MLFF_ATLAS_DATA"] = str(tmp / "data")  # the embedded default stays visible: its curves feed the element page

@@ -26,8 +26,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analysis.evaluate import Evaluator, evaluator_for_model, resolve_device  # noqa: E402
-from analysis.models import build_small_mace, get_spec, load_torch_model  # noqa: E402
+from analysis.models.evaluate import Evaluator, evaluator_for_model, resolve_device  # noqa: E402
+from analysis.models.registry import build_small_mace, get_spec, load_torch_model  # noqa: E402
 
 
 def cu_cells(n: int, repeat: tuple[int, int, int], seed: int = 0) -> list[Any]:

@@ -16,9 +16,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analysis.dataset import FrameArrays, Predictions  # noqa: E402
-from analysis.elements import METAL43  # noqa: E402
-from analysis.metrics import compute_metrics_table  # noqa: E402
+from analysis.datasets.frames import FrameArrays, Predictions  # noqa: E402
+from analysis.core.elements import METAL43  # noqa: E402
+from analysis.metrics.tables import compute_metrics_table  # noqa: E402
 
 
 def make_data(n_frames: int, n_atoms: int, seed: int = 0) -> tuple[FrameArrays, dict[str, Predictions]]:

@@ -32,7 +32,7 @@ def _frames(n: int, seed: int) -> list:
     from ase.build import bulk
     from ase.calculators.emt import EMT
 
-    from analysis.dataset import make_frame
+    from analysis.datasets.frames import make_frame
 
     rng = np.random.default_rng(seed)
     out = []
@@ -45,8 +45,8 @@ def _frames(n: int, seed: int) -> list:
 
 
 def _evaluate(name: str) -> tuple[float, object]:
-    from analysis import jobs
-    from analysis.store import load_predictions
+    from analysis.jobs import queue as jobs
+    from analysis.datasets.store import load_predictions
 
     t0 = time.perf_counter()
     job_id = jobs.submit_job("chgnet-0.3.0", name, device="cpu")
@@ -66,8 +66,8 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from analysis.dataset import ReferenceSet
-    from analysis.store import save_dataset
+    from analysis.datasets.frames import ReferenceSet
+    from analysis.datasets.store import save_dataset
 
     old, new = _frames(args.frames, seed=0), _frames(args.new, seed=1)
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,6 +1,6 @@
 """Benchmark: Fermi level + band energy for about 10^6 eigenvalues, per occupation method.
 
-Prints, for every method, the time of :func:`analysis.smearing.band_energy` (which finds the
+Prints, for every method, the time of :func:`analysis.electronic.smearing.band_energy` (which finds the
 Fermi level and the band energy in one call) and the time of a straightforward baseline
 measured in the same run: ``scipy.optimize.brentq`` on the electron count evaluated over all
 states at every call (no sorting, windowing or reuse), followed by one more full pass for the
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import brentq
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from analysis import smearing as sm  # noqa: E402
+from analysis.electronic import smearing as sm  # noqa: E402
 
 
 def _spectrum(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:

@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from analysis.eos import eos_curve
+from analysis.reference.eos import eos_curve
 from components.theme import apply_theme, color, empty_figure
 
 

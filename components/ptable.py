@@ -1,7 +1,7 @@
 """Periodic-table heat maps of per-element errors.
 
 Built here on a plain ``go.Heatmap`` over the (row, group) grid of
-:func:`analysis.elements.ptable_position` instead of pymatviz: pymatviz 0.18's
+:func:`analysis.core.elements.ptable_position` instead of pymatviz: pymatviz 0.18's
 ``ptable_heatmap`` needs ``plotly.figure_factory.create_annotated_heatmap``, which plotly 7
 removed, so using it would pin plotly < 7 for good; drawing the grid ourselves (about 150 lines)
 removes that dependency, works for any element (f-block rows appear when data needs them), and
@@ -22,7 +22,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analysis.elements import all_symbols, ptable_position
+from analysis.core.elements import all_symbols, ptable_position
 from components.theme import HEATMAP_COLORSCALE, MISSING_COLOR, MISSING_TEXT_COLOR, apply_theme, empty_figure
 
 MAX_SPLIT_MODELS = 4

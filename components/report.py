@@ -24,9 +24,9 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
-from analysis import elements as el_table
+from analysis.core import elements as el_table
 from analysis import views
-from analysis.metrics import POOLED
+from analysis.metrics.tables import POOLED
 from components.curves import eigenvalue_sum_curve
 from components.distributions import error_histogram, model_scatter
 from components.parity import parity_plot
@@ -78,7 +78,7 @@ def build_report(dataset: str | None = None, *, max_parity_points: int = 4000) -
         KeyError: no such data set.
     """
     if dataset is not None:
-        from analysis.store import find_dataset
+        from analysis.datasets.store import find_dataset
 
         find_dataset(dataset)  # KeyError naming what exists
     name = views.resolve_dataset(dataset)
@@ -151,7 +151,7 @@ def build_report(dataset: str | None = None, *, max_parity_points: int = 4000) -
 
 def write_report(out: Path, dataset: str | None = None) -> Path:
     """Write the report atomically to ``out`` and return the path."""
-    from analysis.store import atomic_write_bytes
+    from analysis.datasets.store import atomic_write_bytes
 
     atomic_write_bytes(out, build_report(dataset).encode("utf-8"))
     return out

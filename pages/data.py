@@ -1,7 +1,7 @@
 """Data ('/data'): upload reference and prediction files, list the data sets present with their provenance.
 
 Uploaded bytes are written under their (sanitised) original name into a private temporary folder
-and handed to the importers of :mod:`analysis.io`, which parse text/array formats only: nothing
+and handed to the importers of :mod:`analysis.datasets.importers`, which parse text/array formats only: nothing
 uploaded is ever unpickled or executed. Every bad file gets the importer's specific message.
 """
 from __future__ import annotations
@@ -19,8 +19,9 @@ import dash
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 
-from analysis import store, views
-from analysis.errors import InputFileError
+from analysis.datasets import store
+from analysis import views
+from analysis.core.errors import InputFileError
 from components import ids
 from components.layout import alert, data_table, key_value_card, labelled
 
@@ -71,7 +72,7 @@ def import_reference_upload(contents: str, filename: str, *, dataset: str | None
     Returns:
         (kind, message) for the alert: ('success', ...) or ('error', the importer's message).
     """
-    from analysis import io
+    from analysis.datasets import importers as io
 
     name = dataset or Path(sanitise_filename(filename)).stem.replace(".", "-") or "imported"
     try:
@@ -106,7 +107,7 @@ def import_predictions_upload(contents: list[str], filenames: list[str], *, data
     Returns:
         (kind, message) for the alert.
     """
-    from analysis import io
+    from analysis.datasets import importers as io
 
     if not dataset:
         return "error", "Choose the data set these predictions were computed on."

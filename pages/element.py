@@ -8,7 +8,8 @@ import dash
 import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
 
-from analysis import elements, views
+from analysis.core import elements
+from analysis import views
 from components import ids
 from components.curves import curves_from_electronic, eigenvalue_sum_curve
 from components.eos import eos_figure

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from analysis import views
-from analysis.metrics import POOLED
+from analysis.metrics.tables import POOLED
 from components import ids
 from components.layout import METRIC_OPTIONS, alert, decode_query, encode_query, labelled, no_data_message, split_list
 from components.export import export_controls, export_download, export_id

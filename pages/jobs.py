@@ -25,7 +25,7 @@ STATE_CLASS = {"queued": "info", "running": "info", "done": "success", "failed":
 
 def model_options() -> list[dict[str, Any]]:
     """Dropdown options for every registered model; those that cannot run here are disabled with the reason."""
-    from analysis.models import available_models
+    from analysis.models.registry import available_models
 
     out = []
     for spec in available_models():
@@ -38,8 +38,8 @@ def model_options() -> list[dict[str, Any]]:
 
 def submit(model: str | None, dataset: str | None, device: str, dtype: str) -> tuple[str, str]:
     """Queue an evaluation; returns (alert kind, message) with the job id or the reason it was refused."""
-    from analysis import jobs
-    from analysis.models import ModelUnavailableError
+    from analysis.jobs import queue as jobs
+    from analysis.models.registry import ModelUnavailableError
 
     if not model:
         return "error", "Choose a model."
@@ -104,7 +104,7 @@ def jobs_table(records: list[Any]) -> Any:
 
 def layout(**_: str) -> html.Div:
     """The jobs page."""
-    from analysis import jobs
+    from analysis.jobs import queue as jobs
 
     names = views.dataset_names()
     return html.Div(
@@ -183,7 +183,7 @@ def refresh(_n: int | None, cancel_clicks: list[int | None], _submitted: Any = N
 
     A submission (the message under the button changes) refreshes at once and speeds polling up.
     """
-    from analysis import jobs
+    from analysis.jobs import queue as jobs
 
     trigger = ctx.triggered_id
     if isinstance(trigger, dict) and trigger.get("type") == ids.JOBS_CANCEL:

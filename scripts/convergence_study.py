@@ -40,7 +40,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analysis.gpaw_calc import phase, primitive_cell, single_point, supercell  # noqa: E402
+from analysis.reference.gpaw_calc import phase, primitive_cell, single_point, supercell  # noqa: E402
 
 BASE = {
     "mode": "pw",

@@ -35,8 +35,9 @@ DENSE = {"kpt_density": 4.5, "convergence": {"density": 1e-6, "eigenstates": 1e-
 
 def _shipped(element: str) -> tuple[Any, Any]:
     """The first shipped frame of ``element`` and the element's rows of the shipped metrics table."""
-    from analysis import store, views
-    from analysis.config import default_data_dir
+    from analysis.datasets import store
+    from analysis import views
+    from analysis.core.config import default_data_dir
 
     os.environ["MLFF_ATLAS_DEFAULT_DATA"] = str(default_data_dir())
     ref = store.load_dataset(DATASET)
@@ -48,8 +49,8 @@ def _shipped(element: str) -> tuple[Any, Any]:
 
 
 def check(element: str) -> dict[str, Any]:
-    from analysis.gpaw_calc import single_point
-    from analysis.reference import dft_for_temperature, load_settings
+    from analysis.reference.gpaw_calc import single_point
+    from analysis.reference.tiers import dft_for_temperature, load_settings
 
     frame, rows = _shipped(element)
     settings = load_settings("default", elements=[element])

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv-sevenn: a separate environment for SevenNet (sevenn needs e3nn>=0.5, while
 # mace-torch in the main .venv pins e3nn==0.4.4). Idempotent: re-running with the pins already
-# installed changes nothing. The worker drives it through analysis/sevenn_driver.py
+# installed changes nothing. The worker drives it through analysis/models/sevenn_driver.py
 # (frames in as extended XYZ, energies/forces out as .npz; no pickle crosses the boundary).
 #
 # Usage: scripts/sevenn_env.sh [VENV_DIR]   (default: .venv-sevenn in the repository root)

@@ -20,8 +20,9 @@ from ase.calculators.calculator import Calculator
 from ase.calculators.emt import EMT
 from ase.calculators.lj import LennardJones
 
-from analysis import elements, store
-from analysis.dataset import Predictions, ReferenceSet, make_frame
+from analysis.core import elements
+from analysis.datasets import store
+from analysis.datasets.frames import Predictions, ReferenceSet, make_frame
 
 EMT_METALS = ("Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt")
 TEST_DATASET = "test-emt"
@@ -183,7 +184,8 @@ def write_tight_binding_curves(root: Path, element: str, *, n_k: int = 8, t_perp
     """
     import json
 
-    from analysis.electronic import SETTINGS, Eigenvalues, curves_from_eigenvalues
+    from analysis.electronic.protocols import SETTINGS, curves_from_eigenvalues
+    from analysis.electronic.eigenvalues import Eigenvalues
 
     k = 2 * np.pi * (np.arange(n_k) + 0.5) / n_k - np.pi
     kx, ky, kz = np.meshgrid(k, k, k, indexing="ij")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis import store
+from analysis.datasets import store
 from tests.analysis.helpers import emt_reference, noisy_predictions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,7 +81,7 @@ def test_report_carries_the_dashboards_caveats(tmp_path, emt_store, monkeypatch,
     """What the pages warn about (refused frames, sampler bias) is written into the report too."""
     import numpy as np
 
-    from analysis.dataset import Predictions
+    from analysis.datasets.frames import Predictions
     from components.report import build_report
 
     arrays = emt_store.arrays()

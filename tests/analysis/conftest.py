@@ -8,7 +8,7 @@ import pytest
 from ase import Atoms
 from ase.build import bulk
 
-from analysis.dataset import ReferenceSet, make_frame
+from analysis.datasets.frames import ReferenceSet, make_frame
 
 SMALL_ORB_OPTIONS = {
     "architecture": "orb_v3_conservative_architecture",
@@ -39,7 +39,7 @@ def cu_frames(n: int, *, repeat: tuple[int, int, int] = (1, 1, 1), seed: int = 0
 @pytest.fixture(scope="session")
 def small_mace_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A randomly initialised ScaleShiftMACE saved as a .model file."""
-    from analysis.models import build_small_mace
+    from analysis.models.registry import build_small_mace
 
     return build_small_mace(tmp_path_factory.mktemp("mace") / "small.model", atomic_numbers=(29,))
 

@@ -5,7 +5,7 @@ import numpy as np
 from ase.build import bulk
 from ase.calculators.emt import EMT
 
-from analysis.dataset import Predictions, ReferenceSet, make_frame
+from analysis.datasets.frames import Predictions, ReferenceSet, make_frame
 
 LATTICE = {"Al": 4.05, "Cu": 3.61, "Ni": 3.52, "Pt": 3.92}
 

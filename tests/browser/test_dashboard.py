@@ -137,7 +137,7 @@ def test_no_console_errors_on_any_page(dash_duo, dash_app, atlas_data):
 
 def test_submit_job_and_see_it_finish(dash_duo, dash_app, own_data):
     """Submit an EMT evaluation from the jobs page; a real worker runs it; the page shows it done and the map gains the model."""
-    from analysis import jobs
+    from analysis.jobs import queue as jobs
 
     worker = threading.Thread(target=jobs.Worker(poll_s=0.2).run, kwargs={"max_jobs": 1}, daemon=True)
     worker.start()

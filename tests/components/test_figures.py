@@ -105,7 +105,7 @@ def test_ptable_heatmap_grid_shares_one_colour_axis() -> None:
 
 @pytest.mark.parametrize("symbol", ["H", "Cu", "Hg", "La", "U", "Og"])
 def test_symbol_at_inverts_ptable_position(symbol: str) -> None:
-    from analysis.elements import ptable_position
+    from analysis.core.elements import ptable_position
 
     assert symbol_at(*ptable_position(symbol)) == symbol
 
@@ -210,7 +210,7 @@ def test_parity_plot_switches_to_webgl_for_many_points() -> None:
 
 
 def test_curves_from_electronic_reads_the_real_curve_format(tmp_path) -> None:
-    from analysis.electronic import load_curves
+    from analysis.electronic.protocols import load_curves
     from components.curves import curves_from_electronic
     from tests.conftest import write_tight_binding_curves
 
@@ -286,7 +286,7 @@ def test_eos_figure_fit_passes_through_the_shipped_gpaw_points():
 
     from ase.eos import birchmurnaghan
 
-    from analysis.eos import GPA_PER_EV_PER_A3, birch_murnaghan
+    from analysis.reference.eos import GPA_PER_EV_PER_A3, birch_murnaghan
     from components.eos import eos_figure
 
     entries = json.loads((Path(__file__).resolve().parents[2] / "analysis" / "data" / "eos.json").read_text())["entries"]

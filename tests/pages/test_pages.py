@@ -261,7 +261,8 @@ def test_upload_reference_and_predictions_round_trip(pages, own_data: Path) -> N
     bad, _ = pages.data.upload_predictions([_upload("1 2\n")], ["energy_test.out"], "cu-emt", "nep-x", None, [])
     assert "alert-error" in bad.className and "energy_test.out" in bad.children
     # NEP-format outputs of a real second calculator (EMT with ASAP's cutoff) on the uploaded frames
-    from analysis import store, views
+    from analysis.datasets import store
+    from analysis import views
 
     ref = store.load_dataset("cu-emt")
     energy_lines, force_lines = [], []
@@ -278,7 +279,7 @@ def test_upload_reference_and_predictions_round_trip(pages, own_data: Path) -> N
 
 
 def test_upload_limit(pages, monkeypatch: pytest.MonkeyPatch) -> None:
-    from analysis.errors import InputFileError
+    from analysis.core.errors import InputFileError
 
     monkeypatch.setenv("MLFF_ATLAS_MAX_UPLOAD_MB", "0.000001")
     with pytest.raises(InputFileError, match="over the 0 MB upload limit"):
@@ -307,7 +308,7 @@ def test_jobs_submit_and_refresh(pages, own_data) -> None:
 
 
 def test_jobs_cancel_button(pages, own_data) -> None:
-    from analysis import jobs
+    from analysis.jobs import queue as jobs
 
     job_id = jobs.submit_job("emt", TEST_DATASET, device="cpu")
     _, interval = _run(pages.jobs.refresh, f'{{"index":"{job_id}","type":"{ids.JOBS_CANCEL}"}}.n_clicks', 1, [1])
@@ -317,7 +318,7 @@ def test_jobs_cancel_button(pages, own_data) -> None:
 
 def test_jobs_table_shows_the_error_of_a_failed_job(pages, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """EMT has no parameters for tungsten: a real job on a W data set fails, and the page shows why."""
-    from analysis import jobs
+    from analysis.jobs import queue as jobs
     from tests.conftest import build_dataset
 
     monkeypatch.setenv("MLFF_ATLAS_DATA", str(tmp_path / "w-data"))
@@ -332,7 +333,8 @@ def test_jobs_table_shows_the_error_of_a_failed_job(pages, tmp_path: Path, monke
 def test_frames_a_model_refused_are_named_on_the_map_and_element_pages(pages, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """EMT scores Cu but has no W parameters: a real job scores the Cu frames, refuses the W ones,
     and the pages say which and why instead of failing or hiding it."""
-    from analysis import jobs, views
+    from analysis.jobs import queue as jobs
+    from analysis import views
     from tests.conftest import build_dataset
 
     monkeypatch.setenv("MLFF_ATLAS_DATA", str(tmp_path / "cu-w"))
@@ -390,7 +392,7 @@ def test_upload_a_zipped_deepmd_tree(pages, own_data: Path, tmp_path: Path) -> N
     assert "alert-success" in message.className, message.children
     assert "Imported 4 frames" in message.children and "cu-deepmd" in options
     assert {v for v, _ in views.temperature_options("cu-deepmd")} >= {"all"}
-    from analysis import store
+    from analysis.datasets import store
 
     assert sorted(set(store.load_dataset("cu-deepmd").arrays().temperature)) == [300.0, 1200.0]
     with zipfile.ZipFile(tmp_path / "bad.zip", "w") as zf:
@@ -401,7 +403,7 @@ def test_upload_a_zipped_deepmd_tree(pages, own_data: Path, tmp_path: Path) -> N
 
 
 def test_jobs_submit_several_models_at_once(pages, own_data) -> None:
-    from analysis import jobs
+    from analysis.jobs import queue as jobs
 
     kind, message = pages.jobs.submit_many(["emt", "no-such-model"], TEST_DATASET, "cpu", "float64")
     assert kind == "error" and "Queued job" in message and "no-such-model" in message

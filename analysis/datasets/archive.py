@@ -1,0 +1,196 @@
+"""Reference data inside archives: a .zip or .tar(.gz/.bz2/.xz) of DeePMD systems, VASP runs or XYZ files.
+
+DeePMD data are folders (``type.raw`` + ``set.*/*.npy``) and AIMD runs are usually a tree of
+``<element>/<temperature>/OUTCAR``: a browser cannot upload a folder, so people zip it. This
+module unpacks such an archive safely and imports every reference source in it:
+
+* DeePMD system folders (holding ``type.raw``),
+* ``OUTCAR*`` and ``vasprun*.xml`` files,
+* ``*.xyz`` / ``*.extxyz`` files (extended XYZ or NEP ``train.xyz``).
+
+A temperature is taken, when none is given, from the first path component of a source that
+reads like one (``Cu_1200K/``, ``300K``, ``T=900K``); otherwise from the frames' own info, else
+unknown. Safety: members with absolute paths, ``..`` components, links or devices are refused;
+the unpacked size and the member count are capped (a zip bomb stops at the cap, never fills the
+disk); nothing is executed or unpickled.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import stat
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import IO, Iterator
+
+from analysis.datasets.frames import ReferenceSet
+from analysis.core.errors import InputFileError
+
+ARCHIVE_SUFFIXES: tuple[str, ...] = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
+MAX_MEMBERS = 20_000
+_TEMPERATURE = re.compile(r"(?:^|[^A-Za-z0-9.])(?:T=?)?(\d+(?:\.\d+)?)\s?K(?![A-Za-z])")
+_SKIP = ("__MACOSX",)
+
+
+def is_archive(path: Path) -> bool:
+    """Whether ``path`` is named like an archive this module reads."""
+    return Path(path).name.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def _safe_parts(archive: Path, name: str) -> tuple[str, ...]:
+    """The path components of member ``name``; InputFileError when it would land outside the folder."""
+    pure = PurePosixPath(name.replace("\\", "/"))
+    if pure.is_absolute() or re.match(r"^[A-Za-z]:", name):
+        raise InputFileError(archive, f"member {name!r} has an absolute path")
+    parts = tuple(p for p in pure.parts if p not in ("", "."))
+    if ".." in parts:
+        raise InputFileError(archive, f"member {name!r} points outside the archive ('..')")
+    return parts
+
+
+def _copy_capped(src: IO[bytes], dst: Path, archive: Path, name: str, budget: list[int]) -> None:
+    """Stream ``src`` into ``dst`` while the shared byte budget lasts."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with open(dst, "wb") as out:
+        while chunk := src.read(1 << 20):
+            budget[0] -= len(chunk)
+            if budget[0] < 0:
+                raise InputFileError(archive, f"unpacks to more than the limit while reading {name!r} (zip bomb or too large)")
+            out.write(chunk)
+
+
+def _zip_members(archive: Path, handle: zipfile.ZipFile) -> Iterator[tuple[str, bool]]:
+    for info in handle.infolist():
+        kind = stat.S_IFMT(info.external_attr >> 16)  # 0 when the archiver stored no file type
+        if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
+            raise InputFileError(archive, f"member {info.filename!r} is a link or special file")
+        yield info.filename, info.is_dir()
+
+
+def extract_archive(path: str | Path, dest: str | Path, *, max_bytes: int, max_members: int = MAX_MEMBERS) -> Path:
+    """Unpack ``path`` into ``dest`` safely; returns ``dest``.
+
+    Raises:
+        InputFileError: not a readable archive, an unsafe member, too many members, or more than
+            ``max_bytes`` unpacked.
+    """
+    archive, dest = Path(path), Path(dest)
+    budget = [int(max_bytes)]
+    try:
+        if archive.name.lower().endswith(".zip"):
+            with zipfile.ZipFile(archive) as handle:
+                members = list(_zip_members(archive, handle))
+                if len(members) > max_members:
+                    raise InputFileError(archive, f"has {len(members)} members, over the limit of {max_members}")
+                for name, is_dir in members:
+                    parts = _safe_parts(archive, name)
+                    if is_dir or not parts:
+                        continue
+                    with handle.open(name) as src:
+                        _copy_capped(src, dest.joinpath(*parts), archive, name, budget)
+        else:
+            with tarfile.open(archive, mode="r:*") as handle:
+                count = 0
+                for member in handle:
+                    count += 1
+                    if count > max_members:
+                        raise InputFileError(archive, f"has more than the limit of {max_members} members")
+                    parts = _safe_parts(archive, member.name)
+                    if member.isdir() or not parts:
+                        continue
+                    if not member.isfile():
+                        raise InputFileError(archive, f"member {member.name!r} is a link or special file")
+                    src = handle.extractfile(member)
+                    if src is None:
+                        raise InputFileError(archive, f"member {member.name!r} cannot be read")
+                    with src:
+                        _copy_capped(src, dest.joinpath(*parts), archive, member.name, budget)
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
+        raise InputFileError(archive, f"not a readable archive: {type(exc).__name__}: {exc}") from exc
+    return dest
+
+
+def reference_sources(root: Path) -> list[Path]:
+    """Every reference source under ``root``: DeePMD folders, OUTCAR*, vasprun*.xml, *.xyz/*.extxyz.
+
+    Files inside a DeePMD folder are not listed again; hidden files and ``__MACOSX`` are skipped.
+    """
+    root = Path(root)
+    systems = sorted({p.parent for p in root.rglob("type.raw")})
+    sources: list[Path] = list(systems)
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).parts
+        if not path.is_file() or any(part.startswith(".") or part in _SKIP for part in rel):
+            continue
+        if any(s in path.parents for s in systems):
+            continue
+        name = path.name
+        if name.startswith("OUTCAR") or (name.startswith("vasprun") and name.endswith(".xml")) or name.endswith((".xyz", ".extxyz")):
+            sources.append(path)
+    return sorted(sources)
+
+
+def temperature_from_path(rel: Path) -> float | None:
+    """The temperature (K) named by the first path component that reads like one ('Cu_1200K', 'T=900K')."""
+    for part in rel.parts:
+        match = _TEMPERATURE.search(part)
+        if match:
+            return float(match[1])
+    return None
+
+
+def import_archive(
+    path: str | Path,
+    *,
+    element: str | None = None,
+    temperature_k: float | None = None,
+    energy_unit: str = "eV",
+    max_bytes: int | None = None,
+) -> ReferenceSet:
+    """Import every reference source in an archive as one reference set.
+
+    Args:
+        path: the archive (.zip, .tar, .tar.gz, ...).
+        element, energy_unit: as in :func:`analysis.datasets.importers.import_reference`, for every source.
+        temperature_k: for every frame; when None, from each source's path (``Cu_1200K/OUTCAR``)
+            or from the frames themselves.
+        max_bytes: cap on the unpacked size (default: 10x the upload limit, MLFF_ATLAS_MAX_UPLOAD_MB).
+
+    Raises:
+        InputFileError: naming the archive and, for a bad source, the member's path inside it.
+    """
+    from analysis.core.config import max_upload_bytes
+    from analysis.datasets.importers import import_reference
+
+    archive = Path(path)
+    if not archive.is_file():
+        raise InputFileError(archive, "no such file")
+    limit = int(max_bytes if max_bytes is not None else 10 * max_upload_bytes())
+    folder = Path(tempfile.mkdtemp(prefix="atlas-archive-"))
+    try:
+        extract_archive(archive, folder, max_bytes=limit)
+        sources = reference_sources(folder)
+        if not sources:
+            raise InputFileError(archive, "holds no reference data (no DeePMD folder with type.raw, OUTCAR, vasprun.xml or .xyz file)")
+        parts: list[ReferenceSet] = []
+        for source in sources:
+            rel = source.relative_to(folder)
+            temp = temperature_k if temperature_k is not None else temperature_from_path(rel)
+            try:
+                ref = import_reference(source, element=element, temperature_k=temp, energy_unit=energy_unit)
+            except InputFileError as exc:
+                raise InputFileError(archive, f"member {rel.as_posix()}: {exc.reason}") from exc
+            for atoms in ref.frames:
+                atoms.info["source"] = f"{archive.name}:{rel.as_posix()}#{str(atoms.info.get('source', '')).rsplit('#', 1)[-1]}"
+            parts.append(ref)
+        merged = ReferenceSet.merge(parts)
+        merged.provenance = {
+            "source_files": [f"{archive.name}:{s.relative_to(folder).as_posix()}" for s in sources],
+            "format": "archive",
+            "energy_unit_in_file": energy_unit,
+        }
+        return merged
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

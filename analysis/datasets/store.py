@@ -1,0 +1,317 @@
+"""The on-disk data store: data sets (manifest + extended XYZ) and model predictions (npz).
+
+Layout under a root (the user data directory or the embedded default data)::
+
+    <root>/datasets/<name>/manifest.json          provenance, units, DFT settings, content hash, groups
+    <root>/datasets/<name>/frames/<El>_<T>K.extxyz one file per element and temperature
+    <root>/datasets/<name>/predictions/<slug>.npz  energy (F,), forces (A,3), frame_id, n_atoms
+    <root>/datasets/<name>/predictions/<slug>.json model spec, data set hash, device, timings
+
+Every write goes to a temporary file (or folder) first and is then renamed into place, so a
+reader never sees half a result and an interrupted write leaves the previous state intact.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+from ase.io import read, write
+
+from analysis.core.config import data_dir, default_data_dir
+from analysis.datasets.frames import UNITS, Predictions, ReferenceSet, temperature_label
+from analysis.core.errors import InputFileError
+
+MANIFEST = "manifest.json"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def check_name(name: str) -> str:
+    """Validate a data set name (letters, digits, '.', '_', '-'; no paths)."""
+    if not _NAME_RE.match(name):
+        raise ValueError(f"invalid data set name {name!r}: use letters, digits, '.', '_' and '-' only")
+    return name
+
+
+def model_slug(model: str) -> str:
+    """A file-system-safe name for a model spec ('mace:medium' -> 'mace_medium')."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("_.")
+    return slug or "model"
+
+
+# --------------------------------------------------------------------------- atomic writes
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """Atomically write ``obj`` as indented JSON."""
+    atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default).encode())
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+# --------------------------------------------------------------------------- data sets
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A data set present on disk."""
+
+    name: str
+    path: Path
+    manifest: dict[str, Any]
+    embedded: bool
+
+    @property
+    def content_hash(self) -> str:
+        return str(self.manifest.get("content_hash", ""))
+
+    @property
+    def n_frames(self) -> int:
+        return int(sum(g["n_frames"] for g in self.manifest.get("groups", [])))
+
+    @property
+    def elements(self) -> list[str]:
+        return sorted({g["element"] for g in self.manifest.get("groups", [])})
+
+
+def roots() -> list[tuple[Path, bool]]:
+    """The store roots searched in order: the user data directory, then the embedded default data."""
+    return [(data_dir(), False), (default_data_dir(), True)]
+
+
+def group_filename(element: str, temperature_k: float) -> str:
+    """File name of one element/temperature group ('Al_1120K.extxyz', 'Al_unknownK.extxyz')."""
+    return f"{element}_{temperature_label(temperature_k)}K.extxyz"
+
+
+def save_dataset(
+    ref: ReferenceSet,
+    name: str,
+    *,
+    root: Path | None = None,
+    dft_settings: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``ref`` as data set ``name`` under ``root`` (default: the user data directory).
+
+    The whole data set is written into a temporary folder and swapped in by renames, so an
+    interrupted save leaves any previous version of the data set intact.
+
+    Returns:
+        The data set's folder.
+    """
+    check_name(name)
+    root = root or data_dir()
+    base = root / "datasets"
+    base.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=base, prefix=f".{name}.", suffix=".tmp"))
+    try:
+        (tmp / "frames").mkdir()
+        groups = []
+        for (element, temp), frames in ref.groups().items():
+            fname = group_filename(element, temp)
+            write(tmp / "frames" / fname, frames, format="extxyz")
+            groups.append(
+                {
+                    "element": element,
+                    "temperature": None if math.isnan(temp) else temp,
+                    "file": f"frames/{fname}",
+                    "n_frames": len(frames),
+                    "n_atoms": int(sum(len(a) for a in frames)),
+                }
+            )
+        manifest = {
+            "name": name,
+            "created": _created_stamp(base / name / MANIFEST, ref, dft_settings),
+            "units": UNITS,
+            "content_hash": ref.content_hash(),
+            "provenance": ref.provenance,
+            "dft_settings": dft_settings or ref.provenance.get("dft_settings", {}),
+            "groups": groups,
+        }
+        atomic_write_json(tmp / MANIFEST, manifest)
+        final = base / name
+        old_predictions = final / "predictions"
+        if old_predictions.is_dir():
+            shutil.copytree(old_predictions, tmp / "predictions")
+        _swap_in(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _load_cached.cache_clear()
+    return base / name
+
+
+def _created_stamp(previous: Path, ref: ReferenceSet, dft_settings: dict[str, Any] | None) -> str:
+    """Now, or the previous manifest's stamp when it describes the same frames, provenance and settings.
+
+    Saving an unchanged data set again (a resumed build re-assembling) then writes a byte-identical
+    manifest, so a committed data set shows no spurious change.
+    """
+    try:
+        old = json.loads(previous.read_text())
+    except (OSError, json.JSONDecodeError):
+        old = None
+    same = (isinstance(old, dict) and isinstance(old.get("created"), str) and old.get("content_hash") == ref.content_hash()
+            and old.get("provenance") == json.loads(json.dumps(ref.provenance))
+            and old.get("dft_settings") == json.loads(json.dumps(dft_settings or ref.provenance.get("dft_settings", {}))))
+    return str(old["created"]) if same and isinstance(old, dict) else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _swap_in(tmp: Path, final: Path) -> None:
+    if not final.exists():
+        os.replace(tmp, final)
+        return
+    trash = final.with_name(f".{final.name}.old-{os.getpid()}-{time.time_ns()}")
+    os.replace(final, trash)
+    os.replace(tmp, final)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def iter_datasets() -> Iterator[DatasetInfo]:
+    """Every data set with a readable manifest, user data first; a name found in both is listed once."""
+    seen: set[str] = set()
+    for root, embedded in roots():
+        base = root / "datasets"
+        if not base.is_dir():
+            continue
+        for folder in sorted(base.iterdir()):
+            if folder.name.startswith(".") or folder.name in seen:
+                continue
+            manifest_path = folder / MANIFEST
+            if not manifest_path.is_file():
+                continue
+            try:
+                manifest = json.loads(manifest_path.read_text())
+            except (OSError, json.JSONDecodeError):
+                continue
+            seen.add(folder.name)
+            yield DatasetInfo(folder.name, folder, manifest, embedded)
+
+
+def list_datasets() -> list[DatasetInfo]:
+    """All data sets present (see :func:`iter_datasets`)."""
+    return list(iter_datasets())
+
+
+def find_dataset(name: str) -> DatasetInfo:
+    """The data set called ``name``; KeyError listing what exists when it is absent."""
+    for info in iter_datasets():
+        if info.name == name:
+            return info
+    names = ", ".join(i.name for i in iter_datasets()) or "none"
+    raise KeyError(f"no data set named {name!r} (present: {names})")
+
+
+def load_dataset(name: str) -> ReferenceSet:
+    """Load data set ``name`` (cached per manifest modification time)."""
+    info = find_dataset(name)
+    manifest_path = info.path / MANIFEST
+    return _load_cached(str(info.path), manifest_path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: str, _mtime_ns: int) -> ReferenceSet:
+    folder = Path(path)
+    manifest = json.loads((folder / MANIFEST).read_text())
+    frames = []
+    for group in manifest["groups"]:
+        file = folder / group["file"]
+        try:
+            frames.extend(read(file, index=":", format="extxyz"))
+        except Exception as exc:  # ASE raises many types for bad files
+            raise InputFileError(file, f"cannot read stored frames: {exc}") from exc
+    for atoms in frames:
+        atoms.info["temperature"] = float(atoms.info.get("temperature", math.nan))
+        atoms.info["frame_id"] = str(atoms.info["frame_id"])
+    return ReferenceSet(frames, manifest.get("provenance", {}))
+
+
+# --------------------------------------------------------------------------- predictions
+def predictions_dir(dataset: str, *, root: Path | None = None) -> Path:
+    """Folder for predictions on ``dataset`` under ``root`` (default: the user data directory)."""
+    return (root or data_dir()) / "datasets" / check_name(dataset) / "predictions"
+
+
+def save_predictions(pred: Predictions, dataset: str, *, root: Path | None = None) -> Path:
+    """Atomically store ``pred`` beside data set ``dataset``; returns the npz path."""
+    folder = predictions_dir(dataset, root=root)
+    slug = model_slug(pred.model)
+    import io
+
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer,
+        frame_id=pred.frame_id.astype(str),
+        energy=pred.energy.astype(np.float64),
+        forces=pred.forces.astype(np.float64),
+        n_atoms=pred.n_atoms.astype(np.int64),
+        **({"structure_hash": pred.structure_hash.astype(str)} if pred.structure_hash is not None else {}),
+    )
+    atomic_write_bytes(folder / f"{slug}.npz", buffer.getvalue())
+    meta = {"model": pred.model, "dataset_hash": pred.dataset_hash, "units": UNITS, **pred.meta}
+    atomic_write_json(folder / f"{slug}.json", meta)
+    return folder / f"{slug}.npz"
+
+
+def load_predictions(dataset: str) -> dict[str, Predictions]:
+    """All stored predictions for ``dataset``, keyed by model name (user data overrides embedded)."""
+    out: dict[str, Predictions] = {}
+    for root, _embedded in reversed(roots()):
+        folder = root / "datasets" / dataset / "predictions"
+        if not folder.is_dir():
+            continue
+        for meta_path in sorted(folder.glob("*.json")):
+            npz_path = meta_path.with_suffix(".npz")
+            if not npz_path.is_file():
+                continue
+            pred = _read_predictions(npz_path, meta_path)
+            out[pred.model] = pred
+    return out
+
+
+def _read_predictions(npz_path: Path, meta_path: Path) -> Predictions:
+    try:
+        meta = json.loads(meta_path.read_text())
+        with np.load(npz_path, allow_pickle=False) as npz:
+            return Predictions(
+                model=str(meta["model"]),
+                dataset_hash=str(meta.get("dataset_hash", "")),
+                frame_id=npz["frame_id"].astype(str),
+                energy=npz["energy"],
+                forces=npz["forces"],
+                n_atoms=npz["n_atoms"],
+                meta={k: v for k, v in meta.items() if k not in ("model", "dataset_hash")},
+                structure_hash=npz["structure_hash"].astype(str) if "structure_hash" in npz.files else None,
+            )
+    except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
+        raise InputFileError(npz_path, f"cannot read stored predictions: {exc}") from exc

@@ -1,0 +1,191 @@
+"""Command-line front ends of the job queue: ``worker``, ``evaluate`` and ``jobs``.
+
+``python -m analysis evaluate --model NAME --dataset NAME`` submits the job and waits with a
+progress bar. When no worker process is running it runs the job itself, in this process (it
+claims the job through the queue like any worker, so a worker that starts meanwhile cannot take
+it twice); with ``--no-wait`` it only submits.
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from typing import Any
+
+from analysis.jobs.queue import (
+    STATES,
+    JobRecord,
+    Worker,
+    cancel_job,
+    get_job,
+    list_jobs,
+    live_workers,
+    submit_job,
+    wait_for,
+)
+
+
+_THREADS_HELP = (
+    "torch intra-op threads (default: torch's choice). On a small shared CPU, 1 is much faster for small "
+    "cells: the graphs of the next batch are built on the other core meanwhile"
+)
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def _sigterm_to_exit() -> None:
+    # SystemExit unwinds through the worker, which puts its job back in the queue
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
+def worker_main(argv: list[str]) -> int:
+    """``python -m analysis worker [--once] [--max-jobs N] [--poll S] [--threads N]``."""
+    parser = argparse.ArgumentParser(prog="python -m analysis worker", description="run queued model evaluations")
+    parser.add_argument("--once", action="store_true", help="exit when the queue is empty")
+    parser.add_argument("--max-jobs", type=int, default=None, help="exit after this many jobs")
+    parser.add_argument("--poll", type=float, default=1.0, help="seconds between polls when idle")
+    parser.add_argument("--threads", type=int, default=None, help=_THREADS_HELP)
+    args = parser.parse_args(argv)
+    _set_threads(args.threads)
+    _sigterm_to_exit()
+
+    def report(rec: JobRecord) -> None:
+        print(f"{rec.job_id} {rec.model} on {rec.dataset}: {rec.state} {rec.frames_done}/{rec.frames_total}", flush=True)
+
+    try:
+        n = Worker(poll_s=args.poll).run(once=args.once, max_jobs=args.max_jobs, on_progress=report)
+    except KeyboardInterrupt:
+        return 130
+    print(f"worker ran {n} job(s)", flush=True)
+    return 0
+
+
+class _Bar:
+    """A tqdm progress bar fed with job records."""
+
+    def __init__(self, rec: JobRecord) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=rec.frames_total, unit="frame", desc=f"{rec.model} on {rec.dataset}")
+
+    def __call__(self, rec: JobRecord) -> None:
+        self.bar.total = rec.frames_total
+        self.bar.n = rec.frames_done
+        self.bar.set_postfix_str(rec.state)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def evaluate_main(argv: list[str]) -> int:
+    """``python -m analysis evaluate --model NAME --dataset NAME [--device D] [--dtype T] [--wait|--no-wait]``."""
+    parser = argparse.ArgumentParser(prog="python -m analysis evaluate", description="evaluate a model on a data set")
+    parser.add_argument("--model", required=True, help="registry name or family:PATH (see `python -m analysis models`)")
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "float64"), help="auto: float64 where the model supports it")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--chunk-frames", type=int, default=32)
+    wait = parser.add_mutually_exclusive_group()
+    wait.add_argument("--wait", dest="no_wait", action="store_false", help="wait for the result (the default)")
+    wait.add_argument("--no-wait", dest="no_wait", action="store_true", help="only submit; print the job id")
+    parser.set_defaults(no_wait=False)
+    parser.add_argument("--threads", type=int, default=None, help=_THREADS_HELP + " (when run in this process)")
+    parser.add_argument(
+        "--option", action="append", default=[], metavar="KEY=VALUE",
+        help="option of a family:PATH model (e.g. architecture=orb-v3-direct-20-omat)",
+    )
+    args = parser.parse_args(argv)
+    model: Any = args.model
+    if args.option:
+        from analysis.models.registry import get_spec
+
+        options = dict(o.split("=", 1) for o in args.option)
+        model = get_spec(args.model, **options)
+    try:
+        job_id = submit_job(
+            model, args.dataset, args.device, args.dtype, chunk_frames=args.chunk_frames, batch_size=args.batch_size
+        )
+    except (KeyError, ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"job {job_id}", flush=True)
+    if args.no_wait:
+        return 0
+    rec = get_job(job_id)
+    bar = _Bar(rec)
+    try:
+        if rec.state == "queued" and not live_workers():
+            _set_threads(args.threads)
+            _sigterm_to_exit()
+            Worker().run(job_id=job_id, on_progress=bar)
+        rec = wait_for(job_id, on_progress=bar)
+    finally:
+        bar.close()
+    if rec.state == "failed":
+        print(f"failed: {rec.error}\n{rec.traceback}", file=sys.stderr)
+        return 1
+    print(f"{rec.state}: {rec.model} on {rec.dataset} ({rec.frames_done}/{rec.frames_total} frames, {rec.seconds:.1f} s)")
+    if rec.frames_failed:
+        print(
+            f"warning: {rec.model} refused {rec.frames_failed} frame(s); they are left out of its errors "
+            f"(see `python -m analysis jobs --show {rec.job_id}` and the element pages)",
+            file=sys.stderr,
+        )
+    return 0 if rec.state == "done" else 1
+
+
+def _age(t: float | None) -> str:
+    if not t:
+        return "-"
+    s = time.time() - t
+    return f"{s:.0f}s" if s < 120 else f"{s / 60:.0f}m" if s < 7200 else f"{s / 3600:.0f}h"
+
+
+def jobs_main(argv: list[str]) -> int:
+    """``python -m analysis jobs [--state S] [--cancel ID] [--show ID]``."""
+    parser = argparse.ArgumentParser(prog="python -m analysis jobs", description="list evaluation jobs")
+    parser.add_argument("--state", choices=STATES)
+    parser.add_argument("--cancel", metavar="JOB_ID")
+    parser.add_argument("--show", metavar="JOB_ID", help="print one job in full (with its traceback)")
+    parser.add_argument("--cache", action="store_true", help="print the per-frame result cache's size")
+    parser.add_argument("--clear-cache", action="store_true", help="empty the per-frame result cache (results are computed again)")
+    args = parser.parse_args(argv)
+    if args.cache or args.clear_cache:
+        from analysis.models.frame_cache import FrameCache
+
+        with FrameCache() as cache:
+            if args.clear_cache:
+                print(f"removed {cache.clear()} stored frame results from {cache.path}")
+            print(f"{len(cache)} frame results, {cache.volume() / 2**20:.1f} MiB in {cache.path}")
+        return 0
+    if args.cancel:
+        rec = cancel_job(args.cancel)
+        print(f"{rec.job_id}: {rec.state}")
+        return 0
+    if args.show:
+        rec = get_job(args.show)
+        for key, value in rec.__dict__.items():
+            print(f"{key:>14}: {value}")
+        return 0
+    recs = list_jobs(state=args.state)
+    print(f"{'job':<16} {'state':<9} {'progress':>11} {'model':<30} {'dataset':<20} {'device':<7} {'dtype':<7} {'age':>5}")
+    for r in recs:
+        print(
+            f"{r.job_id:<16} {r.state:<9} {r.frames_done:>5}/{r.frames_total:<5} {r.model[:30]:<30} "
+            f"{r.dataset[:20]:<20} {r.device:<7} {r.dtype:<7} {_age(r.created):>5}"
+        )
+        if r.state == "failed":
+            print(f"{'':<16} {r.error}")
+        elif r.frames_failed:
+            print(f"{'':<16} {r.frames_failed} frame(s) refused by the model (left out of its errors)")
+    if not recs:
+        print("(no jobs)")
+    return 0

@@ -1,0 +1,56 @@
+"""Command ``metrics`` of ``python -m analysis``: the error table of a data set."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import pandas as pd
+
+from analysis.core.errors import InputFileError
+from analysis.datasets import store
+from analysis.metrics.tables import (
+    METRIC_COLUMNS,
+    compute_metrics_table,
+    distribution_stats,
+)
+
+
+DEFAULT_DATASET = "metal43-gpaw"
+
+
+def metrics_main(argv: list[str]) -> int:
+    """``python -m analysis metrics [--dataset NAME] [--model NAME] [--csv] [--stats METRIC]``."""
+    parser = argparse.ArgumentParser(prog="python -m analysis metrics", description=metrics_main.__doc__)
+    parser.add_argument("--dataset", default=DEFAULT_DATASET)
+    parser.add_argument("--model", action="append", help="restrict to this model (repeatable)")
+    parser.add_argument("--temperature", help="restrict to one temperature label ('300', 'all', ...)")
+    parser.add_argument("--shift", choices=["auto", "on", "off"], default="auto", help="per-element constant energy shift")
+    parser.add_argument("--csv", action="store_true", help="print CSV")
+    parser.add_argument("--stats", metavar="METRIC", help="print mean/std across elements of METRIC instead")
+    args = parser.parse_args(argv)
+    try:
+        reference = store.load_dataset(args.dataset)
+        predictions = store.load_predictions(args.dataset)
+    except (KeyError, InputFileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.model:
+        missing = [m for m in args.model if m not in predictions]
+        if missing:
+            print(f"error: no predictions for {missing} on {args.dataset!r} (have: {sorted(predictions)})", file=sys.stderr)
+            return 1
+        predictions = {m: predictions[m] for m in args.model}
+    shift = {"auto": "auto", "on": True, "off": False}[args.shift]
+    table = compute_metrics_table(reference.arrays(), predictions, shift=shift)
+    if args.temperature:
+        table = table[table["temperature"] == args.temperature]
+    if args.stats:
+        if args.stats not in METRIC_COLUMNS:
+            parser.error(f"--stats must be one of {', '.join(METRIC_COLUMNS)}")
+        table = distribution_stats(table, args.stats)
+    if args.csv:
+        table.to_csv(sys.stdout, index=False, float_format="%.4f")
+    else:
+        with pd.option_context("display.width", 200, "display.max_rows", 1000, "display.max_columns", 30):
+            print(table.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+    return 0

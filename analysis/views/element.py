@@ -1,0 +1,235 @@
+"""Loaders of the element page (``/element/<symbol>``): errors per model and temperature, the per-frame table, parity data, the equation of state and the eigenvalue-sum curves."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from analysis.core import elements
+from analysis.core.config import PACKAGE_DATA_DIR
+from analysis.datasets import store
+from analysis.metrics.tables import POOLED, frame_errors
+from analysis.views.common import (
+    METRICS,
+    Quantity,
+    _predictions_cached,
+    _read_json_cached,
+    dataset_signature,
+    metrics_table,
+    models,
+    summary,
+)
+from analysis.views.map import _temp_key
+
+
+MAX_PARITY_POINTS = 20_000
+
+
+def element_table(name: str, element: str) -> pd.DataFrame:
+    """Errors of every model x temperature for one element (temperatures ascending, pooled last)."""
+    table = metrics_table(name)
+    sub = table[table["element"] == element].copy()
+    sub["_order"] = [_temp_key(t) if t != POOLED else math.inf + 0 for t in sub["temperature"]]
+    sub["_pooled"] = sub["temperature"] == POOLED
+    sub = sub.sort_values(["model", "_pooled", "_order"]).drop(columns=["_order", "_pooled"])
+    cols = ["model", "temperature", "n_frames", "n_frames_unscored", "n_atoms", *METRICS.values(), "energy_shift_ev_per_atom"]
+    return sub[cols].reset_index(drop=True)
+
+
+def frame_table(name: str, element: str) -> pd.DataFrame:
+    """Per-frame view of one element: the reference frame and each model's errors on it.
+
+    Columns: frame_id, temperature (K), n_atoms, energy_ev_per_atom, force_rms_mev_per_a (the
+    reference forces' RMS), then per model ``<model>: dE (meV/atom)`` (signed, shifted as in the
+    table) and ``<model>: F RMSE (meV/Å)``; NaN where a model has no prediction for the frame.
+    Sorted by frame id. Cached with the data set's signature; do not modify the result.
+    """
+    return _frame_table_cached(name, dataset_signature(name), element)
+
+
+DFT_DETAIL_COLUMNS: dict[str, str] = {
+    "k-mesh": "kpts",
+    "smearing (eV)": "smearing_width_ev",
+    "SCF iterations": "scf_iterations",
+    "magnetic moment (μB/cell)": "magmom",
+    "DFT wall (s)": "dft_wall_s",
+}
+
+
+def _dft_details(frames: list[Any], element: str) -> dict[str, dict[str, Any]]:
+    """frame_id -> the DFT details recorded in the frame's info (reference pipeline frames only)."""
+    keys = set(DFT_DETAIL_COLUMNS.values())
+
+    def recorded(atoms: Any) -> dict[str, Any]:
+        # ASE's extxyz reader moves calculator keys (magmom) from info into the calculator's results
+        results = getattr(atoms.calc, "results", {}) if atoms.calc is not None else {}
+        return {k: atoms.info[k] if k in atoms.info else results[k] for k in keys if k in atoms.info or k in results}
+
+    return {str(a.info.get("frame_id")): recorded(a) for a in frames if a.info.get("element") == element and "frame_id" in a.info}
+
+
+@lru_cache(maxsize=32)
+def _frame_table_cached(name: str, signature: tuple[Any, ...], element: str) -> pd.DataFrame:
+    from analysis.metrics.tables import _subset, per_frame_errors
+
+    ref_set = store.load_dataset(name)
+    ref = ref_set.arrays()
+    keep = ref.element == element
+    sub = _subset(ref, keep)
+    offsets = sub.offsets
+    f_sq = np.add.reduceat(np.einsum("ij,ij->i", sub.forces, sub.forces), offsets[:-1]) if len(sub.forces) else np.zeros(0)
+    table = pd.DataFrame({
+        "frame_id": sub.frame_id,
+        "temperature": sub.temperature,
+        "n_atoms": sub.n_atoms,
+        "energy_ev_per_atom": sub.energy / sub.n_atoms,
+        "force_rms_mev_per_a": 1e3 * np.sqrt(f_sq / (3.0 * sub.n_atoms)) if len(sub) else np.zeros(0),
+    })
+    details = _dft_details(ref_set.frames, element)
+    for column, key in DFT_DETAIL_COLUMNS.items():
+        values = [details.get(str(fid), {}).get(key) for fid in sub.frame_id]
+        if any(v is not None for v in values) and not (key == "magmom" and not any(v for v in values)):
+            table[column] = values
+    for model, pred in sorted(_predictions_cached(name, signature).items()):
+        # the shift is per element over all of its frames: compute on the whole set, then select
+        errs = per_frame_errors(ref, pred).iloc[np.flatnonzero(keep)].reset_index(drop=True)
+        table[f"{model}: dE (meV/atom)"] = errs["energy_error_mev_per_atom"].to_numpy()
+        table[f"{model}: F RMSE (meV/Å)"] = errs["force_rmse_mev_per_a"].to_numpy()
+    return table.sort_values("frame_id", kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- parity data
+@dataclass(frozen=True)
+class ParitySeries:
+    """Reference and predicted values of one model for a parity plot.
+
+    Attributes:
+        model: model name.
+        reference: (n,) reference values (eV/atom or eV/Å).
+        predicted: (n,) predicted values, same units (energies with the per-element shift applied).
+        temperature: (n,) temperature (K) of the frame each point comes from.
+        n_total: number of points before subsampling.
+    """
+
+    model: str
+    reference: NDArray[np.float64]
+    predicted: NDArray[np.float64]
+    temperature: NDArray[np.float64]
+    n_total: int
+
+
+def parity_data(
+    name: str,
+    element: str,
+    *,
+    quantity: Quantity,
+    models_: list[str] | None = None,
+    max_points: int = MAX_PARITY_POINTS,
+    seed: int = 0,
+) -> list[ParitySeries]:
+    """Parity data of ``element`` for each model, subsampled to at most ``max_points`` in total.
+
+    Subsampling is uniform without replacement with a fixed seed, so a view is reproducible;
+    the budget is split evenly across models.
+    """
+    if max_points <= 0:
+        raise ValueError(f"{max_points=} must be positive")
+    chosen = models_ if models_ is not None else models(name)
+    per_model = max(1, max_points // max(1, len(chosen)))
+    return [
+        _parity_cached(name, dataset_signature(name), element, quantity, model, per_model, seed) for model in chosen
+    ]
+
+
+@lru_cache(maxsize=64)
+def _parity_cached(
+    name: str, signature: tuple[Any, ...], element: str, quantity: str, model: str, max_points: int, seed: int
+) -> ParitySeries:
+    ref = store.load_dataset(name).arrays()
+    pred = _predictions_cached(name, signature)[model]
+    errs = frame_errors(ref, pred)
+    frames = np.flatnonzero(errs.element == element)
+    if quantity == "energy":
+        ref_v, pred_v, temp = errs.energy_ref_ev_per_atom[frames], errs.energy_pred_ev_per_atom[frames], errs.temperature[frames]
+    elif quantity == "force":
+        comp = np.flatnonzero(np.isin(errs.force_frame, frames))
+        ref_v, pred_v = errs.force_ref_ev_per_a[comp], errs.force_pred_ev_per_a[comp]
+        temp = errs.temperature[errs.force_frame[comp]]
+    else:
+        raise ValueError(f"{quantity=} must be 'energy' or 'force'")
+    n_total = len(ref_v)
+    if n_total > max_points:
+        keep = np.sort(np.random.default_rng(seed).choice(n_total, size=max_points, replace=False))
+        ref_v, pred_v, temp = ref_v[keep], pred_v[keep], temp[keep]
+    return ParitySeries(model, ref_v, pred_v, temp, n_total)
+
+
+# --------------------------------------------------------------------------- element extras
+def elements_with_data(name: str) -> list[str]:
+    """Elements of data set ``name``, ordered by atomic number (for previous/next links)."""
+    els = summary(name).elements
+    known = [e for e in els if _is_symbol(e)]
+    return sorted(known, key=elements.atomic_number) + sorted(e for e in els if not _is_symbol(e))
+
+
+def _is_symbol(text: str) -> bool:
+    try:
+        elements.atomic_number(text)
+    except ValueError:
+        return False
+    return True
+
+
+def neighbours(name: str | None, element: str) -> tuple[str | None, str | None]:
+    """Previous and next element (by atomic number) among the data set's elements (Metal-43 when it has fewer than two)."""
+    order = elements_with_data(name) if name else []
+    if element not in order or len(order) < 2:
+        order = sorted(elements.METAL43, key=elements.atomic_number)
+    if element not in order:
+        return None, None
+    i = order.index(element)
+    return (order[i - 1] if i > 0 else None, order[i + 1] if i + 1 < len(order) else None)
+
+
+def eos_path() -> Path:
+    """Where the equation-of-state fits of the default data live (analysis/data/eos.json)."""
+    return PACKAGE_DATA_DIR / "eos.json"
+
+
+def load_eos(element: str, dataset: str | None = None) -> dict[str, Any] | None:
+    """The PBE equation-of-state fit of ``element``, or None.
+
+    Looks in the data set's manifest provenance (``eos``: {element: {...}}) first, then in
+    ``analysis/data/eos.json`` (``entries``: {'<settings hash>/<element>': {...}}; the first
+    entry for the element). Keys as written by :mod:`analysis.reference`: ``V0_A3_per_atom``
+    (Å^3/atom), ``B0_GPa``, ``Bprime`` (dimensionless), ``E0_eV_per_atom``, ``covera``.
+    """
+    entry: Any = None
+    if dataset:
+        try:
+            entry = (summary(dataset).provenance.get("eos") or {}).get(element)
+        except KeyError:
+            entry = None
+    path = eos_path()
+    data = _read_json_cached(str(path), path.stat().st_mtime_ns) if path.is_file() else None
+    entries = data.get("entries", {}) if isinstance(data, dict) else {}
+    stored = [entries[k] for k in sorted(entries) if k.rsplit("/", 1)[-1] == element and isinstance(entries[k], dict)]
+    if isinstance(entry, dict):
+        # the manifest keeps the fitted numbers; the same fit in eos.json adds the computed E(V) points
+        same = [e for e in stored if e.get("V0_A3_per_atom") == entry.get("V0_A3_per_atom")]
+        return {**same[0], **entry} if same else entry
+    return stored[0] if stored else None
+
+
+def load_curves(element: str) -> dict[str, Any] | None:
+    """Eigenvalue-sum curves of ``element`` from :mod:`analysis.electronic.protocols`, or None
+    when the electronic analysis has no curves for the element."""
+    from analysis.electronic.protocols import load_curves as load
+
+    return load(element)

@@ -1,0 +1,129 @@
+"""Loaders of the error map (``/``): per-element values of a metric, temperature choices, differences between views."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from analysis.core import elements
+from analysis.metrics.tables import POOLED, relative_metric
+from analysis.views.common import (
+    TEMPERATURE_CLASSES,
+    metric_column,
+    metrics_table,
+    models,
+)
+
+
+def temperature_options(name: str) -> list[tuple[str, str]]:
+    """(value, label) pairs for the temperature selector of data set ``name``.
+
+    'all' (pooled), the Metal-43 temperature classes present ('300K', '0.5Tc', 'Tc', '1.2Tc',
+    resolved per element), and the absolute temperatures present (in K).
+    """
+    table = metrics_table(name)
+    temps = sorted({t for t in table["temperature"].unique() if t != POOLED}, key=_temp_key)
+    classes = []
+    for value, label in TEMPERATURE_CLASSES.items():
+        if any(_matches(el, t, value) for el, t in table[["element", "temperature"]].drop_duplicates().itertuples(index=False) if t != POOLED):
+            classes.append((value, label))
+    return [(POOLED, "all temperatures (pooled)"), *classes, *[(t, f"{t} K") for t in temps]]
+
+
+def _temp_key(label: str) -> float:
+    try:
+        return float(label)
+    except ValueError:
+        return math.inf
+
+
+def _matches(element: str, temp_label: str, selection: str) -> bool:
+    """Whether an element's temperature row ``temp_label`` ('300', '1120') matches ``selection``."""
+    if selection == POOLED:
+        return temp_label == POOLED
+    if temp_label == POOLED:
+        return False
+    if selection in TEMPERATURE_CLASSES:
+        if not elements.is_metal43(element):
+            return selection == "300K" and _temp_key(temp_label) == 300.0
+        labels = elements.row(element).temperature_labels
+        want = TEMPERATURE_CLASSES[selection]
+        return any(lab == want and math.isclose(t, _temp_key(temp_label)) for t, lab in labels.items())
+    return math.isclose(_temp_key(selection), _temp_key(temp_label)) if selection != "unknown" else temp_label == "unknown"
+
+
+def element_values(
+    name: str,
+    *,
+    model: str,
+    metric: str = "force_rmse",
+    temperature: str = POOLED,
+    relative: bool = False,
+) -> pd.DataFrame:
+    """Per-element values of one metric for one model, for the periodic-table map.
+
+    Args:
+        name: data set name.
+        model: model name.
+        metric: short metric name (see :data:`METRICS`).
+        temperature: 'all' (pooled), a Metal-43 class ('1.2Tc'), or a temperature in K ('300').
+        relative: divide by the reference spread of the quantity (Matbench-style normalisation).
+
+    Returns:
+        DataFrame indexed by element with columns value (meV/atom, meV/Å or dimensionless),
+        n_frames, n_frames_unscored (refused by the model or not seen), temperatures (K,
+        comma-separated text of the rows used).
+    """
+    column = metric_column(metric)
+    table = metrics_table(name)
+    sub = table[table["model"] == model]
+    mask = [_matches(el, t, temperature) for el, t in zip(sub["element"], sub["temperature"])]
+    sub = sub[np.asarray(mask, dtype=bool)] if len(sub) else sub
+    values = relative_metric(sub, column) if relative else sub[column]
+    temps = _temperatures_by_element(table)
+    out = pd.DataFrame(
+        {
+            "value": values.to_numpy(dtype=np.float64),
+            "n_frames": sub["n_frames"].to_numpy(dtype=np.int64),
+            "n_frames_unscored": sub["n_frames_unscored"].to_numpy(dtype=np.int64),
+            "temperatures": [
+                temps.get(el, "") if temperature == POOLED else f"{t}" for el, t in zip(sub["element"], sub["temperature"])
+            ],
+        },
+        index=pd.Index(sub["element"].to_numpy(), name="element"),
+    )
+    return out[~out.index.duplicated(keep="first")]
+
+
+def _temperatures_by_element(table: pd.DataFrame) -> dict[str, str]:
+    rows = table[table["temperature"] != POOLED][["element", "temperature"]].drop_duplicates()
+    out: dict[str, list[str]] = {}
+    for el, t in rows.itertuples(index=False):
+        out.setdefault(el, []).append(t)
+    return {el: ", ".join(sorted(ts, key=_temp_key)) for el, ts in out.items()}
+
+
+def difference(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """Per-element B - A of two :func:`element_values` frames (elements in both; same units).
+
+    Returns:
+        DataFrame indexed by element: value (B - A), n_frames (A + B), temperatures ('A: ..; B: ..').
+    """
+    common = a.index.intersection(b.index)
+    return pd.DataFrame(
+        {
+            "value": b.loc[common, "value"].to_numpy() - a.loc[common, "value"].to_numpy(),
+            "n_frames": a.loc[common, "n_frames"].to_numpy() + b.loc[common, "n_frames"].to_numpy(),
+            "temperatures": [f"A: {ta}; B: {tb}" for ta, tb in zip(a.loc[common, "temperatures"], b.loc[common, "temperatures"])],
+        },
+        index=common,
+    )
+
+
+def per_element_errors(name: str, *, metric: str = "force_rmse", temperature: str = POOLED, relative: bool = False) -> pd.DataFrame:
+    """Element x model matrix of one metric (rows: elements, columns: models), for distributions."""
+    frames = {m: element_values(name, model=m, metric=metric, temperature=temperature, relative=relative)["value"] for m in models(name)}
+    if not frames:
+        return pd.DataFrame()
+    return pd.DataFrame(frames).sort_index()
