@@ -389,7 +389,9 @@ def build_reference(
     """
     build = build_dir(out, settings)
     build.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(build / "settings.json", settings.as_dict())
+    # tiers sharing a build folder each keep their own record (settings.json is the folder owner's)
+    own = settings.build in ("", settings.dataset)
+    atomic_write_json(build / ("settings.json" if own else f"settings-{settings.tier}.json"), settings.as_dict())
     log.info(
         "tier %s: %d elements, %s temperature(s), %d frames each, %d atoms; build %s",
         settings.tier, len(settings.elements), settings.temperatures, settings.n_frames, settings.n_atoms, build,
