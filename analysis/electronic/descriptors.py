@@ -1,34 +1,46 @@
 """Per-element electronic descriptors and their correlation with model errors.
 
-Descriptors are computed from the curves of :mod:`analysis.electronic` (protocol (a):
-band energy versus displacement delta; protocol (b): eigenvalue sum versus Fermi-level shift
-dE) and, where noted, from the cached delta = 0 eigenvalues. Energies are per protocol cell,
-in which exactly one atom is displaced, so the displacement descriptors are per displaced atom.
+Descriptors are computed from the curves of :mod:`analysis.electronic.protocols` (protocol (a):
+total and band energy versus displacement delta of one atom; protocol (b): eigenvalue sum versus
+Fermi-level shift dE) and, where noted, from the cached delta = 0 eigenvalues.
 
-Definitions (``method`` is the reference occupation method, Gaussian by default; ``dEb(delta)``
-is ``E_band(delta) - E_band(0)``):
+Every descriptor is a physical observable, not an artefact of a choice of the calculation:
 
-* ``disp_slope_ev_per_a``: ``a`` of the least-squares fit ``dEb = a delta + b delta^2``
-  (eV/Å); non-zero where the displacement is not a symmetric perturbation.
-* ``disp_curvature_ev_per_a2``: ``2 b`` of that fit (eV/Å^2), the band-energy stiffness.
-* ``disp_roughness_mev``: root-mean-square residual of that fit (meV); large when bands cross
-  E_F along the path (kinks), zero for a smooth quadratic response.
+* **gauge**: invariant under a constant shift of every eigenvalue (E_F moves with them). GPAW's
+  eigenvalues sit on an arbitrary energy zero (E_F runs from 0.06 eV for Na to 15.7 eV for Os), so
+  no descriptor contains E_F or an eigenvalue itself, only differences ``e - E_F``;
+* **size**: per atom (spectral descriptors) or per displaced atom (displacement descriptors, where
+  one atom of the protocol cell moves), so a 4-atom Ga cell compares with a 2-atom bcc one;
+* **permutation**: no descriptor depends on the order of the atoms.
+
+Definitions (``method`` is the reference occupation method, Gaussian by default; ``N_at`` the atoms
+of the protocol cell; ``dE(delta) = E(delta) - E(0)``):
+
+* ``disp_slope_ev_per_a``: ``a`` of the least-squares fit ``dE_tot = a delta + b delta^2`` of the
+  *total* energy (eV/Å per displaced atom); minus the force on the displaced atom along the path.
+* ``disp_stiffness_ev_per_a2``: ``2 b`` of that fit (eV/Å^2): the physical stiffness of the
+  displaced atom (positive at a stable site).
+* ``band_curvature_ev_per_a2``: the same curvature of the band energy (eV/Å^2), kept for comparison
+  with the paper's eigenvalue-sum curves; it has the opposite sign to the stiffness in metals (the
+  band energy falls as the atom moves and the double-counting terms rise).
+* ``disp_roughness_mev``: root-mean-square residual of the quadratic fit of ``dE_band`` (meV per
+  displaced atom); large when bands cross E_F along the path (kinks).
 * ``method_spread_mev``: the largest, over delta, of the spread (max - min over all occupation
-  methods, tetrahedron included) of ``dEb(delta)`` (meV): how much the displacement response
-  depends on the smearing scheme.
-* ``dos_ef_states_per_ev``: density of states at E_F of the delta = 0 eigenvalues with Gaussian
-  broadening ``sigma`` (states/eV per cell, both spins):
-  ``g(E_F) = deg sum_k w_k sum_n exp(-((e_kn - E_F)/sigma)^2) / (sqrt(pi) sigma)``.
-  This is ``dN/dmu`` of the Gaussian-smeared count.
-* ``dos_ef_tetra_states_per_ev``: density of states at the tetrahedron-method E_F by linear
-  tetrahedra (states/eV per cell, no broadening; much less sensitive to a coarse k-mesh than
-  the Gaussian one). NaN when the full mesh is unknown.
-* ``deband_dmu``: ``d E_sum / d mu`` at E_F from protocol (b) (eV/eV, i.e. electrons x eV per
-  eV): the rate at which the occupation-weighted eigenvalue sum grows when the Fermi level is
-  shifted; equals ``E_F g(E_F)`` for Gaussian smearing. Computed exactly from the eigenvalues
-  when they are available, else by central differences of the curve.
-* ``fermi_shift_roughness_mev``: root-mean-square residual (meV) of a cubic fit of
-  ``E_sum(dE)`` over the whole shift window: structure in the DOS within +-0.5 eV of E_F.
+  methods, tetrahedron included) of ``dE_band(delta)`` (meV per displaced atom).
+* ``dos_ef_tetra_per_atom``: the density of states at the tetrahedron-method E_F by linear
+  tetrahedra (states/eV/atom, both spins, no broadening): the reference DOS descriptor. NaN when
+  the full k-mesh is unknown.
+* ``dos_ef_gauss_per_atom``: the Gaussian-broadened alternative,
+  ``g(E_F) = deg sum_k w_k sum_n exp(-((e_kn - E_F)/sigma)^2) / (sqrt(pi) sigma) / N_at``
+  (states/eV/atom); on a coarse mesh it depends on sigma and the mesh far more than the
+  tetrahedron value.
+* ``dband_dmu_per_atom``: ``d/dmu sum_kn w_k f((e_kn - mu)/sigma) (e_kn - E_F)`` at ``mu = E_F``
+  per atom (dimensionless, electrons/atom): the first moment of the smeared DOS about E_F, i.e.
+  how asymmetric the states at the Fermi level are (zero for a flat DOS). The eigenvalue-sum
+  derivative without the reference ``E_F`` equals ``E_F g(E_F)`` plus this and is gauge-dependent.
+* ``fermi_shift_roughness_mev``: root-mean-square residual (meV/atom) of a cubic fit of the
+  gauge-invariant band sum ``S(dE) = E_sum(dE) - E_F N(dE)`` over the shift window (``N`` the
+  electron count at ``E_F + dE``): structure in the DOS within +-0.5 eV of E_F.
 """
 from __future__ import annotations
 
@@ -42,14 +54,15 @@ from numpy.typing import ArrayLike, NDArray
 from analysis.electronic import smearing as sm
 
 DESCRIPTORS: dict[str, tuple[str, str]] = {
-    "disp_slope_ev_per_a": ("eV/Å", "linear coefficient of the band-energy change with displacement"),
-    "disp_curvature_ev_per_a2": ("eV/Å²", "second derivative of the band-energy change with displacement"),
-    "disp_roughness_mev": ("meV", "RMS residual of the quadratic fit of the displacement curve"),
+    "disp_slope_ev_per_a": ("eV/Å", "linear coefficient of the total-energy change with displacement"),
+    "disp_stiffness_ev_per_a2": ("eV/Å²", "second derivative of the total energy with displacement (stiffness)"),
+    "band_curvature_ev_per_a2": ("eV/Å²", "second derivative of the band energy with displacement"),
+    "disp_roughness_mev": ("meV", "RMS residual of the quadratic fit of the band-energy displacement curve"),
     "method_spread_mev": ("meV", "largest spread between occupation methods of the displacement response"),
-    "dos_ef_states_per_ev": ("states/eV/cell", "Gaussian-broadened density of states at E_F"),
-    "dos_ef_tetra_states_per_ev": ("states/eV/cell", "linear-tetrahedron density of states at E_F"),
-    "deband_dmu": ("eV/eV", "derivative of the occupation-weighted eigenvalue sum with respect to E_F"),
-    "fermi_shift_roughness_mev": ("meV", "RMS residual of a cubic fit of the eigenvalue sum over E_F +- 0.5 eV"),
+    "dos_ef_tetra_per_atom": ("states/eV/atom", "tetrahedron density of states at E_F"),
+    "dos_ef_gauss_per_atom": ("states/eV/atom", "Gaussian-broadened density of states at E_F (alternative)"),
+    "dband_dmu_per_atom": ("electrons/atom", "first moment of the smeared DOS about E_F (band-sum response to E_F)"),
+    "fermi_shift_roughness_mev": ("meV/atom", "RMS residual of a cubic fit of the band sum relative to E_F over E_F +- 0.5 eV"),
 }
 """Descriptor name -> (unit, one-line definition); full definitions in the module docstring."""
 
@@ -78,13 +91,15 @@ def dos_at_fermi(eigs: ArrayLike, weights: ArrayLike | None, fermi_level_ev: flo
 
 def deband_dmu_exact(eigs: ArrayLike, weights: ArrayLike | None, fermi_level_ev: float, *,
                      method: str = "gaussian", sigma_ev: float = 0.1, order: int = 1) -> float:
-    """``d/dmu sum_kn w_k f((e_kn - mu)/sigma) e_kn`` at ``fermi_level_ev`` (eV/eV), smearing methods only."""
+    """``d/dmu sum_kn w_k f((e_kn - mu)/sigma) (e_kn - E_F)`` at ``mu = E_F = fermi_level_ev`` (per cell,
+    electrons), smearing methods only: the first moment of the smeared DOS about E_F, invariant under a
+    constant shift of the spectrum."""
     e = np.asarray(eigs, dtype=np.float64)
     w = np.full(e.shape[1], 1.0 / e.shape[1]) if weights is None else np.asarray(weights, dtype=np.float64)
     w = w / w.sum()
     deg = 2.0 if e.shape[0] == 1 else 1.0
     _, d, _ = sm.distribution((e - fermi_level_ev) / sigma_ev, method, order=order, entropy=False)
-    return float(deg * (w[None, :, None] * d * e).sum() / sigma_ev)
+    return float(deg * (w[None, :, None] * d * (e - fermi_level_ev)).sum() / sigma_ev)
 
 
 def _polyfit_through_origin(x: NDArray[np.float64], y: NDArray[np.float64], degree: int) -> tuple[NDArray[np.float64], float]:
@@ -100,30 +115,35 @@ def descriptors_from_curves(curves: dict[str, Any], *, method: str = "gaussian",
     """All descriptors of one element (see the module docstring for definitions).
 
     Args:
-        curves: as returned by :func:`analysis.electronic.load_curves`.
+        curves: as returned by :func:`analysis.electronic.protocols.load_curves`.
         method: reference occupation method for the single-method descriptors.
-        eigenvalues: the delta = 0 :class:`analysis.electronic.Eigenvalues` (optional; enables the
-            exact DOS and dE/dmu; without it the DOS comes from the Gaussian count curve).
+        eigenvalues: the delta = 0 :class:`analysis.electronic.eigenvalues.Eigenvalues` (optional;
+            enables the tetrahedron DOS and the exact dband/dmu; without it the Gaussian DOS and
+            dband/dmu come from the curves by central differences).
         dos_sigma_ev: Gaussian width of the DOS (eV).
     """
+    n_atoms = int(curves.get("n_atoms") or (curves.get("settings") or {}).get("n_atoms") or 1)
     disp = curves["displacement"]
     delta = np.asarray(disp["deltas_a"], dtype=np.float64)
     methods = disp["methods"]
     eb = np.asarray(methods[method]["e_band_ev"], dtype=np.float64)
     deb = eb - eb[0]
-    order0 = np.argsort(delta)
-    if delta[order0[0]] != 0.0:
+    if delta[int(np.argsort(delta)[0])] != 0.0:
         raise ValueError("the displacement curve must start at delta = 0")
-    (slope, quad), rms = _polyfit_through_origin(delta, deb, 2)
+    (_band_slope, band_quad), rms = _polyfit_through_origin(delta, deb, 2)
+    total = disp.get("total_energy_ev")
+    etot = np.asarray(total if total is not None else [np.nan] * len(delta), dtype=np.float64)
+    (slope, quad), _ = _polyfit_through_origin(delta, etot - etot[0], 2)
     shifts_all = np.stack([np.asarray(m["e_band_ev"], dtype=np.float64) - m["e_band_ev"][0] for m in methods.values()])
     spread = float((shifts_all.max(axis=0) - shifts_all.min(axis=0)).max())
 
     fs = curves["fermi_shift"]
     s = np.asarray(fs["shifts_ev"], dtype=np.float64)
     c = fs["methods"][method]
-    esum = np.asarray(c["eigenvalue_sum_ev"], dtype=np.float64)
-    i0 = int(np.argmin(np.abs(s)))
     ef = float(c["fermi_level_ev"])
+    # the band sum measured from the reference E_F: S = E_sum - E_F N is invariant under a constant shift
+    band_sum = np.asarray(c["eigenvalue_sum_ev"], dtype=np.float64) - ef * np.asarray(c["n_electrons"], dtype=np.float64)
+    i0 = int(np.argmin(np.abs(s)))
     dos_tetra = float("nan")
     if eigenvalues is not None and eigenvalues.mesh is not None and "tetrahedron" in fs["methods"]:
         dos_tetra = sm.dos_tetrahedron(eigenvalues.eigs, float(fs["methods"]["tetrahedron"]["fermi_level_ev"]),
@@ -132,24 +152,25 @@ def descriptors_from_curves(curves: dict[str, Any], *, method: str = "gaussian",
     if eigenvalues is not None:
         dos = dos_at_fermi(eigenvalues.eigs, eigenvalues.weights, ef, sigma_ev=dos_sigma_ev)
         if method == "tetrahedron":
-            dmu = float(np.gradient(esum, s)[i0])
+            dmu = float(np.gradient(band_sum, s)[i0])
         else:
             dmu = deband_dmu_exact(eigenvalues.eigs, eigenvalues.weights, ef, method=method,
                                    sigma_ev=float(curves.get("sigma_ev", dos_sigma_ev)), order=int(curves.get("mp_order", 1)))
     else:
         n_g = np.asarray(fs["methods"]["gaussian"]["n_electrons"], dtype=np.float64)
         dos = float(np.gradient(n_g, s)[i0])
-        dmu = float(np.gradient(esum, s)[i0])
-    (_c1, _c2, _c3), rough_fs = _polyfit_through_origin(s, esum - esum[i0], 3)
+        dmu = float(np.gradient(band_sum, s)[i0])
+    (_c1, _c2, _c3), rough_fs = _polyfit_through_origin(s, band_sum - band_sum[i0], 3)
     return {
         "disp_slope_ev_per_a": float(slope),
-        "disp_curvature_ev_per_a2": float(2.0 * quad),
+        "disp_stiffness_ev_per_a2": float(2.0 * quad),
+        "band_curvature_ev_per_a2": float(2.0 * band_quad),
         "disp_roughness_mev": 1e3 * rms,
         "method_spread_mev": 1e3 * spread,
-        "dos_ef_states_per_ev": dos,
-        "dos_ef_tetra_states_per_ev": dos_tetra,
-        "deband_dmu": dmu,
-        "fermi_shift_roughness_mev": 1e3 * rough_fs,
+        "dos_ef_tetra_per_atom": dos_tetra / n_atoms,
+        "dos_ef_gauss_per_atom": dos / n_atoms,
+        "dband_dmu_per_atom": dmu / n_atoms,
+        "fermi_shift_roughness_mev": 1e3 * rough_fs / n_atoms,
     }
 
 
@@ -188,6 +209,32 @@ def compute_descriptors(elements: Iterable[str] | None = None, *, root: Any = No
 # ============================================================================ correlation
 
 
+def adjust_p_values(p: ArrayLike, *, method: str = "bh") -> NDArray[np.float64]:
+    """Multiple-testing adjustment of ``p`` (NaN entries are left out and stay NaN).
+
+    Args:
+        p: raw p-values.
+        method: ``"bh"`` (Benjamini-Hochberg, false discovery rate) or ``"holm"`` (Holm-Bonferroni,
+            family-wise error rate).
+    """
+    if method not in ("bh", "holm"):
+        raise ValueError(f"{method=} must be 'bh' or 'holm'")
+    p = np.asarray(p, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    m = len(ok)
+    if m == 0:
+        return out
+    order = ok[np.argsort(p[ok], kind="stable")]
+    ranked = p[order]
+    if method == "holm":
+        adj = np.maximum.accumulate((m - np.arange(m)) * ranked)
+    else:
+        adj = np.minimum.accumulate((m / np.arange(1, m + 1) * ranked)[::-1])[::-1]
+    out[order] = np.minimum(adj, 1.0)
+    return out
+
+
 def _pearson_rows(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.float64]:
     """Pearson r of each row pair (bootstrap resamples); NaN for constant rows."""
     xc = x - x.mean(axis=1, keepdims=True)
@@ -224,7 +271,9 @@ def correlate(descriptors_df: pd.DataFrame, errors_df: pd.DataFrame, *, metrics:
         One row per (descriptor, model, metric) with columns ``descriptor``, ``model``,
         ``metric``, ``n``, ``pearson_r``, ``pearson_p``, ``pearson_ci_low``,
         ``pearson_ci_high``, ``spearman_r``, ``spearman_p``, ``spearman_ci_low``,
-        ``spearman_ci_high``.
+        ``spearman_ci_high``, and the p-values adjusted across every row of the table (the
+        family of tests run together): ``pearson_p_holm``, ``pearson_p_bh``, ``spearman_p_holm``,
+        ``spearman_p_bh`` (:func:`adjust_p_values`).
     """
     from scipy.stats import pearsonr, spearmanr
 
@@ -276,4 +325,9 @@ def correlate(descriptors_df: pd.DataFrame, errors_df: pd.DataFrame, *, metrics:
                 rows.append(row)
     columns = ["descriptor", "model", "metric", "n", "pearson_r", "pearson_p", "pearson_ci_low", "pearson_ci_high",
                "spearman_r", "spearman_p", "spearman_ci_low", "spearman_ci_high"]
-    return pd.DataFrame(rows, columns=columns)
+    out = pd.DataFrame(rows, columns=columns)
+    # every (descriptor, model, metric) row is one test of the same family: adjust across all of them
+    for stat in ("pearson", "spearman"):
+        out[f"{stat}_p_holm"] = adjust_p_values(out[f"{stat}_p"].to_numpy(), method="holm")
+        out[f"{stat}_p_bh"] = adjust_p_values(out[f"{stat}_p"].to_numpy(), method="bh")
+    return out

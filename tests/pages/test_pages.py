@@ -151,7 +151,7 @@ def test_distributions_layout_and_update(pages) -> None:
     layout = pages.distributions.layout(dataset=TEST_DATASET, mode="side")
     assert _find(layout, ids.DIST_MODE).value == "side"
     hist, scatter, stats, desc_fig, corr = pages.distributions.update("force_rmse", "all", "overlay", "emt-asap-cutoff", "lj-nn",
-                                                                      "dos_ef_states_per_ev", "log", TEST_DATASET)
+                                                                      "dos_ef_tetra_per_atom", "log", TEST_DATASET)
     assert hist.layout.meta["log_x"] is True
     assert desc_fig.layout.meta["empty"] is True and "No electronic descriptors yet" in _text(corr)
     assert set(hist.layout.meta["stats"]) == {"emt-asap-cutoff", "lj-nn"}
@@ -170,12 +170,12 @@ def test_descriptor_panel_with_curves(pages) -> None:
 
     for symbol, t_perp in (("Al", 0.3), ("Cu", 0.6), ("Ni", 0.9)):
         write_tight_binding_curves(Path(os.environ["MLFF_ATLAS_DEFAULT_DATA"]), symbol, t_perp=t_perp)
-    *_, fig, corr = pages.distributions.update("force_rmse", "all", "overlay", "emt-asap-cutoff", "lj-nn", "dos_ef_states_per_ev",
+    *_, fig, corr = pages.distributions.update("force_rmse", "all", "overlay", "emt-asap-cutoff", "lj-nn", "dos_ef_gauss_per_atom",
                                                "linear", TEST_DATASET)
     assert set(fig.layout.meta["spearman"]) == {"emt-asap-cutoff", "lj-nn"}
     rows = corr.data
     assert {r["model"] for r in rows} == {"emt-asap-cutoff", "lj-nn"}
-    assert {r["n"] for r in rows if r["descriptor"] == "disp_curvature_ev_per_a2"} == {3}  # all three elements paired
+    assert {r["n"] for r in rows if r["descriptor"] == "disp_stiffness_ev_per_a2"} == {3}  # all three elements paired
     csv = pages.distributions.download_descriptors_csv(1, TEST_DATASET, "force_rmse", "all")
     assert csv["content"].startswith("# descriptors per element\nelement,disp_slope_ev_per_a")
 
