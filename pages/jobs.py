@@ -36,13 +36,22 @@ def model_options() -> list[dict[str, Any]]:
     return sorted(out, key=lambda o: (o["disabled"], o["value"]))
 
 
+REFUSED_MODEL = "Unknown model: choose one of the registered models in the list."
+
+
 def submit(model: str | None, dataset: str | None, device: str, dtype: str) -> tuple[str, str]:
-    """Queue an evaluation; returns (alert kind, message) with the job id or the reason it was refused."""
+    """Queue an evaluation; returns (alert kind, message) with the job id or the reason it was refused.
+
+    Only registry names are accepted: a ``family:PATH`` string or any other name from a request is
+    refused with one generic message (no path reaches a loader; nothing says whether a file exists).
+    """
     from analysis.jobs import queue as jobs
-    from analysis.models.registry import ModelUnavailableError
+    from analysis.models.registry import ModelUnavailableError, registry
 
     if not model:
         return "error", "Choose a model."
+    if not isinstance(model, str) or model not in registry():
+        return "error", REFUSED_MODEL
     if not dataset:
         return "error", "Choose a data set."
     try:

@@ -307,6 +307,18 @@ def test_jobs_submit_and_refresh(pages, own_data) -> None:
     assert any(o["value"] == "emt" and not o["disabled"] for o in options)
 
 
+def test_jobs_submit_refuses_paths_from_a_request(pages, own_data, tmp_path: Path) -> None:
+    """family:PATH strings and unknown names are refused with one generic message; nothing is queued."""
+    from analysis.jobs import queue as jobs
+
+    missing = tmp_path / "no-such.model"
+    for model in ("mace:/etc/passwd", "nep:/etc/passwd", f"mace:{missing}", f"nep:{missing}", "orb:/etc/passwd"):
+        assert pages.jobs.submit(model, TEST_DATASET, "cpu", "auto") == ("error", pages.jobs.REFUSED_MODEL)
+        pages.jobs.on_submit(1, [model], TEST_DATASET, "cpu", "auto")
+    assert "root" not in pages.jobs.submit_many(["nep:/etc/passwd"], TEST_DATASET, "cpu", "auto")[1]
+    assert jobs.list_jobs() == []
+
+
 def test_jobs_cancel_button(pages, own_data) -> None:
     from analysis.jobs import queue as jobs
 
@@ -406,7 +418,7 @@ def test_jobs_submit_several_models_at_once(pages, own_data) -> None:
     from analysis.jobs import queue as jobs
 
     kind, message = pages.jobs.submit_many(["emt", "no-such-model"], TEST_DATASET, "cpu", "float64")
-    assert kind == "error" and "Queued job" in message and "no-such-model" in message
+    assert kind == "error" and "Queued job" in message and pages.jobs.REFUSED_MODEL in message
     assert [r.model for r in jobs.list_jobs()] == ["emt"]
     assert pages.jobs.submit_many([], TEST_DATASET, "cpu", "float64") == ("error", "Choose a model (or several).")
     assert pages.jobs.submit_many("emt", TEST_DATASET, "cpu", "float64")[0] == "info"  # a single value still works
