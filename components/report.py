@@ -29,6 +29,7 @@ from analysis import views
 from analysis.metrics.tables import POOLED
 from components.curves import eigenvalue_sum_curve
 from components.distributions import error_histogram, model_scatter
+from components.numbers import format_number
 from components.parity import parity_plot
 from components.ptable import ptable_heatmap_grid
 
@@ -48,7 +49,8 @@ def _figure_div(fig: go.Figure, div_id: str) -> str:
 
 
 def _table_html(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, float_format=lambda x: f"{x:.2f}", border=0, escape=True, na_rep="–")
+    return frame.to_html(index=False, formatters={c: format_number for c in frame.columns if pd.api.types.is_float_dtype(frame[c])},
+                         border=0, escape=True, na_rep="n/a")
 
 
 def _curve_figures(element: str) -> list[go.Figure]:
