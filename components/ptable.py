@@ -88,7 +88,8 @@ def _symbols_to_draw(frames: Sequence[pd.DataFrame]) -> list[str]:
 def _hover(symbol: str, model: str | None, row: pd.Series | None, label: str, missing_note: str | None = None) -> str:
     head = f"<b>{symbol}</b>" + (f" ({model})" if model else "")
     if row is None or not np.isfinite(row["value"]):
-        return f"{head}<br>{missing_note or 'no data'}"
+        note = row.get("note") if row is not None else None
+        return f"{head}<br>{missing_note or (note if isinstance(note, str) and note else 'no data')}"
     lines = [head, f"{label}: {format_number(row['value'])}"]
     if "n_frames" in row.index:
         unscored = int(row["n_frames_unscored"]) if "n_frames_unscored" in row.index and np.isfinite(row["n_frames_unscored"]) else 0

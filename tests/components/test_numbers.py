@@ -85,3 +85,11 @@ def test_report_tables_use_the_same_format() -> None:
     html = _table_html(pd.DataFrame({"model": ["m"], "shift": [-0.0001], "tiny": [-0.000001], "rmse": [1064.6], "nan": [float("nan")]}))
     assert "-0.00<" not in html and ">-0.0001<" in html and ">1065<" in html and ">n/a<" in html
     assert "-0<" not in html
+
+
+def test_ptable_hover_gives_the_reason_of_an_na_value() -> None:
+    values = pd.DataFrame({"value": [float("nan"), 5.0], "note": ["energy error n/a: fewer than 2 scored frames", ""]}, index=["Cs", "Cu"])
+    fig = ptable_heatmap(values, label="Energy RMSE (meV/atom)")
+    missing = next(t for t in fig.data if t.name == "no data")
+    hovers = [c[0] for row in missing.customdata for c in row if c[0]]
+    assert any(h.startswith("<b>Cs</b>") and "fewer than 2 scored frames" in h for h in hovers)
