@@ -110,8 +110,9 @@ def _color_range(frames: Sequence[pd.DataFrame], *, log: bool, cmin: float | Non
         if lo <= 0 or hi <= 0:
             raise ValueError(f"a log colour scale needs positive limits, got {lo=}, {hi=}")
         lo, hi = math.log10(lo), math.log10(hi)
-    if hi <= lo:
-        hi = lo + (abs(lo) * 0.1 or 1.0)
+    if hi <= lo:  # one value (or equal limits): centre it, so the scale includes it
+        half = abs(lo) * 0.05 or 0.5
+        lo, hi = lo - half, hi + half
     return lo, hi
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -156,6 +157,9 @@ def write_report(out: Path, dataset: str | None = None) -> Path:
     from analysis.datasets.store import atomic_write_bytes
 
     atomic_write_bytes(out, build_report(dataset).encode("utf-8"))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(out, 0o666 & ~umask)  # a temporary file is 0600; a report is meant to be shared (0644 under umask 022)
     return out
 
 

@@ -93,3 +93,25 @@ def test_ptable_hover_gives_the_reason_of_an_na_value() -> None:
     missing = next(t for t in fig.data if t.name == "no data")
     hovers = [c[0] for row in missing.customdata for c in row if c[0]]
     assert any(h.startswith("<b>Cs</b>") and "fewer than 2 scored frames" in h for h in hovers)
+
+
+def test_single_value_colour_range_includes_the_value() -> None:
+    fig = ptable_heatmap({"Hg": 309.0}, label="Force RMSE (meV/Å)")
+    values = next(t for t in fig.data if t.name == "values")
+    assert values.zmin < 309.0 < values.zmax
+    assert (309.0 - values.zmin) == pytest.approx(values.zmax - 309.0)
+
+
+def test_report_is_written_readable_by_others(tmp_path, monkeypatch) -> None:
+    import os
+    import stat
+
+    import components.report as report
+
+    monkeypatch.setattr(report, "build_report", lambda dataset=None: "<html></html>")
+    old = os.umask(0o022)
+    try:
+        path = report.write_report(tmp_path / "report.html")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
