@@ -212,3 +212,23 @@ def descriptor_scatter(
     fig.update_layout(title=title, height=440, legend={"orientation": "h", "y": -0.25},
                       meta={"kind": "descriptor_scatter", "spearman": rhos})
     return fig
+
+
+#: headers of the correlation table (analysis.electronic.descriptors.correlate's columns)
+CORRELATION_HEADERS: dict[str, str] = {
+    "descriptor": "Descriptor", "model": "Model", "n": "Elements",
+    "pearson_r": "Pearson r", "pearson_p": "Pearson p", "pearson_ci_low": "Pearson r, 95% CI low", "pearson_ci_high": "Pearson r, 95% CI high",
+    "spearman_r": "Spearman ρ", "spearman_p": "Spearman p", "spearman_ci_low": "Spearman ρ, 95% CI low", "spearman_ci_high": "Spearman ρ, 95% CI high",
+}
+_UNIT_SUFFIXES = {"_ev_per_a2": " (eV/Å²)", "_ev_per_a": " (eV/Å)", "_mev": " (meV)", "_ev": " (eV)"}
+
+
+def descriptor_name(column: str) -> str:
+    """A readable name of a descriptor column: 'disp_roughness_mev' -> 'Displacement roughness (meV)'."""
+    unit = ""
+    for suffix, text in _UNIT_SUFFIXES.items():
+        if column.endswith(suffix):
+            column, unit = column[: -len(suffix)], text
+            break
+    words = column.replace("disp_", "displacement_").replace("_", " ").strip()
+    return (words[:1].upper() + words[1:] + unit) if words else column

@@ -115,3 +115,11 @@ def test_report_is_written_readable_by_others(tmp_path, monkeypatch) -> None:
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_correlation_table_names_are_readable() -> None:
+    from components.distributions import CORRELATION_HEADERS, descriptor_name
+
+    assert descriptor_name("disp_roughness_mev") == "Displacement roughness (meV)"
+    assert descriptor_name("disp_curvature_ev_per_a2") == "Displacement curvature (eV/Å²)"
+    assert all("_" not in h for h in CORRELATION_HEADERS.values())
