@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from scipy.stats import spearmanr
 
+from components.numbers import ERROR_AXIS, format_number
 from components.theme import apply_theme, color, empty_figure
 
 
@@ -68,7 +69,7 @@ def error_histogram(
     stats = {c: (float(_finite(errors[c]).mean()), float(_finite(errors[c]).std(ddof=1)) if len(_finite(errors[c])) > 1 else 0.0) for c in columns}
     if mode == "side":
         fig = make_subplots(rows=len(columns), cols=1, shared_xaxes=True, vertical_spacing=0.06,
-                            subplot_titles=[f"{c}: mean {stats[c][0]:.3g} ± {stats[c][1]:.3g}" for c in columns])
+                            subplot_titles=[f"{c}: mean {format_number(stats[c][0])} ± {format_number(stats[c][1])}" for c in columns])
     else:
         fig = go.Figure()
     for i, c in enumerate(columns):
@@ -78,7 +79,7 @@ def error_histogram(
             go.Histogram(
                 x=tx(_finite(errors[c]).to_numpy()),
                 xbins={"start": lo, "end": hi + size, "size": size},
-                name=f"{c} (mean {mean:.3g} ± {std:.3g})",
+                name=f"{c} (mean {format_number(mean)} ± {format_number(std)})",
                 marker_color=color(i),
                 opacity=0.6 if mode == "overlay" else 0.9,
                 customdata=_finite(errors[c]).index.to_numpy(),
@@ -98,7 +99,9 @@ def error_histogram(
                      col=1 if mode == "side" else None)
     if log_x:
         ticks = [d + np.log10(m) for d in range(int(np.floor(lo)), int(np.ceil(hi)) + 1) for m in (1, 2, 5) if lo - 0.3 <= d + np.log10(m) <= hi + 0.3]
-        fig.update_xaxes(tickvals=ticks, ticktext=[f"{10 ** t:.3g}" for t in ticks])
+        fig.update_xaxes(tickvals=ticks, ticktext=[format_number(10 ** t) for t in ticks])
+    else:
+        fig.update_xaxes(**ERROR_AXIS)
     fig.update_yaxes(title_text="elements (count)")
     fig.update_layout(meta={**fig.layout.meta, "log_x": log_x})
     return fig
@@ -145,7 +148,8 @@ def model_scatter(
         go.Scatter(
             x=x, y=y, mode="markers+text" if len(pair) <= LABEL_LIMIT else "markers", text=pair.index.to_numpy(), textposition="top center",
             marker={"color": color(0), "size": 9}, name="elements",
-            hovertemplate="%{text}<br>" + x_model + ": %{x:.4g}<br>" + y_model + ": %{y:.4g}<extra></extra>",
+            customdata=[[format_number(a), format_number(b)] for a, b in zip(x, y)],
+            hovertemplate="%{text}<br>" + x_model + ": %{customdata[0]}<br>" + y_model + ": %{customdata[1]}<extra></extra>",
         )
     )
     lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
@@ -153,8 +157,8 @@ def model_scatter(
     apply_theme(fig)
     axis_type = "log" if log and lo > 0 else "linear"
     minor = {"dtick": "D2"} if axis_type == "log" else {}  # 2 and 5 between decades, not every digit
-    fig.update_xaxes(title_text=f"{x_model}: {label}", type=axis_type, **minor)
-    fig.update_yaxes(title_text=f"{y_model}: {label}", type=axis_type, **minor)
+    fig.update_xaxes(title_text=f"{x_model}: {label}", type=axis_type, **minor, **ERROR_AXIS)
+    fig.update_yaxes(title_text=f"{y_model}: {label}", type=axis_type, **minor, **ERROR_AXIS)
     fig.update_layout(title=title or rho_text, height=460, showlegend=False,
                       meta={"kind": "model_scatter", "spearman_rho": rho, "p_value": p, "n": len(pair)})
     return fig
@@ -197,13 +201,46 @@ def descriptor_scatter(
         fig.add_trace(go.Scatter(
             x=x, y=yv, mode="markers+text" if len(els) <= LABEL_LIMIT else "markers", text=els, textposition="top center", marker={"color": color(i), "size": 9},
             name=f"{model} (ρ = {rho:.2f})" if rho is not None else f"{model} (ρ undefined)",
-            hovertemplate="%{text}<br>%{x:.4g}, %{y:.4g}<extra>" + str(model) + "</extra>",
+            customdata=[[format_number(a), format_number(b)] for a, b in zip(x, yv)],
+            hovertemplate="%{text}<br>%{customdata[0]}, %{customdata[1]}<extra>" + str(model) + "</extra>",
         ))
     apply_theme(fig)
     positive = all((errors.loc[common].to_numpy(dtype=np.float64)[np.isfinite(errors.loc[common].to_numpy(dtype=np.float64))] > 0))
     fig.update_xaxes(title_text=descriptor_label)
     log = log_y and positive
-    fig.update_yaxes(title_text=error_label, type="log" if log else "linear", **({"dtick": "D2"} if log else {}))
+    fig.update_yaxes(title_text=error_label, type="log" if log else "linear", **({"dtick": "D2"} if log else {}), **ERROR_AXIS)
     fig.update_layout(title=title, height=440, legend={"orientation": "h", "y": -0.25},
                       meta={"kind": "descriptor_scatter", "spearman": rhos})
     return fig
+
+
+#: headers of the correlation table (analysis.electronic.descriptors.correlate's columns)
+CORRELATION_HEADERS: dict[str, str] = {
+    "descriptor": "Descriptor", "model": "Model", "n": "Elements",
+    "pearson_r": "Pearson r", "pearson_p": "Pearson p", "pearson_ci_low": "Pearson r, 95% CI low", "pearson_ci_high": "Pearson r, 95% CI high",
+    "spearman_r": "Spearman ρ", "spearman_p": "Spearman p", "spearman_ci_low": "Spearman ρ, 95% CI low", "spearman_ci_high": "Spearman ρ, 95% CI high",
+    "pearson_p_holm": "Pearson p (Holm)", "pearson_p_bh": "Pearson p (BH)",
+    "spearman_p_holm": "Spearman p (Holm)", "spearman_p_bh": "Spearman p (BH)",
+}
+#: readable names of the descriptors whose column names do not read well word by word
+_DESCRIPTOR_NAMES: dict[str, str] = {
+    "dos_ef_tetra_per_atom": "DOS at E_F, tetrahedron (states/eV/atom)",
+    "dos_ef_gauss_per_atom": "DOS at E_F, Gaussian (states/eV/atom)",
+    "dband_dmu_per_atom": "Band-sum response to E_F (electrons/atom)",
+    "fermi_shift_roughness_mev": "Fermi-shift roughness (meV/atom)",
+    "method_spread_mev": "Smearing-method spread (meV)",
+}
+_UNIT_SUFFIXES = {"_ev_per_a2": " (eV/Å²)", "_ev_per_a": " (eV/Å)", "_mev": " (meV)", "_ev": " (eV)"}
+
+
+def descriptor_name(column: str) -> str:
+    """A readable name of a descriptor column: 'disp_roughness_mev' -> 'Displacement roughness (meV)'."""
+    if column in _DESCRIPTOR_NAMES:
+        return _DESCRIPTOR_NAMES[column]
+    unit = ""
+    for suffix, text in _UNIT_SUFFIXES.items():
+        if column.endswith(suffix):
+            column, unit = column[: -len(suffix)], text
+            break
+    words = column.replace("disp_", "displacement_").replace("_", " ").strip()
+    return (words[:1].upper() + words[1:] + unit) if words else column

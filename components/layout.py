@@ -10,6 +10,7 @@ import pandas as pd
 from dash import dash_table, dcc, html
 
 from components import ids
+from components.numbers import format_number
 
 NAV_PAGES: tuple[tuple[str, str], ...] = (
     ("/", "Error map"),
@@ -69,12 +70,15 @@ def no_data_message() -> html.Div:
 
 def _format_cell(value: Any) -> Any:
     if isinstance(value, float):
-        return None if math.isnan(value) else float(f"{value:.4g}")
+        if math.isnan(value):
+            return None
+        text = format_number(value)  # the tiles' and hovers' rounding; numeric, so the column still sorts
+        return float(text) if "×" not in text else float(f"{value:.3g}")
     return value
 
 
 def data_table(frame: pd.DataFrame, *, id: str, page_size: int = 50, columns: Mapping[str, str] | None = None) -> dash_table.DataTable:
-    """A sortable, filterable table of ``frame`` (numbers to 4 significant digits).
+    """A sortable, filterable table of ``frame`` (numbers as :func:`components.numbers.format_number` rounds them).
 
     Args:
         frame: the data.

@@ -23,6 +23,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from analysis.core.elements import all_symbols, ptable_position
+from components.numbers import ERROR_AXIS, format_number
 from components.theme import HEATMAP_COLORSCALE, MISSING_COLOR, MISSING_TEXT_COLOR, apply_theme, empty_figure
 
 MAX_SPLIT_MODELS = 4
@@ -87,8 +88,9 @@ def _symbols_to_draw(frames: Sequence[pd.DataFrame]) -> list[str]:
 def _hover(symbol: str, model: str | None, row: pd.Series | None, label: str, missing_note: str | None = None) -> str:
     head = f"<b>{symbol}</b>" + (f" ({model})" if model else "")
     if row is None or not np.isfinite(row["value"]):
-        return f"{head}<br>{missing_note or 'no data'}"
-    lines = [head, f"{label}: {row['value']:.4g}"]
+        note = row.get("note") if row is not None else None
+        return f"{head}<br>{missing_note or (note if isinstance(note, str) and note else 'no data')}"
+    lines = [head, f"{label}: {format_number(row['value'])}"]
     if "n_frames" in row.index:
         unscored = int(row["n_frames_unscored"]) if "n_frames_unscored" in row.index and np.isfinite(row["n_frames_unscored"]) else 0
         lines.append(f"frames: {int(row['n_frames'])}" + (f" ({unscored} not scored by this model)" if unscored else ""))
@@ -108,24 +110,15 @@ def _color_range(frames: Sequence[pd.DataFrame], *, log: bool, cmin: float | Non
         if lo <= 0 or hi <= 0:
             raise ValueError(f"a log colour scale needs positive limits, got {lo=}, {hi=}")
         lo, hi = math.log10(lo), math.log10(hi)
-    if hi <= lo:
-        hi = lo + (abs(lo) * 0.1 or 1.0)
+    if hi <= lo:  # one value (or equal limits): centre it, so the scale includes it
+        half = abs(lo) * 0.05 or 0.5
+        lo, hi = lo - half, hi + half
     return lo, hi
 
 
 def tile_number(value: float) -> str:
-    """At most three significant figures, written out in full between 0.001 and 99 950 (1364 -> '1360', not '1.36e+03')."""
-    if value == 0 or not math.isfinite(value):
-        return f"{value:g}"
-    exponent = math.floor(math.log10(abs(value)))
-    if not -3 <= exponent <= 4:
-        return f"{value:.3g}"
-    decimals = 2 - exponent
-    rounded = round(value, decimals)
-    if rounded and math.floor(math.log10(abs(rounded))) > exponent:  # 999.6 rounds up a decade
-        decimals -= 1
-    text = f"{rounded:.{max(decimals, 0)}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text  # like %g: 40, not 40.0
+    """The tile text of ``value``: :func:`components.numbers.format_number`, as in the hover (1065 -> '1065')."""
+    return format_number(value)
 
 
 def _log_colorbar(lo: float, hi: float) -> dict[str, Any]:
@@ -138,7 +131,7 @@ def _log_colorbar(lo: float, hi: float) -> dict[str, Any]:
                 ticks.append(t)
     if len(ticks) < 2:
         ticks = list(np.linspace(lo, hi, 4))
-    return {"tickvals": ticks, "ticktext": [f"{10**t:.3g}" for t in ticks]}
+    return {"tickvals": ticks, "ticktext": [format_number(10**t) for t in ticks]}
 
 
 def _tile_traces(
@@ -203,7 +196,7 @@ def _tile_traces(
     centers_x = [(c + 0.5) / k + 0.5 for c in range(18 * k)]
     centers_y = [(r + 0.5) / k + 0.5 for r in range(n_rows * k)]
     gap = 2 if k == 1 else 0  # split tiles get white outlines instead
-    colorbar = {"title": {"text": label, "side": "right"}}
+    colorbar = {"title": {"text": label, "side": "right"}, **ERROR_AXIS}
     if log:
         colorbar.update(_log_colorbar(lo, hi))
     data = go.Heatmap(
@@ -360,7 +353,7 @@ def ptable_heatmap_grid(
     for i in range(len(frames)):
         suffix = "" if i == 0 else str(i + 1)
         fig.layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", scaleratio=1)
-    colorbar: dict[str, Any] = {"title": {"text": label, "side": "right"}}
+    colorbar: dict[str, Any] = {"title": {"text": label, "side": "right"}, **ERROR_AXIS}
     if log:
         colorbar.update(_log_colorbar(*zrange))
     apply_theme(fig)
@@ -419,14 +412,14 @@ def ptable_comparison(
     fig.update_yaxes(range=[n_rows + 0.5, 0.5], visible=False)
     for suffix in ("", "2", "3"):
         fig.layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", scaleratio=1)
-    colorbar: dict[str, Any] = {"title": {"text": label, "side": "right"}, "len": 0.38, "y": 0.81}
+    colorbar: dict[str, Any] = {"title": {"text": label, "side": "right"}, "len": 0.38, "y": 0.81, **ERROR_AXIS}
     if log:
         colorbar.update(_log_colorbar(*zrange))
     apply_theme(fig)
     fig.update_layout(
         coloraxis={"colorscale": HEATMAP_COLORSCALE, "cmin": zrange[0], "cmax": zrange[1], "colorbar": colorbar},
         coloraxis2={"colorscale": DIFF_COLORSCALE, "cmin": -span, "cmax": span,
-                    "colorbar": {"title": {"text": f"Δ {label}", "side": "right"}, "len": 0.55, "y": 0.3}},
+                    "colorbar": {"title": {"text": f"Δ {label}", "side": "right"}, "len": 0.55, "y": 0.3, **ERROR_AXIS}},
         title=title, height=60 + 2.6 * (30 + 36 * n_rows), margin={"l": 10, "r": 10, "t": 70 if title else 40, "b": 10},
         meta={"kind": "ptable_comparison", "names": list(names), "log": log},
     )

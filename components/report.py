@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ from analysis import views
 from analysis.metrics.tables import POOLED
 from components.curves import eigenvalue_sum_curve
 from components.distributions import error_histogram, model_scatter
+from components.numbers import format_number
 from components.parity import parity_plot
 from components.ptable import ptable_heatmap_grid
 
@@ -48,7 +50,8 @@ def _figure_div(fig: go.Figure, div_id: str) -> str:
 
 
 def _table_html(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, float_format=lambda x: f"{x:.2f}", border=0, escape=True, na_rep="–")
+    return frame.to_html(index=False, formatters={c: format_number for c in frame.columns if pd.api.types.is_float_dtype(frame[c])},
+                         border=0, escape=True, na_rep="n/a")
 
 
 def _curve_figures(element: str) -> list[go.Figure]:
@@ -154,6 +157,9 @@ def write_report(out: Path, dataset: str | None = None) -> Path:
     from analysis.datasets.store import atomic_write_bytes
 
     atomic_write_bytes(out, build_report(dataset).encode("utf-8"))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(out, 0o666 & ~umask)  # a temporary file is 0600; a report is meant to be shared (0644 under umask 022)
     return out
 
 

@@ -12,7 +12,7 @@ from analysis import views
 from analysis.metrics.tables import POOLED
 from components import ids
 from analysis.electronic.descriptors import DESCRIPTORS
-from components.distributions import descriptor_scatter, error_histogram, model_scatter
+from components.distributions import CORRELATION_HEADERS, descriptor_name, descriptor_scatter, error_histogram, model_scatter
 from components.export import export_controls, export_download, export_id
 from components.layout import METRIC_OPTIONS, alert, data_table, decode_query, encode_query, labelled, no_data_message
 from components.theme import empty_figure, graph_config
@@ -64,7 +64,8 @@ def descriptor_section(dataset: str | None, metric: str, temperature: str, descr
     fig = descriptor_scatter(desc[descriptor], errors, descriptor_label=f"{meaning[0].upper()}{meaning[1:]} ({unit})",
                              error_label=views.metric_label(metric), title=f"Per-element errors vs descriptor {descriptor}")
     corr = views.correlation_table(dataset, metric=metric, temperature=temperature)
-    table = data_table(corr.drop(columns=["metric"]), id=ids.DIST_CORRELATIONS_TABLE, page_size=20) if not corr.empty else html.Div()
+    shown = corr.drop(columns=["metric"]).assign(descriptor=lambda f: f["descriptor"].map(descriptor_name)) if not corr.empty else corr
+    table = data_table(shown, id=ids.DIST_CORRELATIONS_TABLE, page_size=20, columns=CORRELATION_HEADERS) if not corr.empty else html.Div()
     return fig, table
 
 

@@ -216,7 +216,12 @@ def compute_metrics_table(
                     g.element_code, w, minlength=len(g.elements)
                 )
             de = np.where(ok, de - np.nan_to_num(el_shift)[g.element_code], 0.0)
+        few: set[str] = set()
+        if _wants_shift(model, pred, shift):
+            el_scored = np.bincount(g.element_code, w, minlength=len(g.elements))
+            few = {e for e, k in zip(g.elements, el_scored) if 0 < k < MIN_SHIFT_FRAMES}
         unscored = count - m_count
+        first_new = len(frames)
         sums = np.stack(
             [
                 np.bincount(g.code, de**2, minlength=n_groups),
@@ -244,11 +249,28 @@ def compute_metrics_table(
                     agg(unscored[None])[0],
                 )
             )
+        for part in frames[first_new:]:
+            _blank_shifted_energy(part, few)
     if not frames:
         return pd.DataFrame(columns=["element", "model", "temperature", "n_frames", "n_frames_unscored", "n_atoms", *METRIC_COLUMNS])
     table = pd.concat(frames, ignore_index=True)
     table = table[table["n_frames"] > 0]  # an (element, temperature) the model scored no frame of
     return table.sort_values(["model", "element", "temperature"], kind="stable").reset_index(drop=True)
+
+
+#: a per-element energy shift fitted to fewer scored frames leaves the energy error 0 by construction
+MIN_SHIFT_FRAMES = 2
+
+
+def _blank_shifted_energy(part: pd.DataFrame, few: set[str]) -> None:
+    """Energy errors of elements in ``few`` become NaN (left out of means and histograms), with the reason in ``note``."""
+    part["note"] = ""
+    if not few:
+        return
+    rows = part["element"].isin(few)
+    part.loc[rows, ["energy_rmse_mev_per_atom", "energy_mae_mev_per_atom"]] = np.nan
+    part.loc[rows, "note"] = (f"energy error n/a: fewer than {MIN_SHIFT_FRAMES} scored frames, "
+                              "so the per-element shift makes it 0 by construction")
 
 
 def _rows(

@@ -39,6 +39,8 @@ def element_table(name: str, element: str) -> pd.DataFrame:
     sub["_pooled"] = sub["temperature"] == POOLED
     sub = sub.sort_values(["model", "_pooled", "_order"]).drop(columns=["_order", "_pooled"])
     cols = ["model", "temperature", "n_frames", "n_frames_unscored", "n_atoms", *METRICS.values(), "energy_shift_ev_per_atom"]
+    # the cell size (atoms per frame), not the total over the frames
+    sub["n_atoms"] = (sub["n_atoms"] / sub["n_frames"].where(sub["n_frames"] > 0)).round(1)
     return sub[cols].reset_index(drop=True)
 
 

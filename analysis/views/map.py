@@ -87,6 +87,7 @@ def element_values(
             "value": values.to_numpy(dtype=np.float64),
             "n_frames": sub["n_frames"].to_numpy(dtype=np.int64),
             "n_frames_unscored": sub["n_frames_unscored"].to_numpy(dtype=np.int64),
+            "note": sub["note"].to_numpy(dtype=object) if "note" in sub.columns else [""] * len(sub),
             "temperatures": [
                 temps.get(el, "") if temperature == POOLED else f"{t}" for el, t in zip(sub["element"], sub["temperature"])
             ],

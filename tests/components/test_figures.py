@@ -313,8 +313,8 @@ def test_ptable_hover_counts_frames_the_model_did_not_score() -> None:
     assert "not scored" not in _trace(fig, "values").customdata[2][12][0]
 
 
-@pytest.mark.parametrize(("value", "text"), [(1364.0, "1360"), (999.6, "1000"), (71.54, "71.5"), (0.06249, "0.0625"), (40.0, "40"), (9.996, "10"),
-                                             (12345.0, "12300"), (123456.0, "1.23e+05"), (0.0, "0"), (float("nan"), "nan")])
+@pytest.mark.parametrize(("value", "text"), [(1364.0, "1364"), (999.6, "1000"), (71.54, "71.5"), (0.06249, "0.0625"), (40.0, "40"), (9.996, "10"),
+                                             (12345.0, "12345"), (123456.0, "123456"), (0.0, "0"), (float("nan"), "n/a")])
 def test_tile_numbers_are_written_out_not_in_exponent_form(value: float, text: str) -> None:
     assert tile_number(value) == text
 
@@ -323,4 +323,4 @@ def test_ptable_tile_text_shows_a_large_error_in_full() -> None:
     fig = ptable_heatmap({"Os": 1364.2, "Cu": 40.0}, label="Force RMSE (meV/Å)")
     texts = [t for trace in fig.data for t in (trace.text or []) if isinstance(t, str)]
     texts += [a.text for a in fig.layout.annotations or []]
-    assert any("<b>Os</b><br>1360" in t for t in texts), texts
+    assert any("<b>Os</b><br>1364" in t for t in texts), texts

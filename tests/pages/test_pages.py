@@ -175,7 +175,7 @@ def test_descriptor_panel_with_curves(pages) -> None:
     assert set(fig.layout.meta["spearman"]) == {"emt-asap-cutoff", "lj-nn"}
     rows = corr.data
     assert {r["model"] for r in rows} == {"emt-asap-cutoff", "lj-nn"}
-    assert {r["n"] for r in rows if r["descriptor"] == "disp_stiffness_ev_per_a2"} == {3}  # all three elements paired
+    assert {r["n"] for r in rows if r["descriptor"] == "Displacement stiffness (eV/Å²)"} == {3}  # all three elements paired
     csv = pages.distributions.download_descriptors_csv(1, TEST_DATASET, "force_rmse", "all")
     assert csv["content"].startswith("# descriptors per element\nelement,disp_slope_ev_per_a")
 

@@ -200,3 +200,27 @@ def test_refused_frames_are_left_out_and_counted(universal):
     rows = per_frame_errors(ref, partial)
     assert rows["force_rmse_mev_per_a"].isna().to_numpy().tolist() == refused.tolist()
     assert rows["energy_error_mev_per_atom"].isna().to_numpy().tolist() == refused.tolist()
+
+
+def test_no_energy_statistic_from_one_shifted_frame() -> None:
+    import numpy as np
+
+    from analysis.datasets.frames import FrameArrays, Predictions
+    from analysis.metrics.tables import compute_metrics_table, distribution_stats
+
+    rng = np.random.default_rng(0)
+    n_atoms = np.array([2, 2, 2, 2])
+    ref = FrameArrays(frame_id=np.array(["a", "b", "c", "d"]), element=np.array(["Cs", "Cu", "Cu", "Cu"]),
+                      temperature=np.array([300.0, 300.0, 300.0, 600.0]), n_atoms=n_atoms,
+                      energy=rng.normal(size=4), forces=rng.normal(size=(8, 3)))
+    pred = Predictions("m", "h", ref.frame_id, ref.energy + rng.normal(size=4), ref.forces + 0.01, n_atoms, {"universal": True})
+    table = compute_metrics_table(ref, {"m": pred})
+    cs = table[table["element"] == "Cs"]
+    assert cs["energy_rmse_mev_per_atom"].isna().all() and cs["note"].str.contains("n/a").all()
+    assert cs["force_rmse_mev_per_a"].notna().all()
+    cu = table[table["element"] == "Cu"]
+    assert cu["energy_rmse_mev_per_atom"].notna().all() and (cu["note"] == "").all()
+    stats = distribution_stats(table, "energy_rmse_mev_per_atom")
+    assert int(stats["n_elements"].iloc[0]) == 1  # Cs left out of the mean and count
+    unshifted = compute_metrics_table(ref, {"m": pred}, shift=False)
+    assert unshifted["energy_rmse_mev_per_atom"].notna().all()

@@ -309,3 +309,17 @@ def test_frame_table_shows_the_dft_details_the_pipeline_recorded(tmp_path: Path,
     plain = cu_frames(2)
     store.save_dataset(ReferenceSet(plain), "plain")
     assert not set(views.DFT_DETAIL_COLUMNS) & set(views.frame_table("plain", "Cu").columns)
+
+
+def test_element_table_atoms_column_is_the_cell_size() -> None:
+    from analysis import views
+
+    name = views.resolve_dataset(None)
+    if name is None:
+        import pytest
+
+        pytest.skip("no data set present")
+    element = views.elements_with_data(name)[0]
+    table = views.element_table(name, element)
+    cells = set(views.frame_table(name, element)["n_atoms"])
+    assert len(table) and set(table["n_atoms"]) <= {float(c) for c in cells} | {sum(cells) / len(cells)}
