@@ -9,6 +9,7 @@ Variables:
     MLFF_ATLAS_MAX_UPLOAD_MB: largest accepted upload (default 50 MB).
     MLFF_ATLAS_MODEL_DIR: folder of model weights placed by hand (default ``<data dir>/models``).
     MLFF_ATLAS_SEVENN_VENV: the separate SevenNet environment (default ``.venv-sevenn``).
+    MLFF_ATLAS_DASK_SCHEDULER: a Dask scheduler address; when set, `evaluate` runs jobs on Dask.
 """
 from __future__ import annotations
 
@@ -90,3 +91,12 @@ def sevenn_venv() -> Path:
     """The SevenNet environment (``MLFF_ATLAS_SEVENN_VENV``, default ``.venv-sevenn`` in the project)."""
     env = os.environ.get(SEVENN_VENV_ENV)
     return Path(env) if env else PACKAGE_DIR.parent / ".venv-sevenn"
+
+
+DASK_SCHEDULER_ENV = "MLFF_ATLAS_DASK_SCHEDULER"
+
+
+def dask_scheduler() -> str | None:
+    """Address of a Dask scheduler (``MLFF_ATLAS_DASK_SCHEDULER``, e.g. ``tcp://host:8786``); None: local queue."""
+    value = os.environ.get(DASK_SCHEDULER_ENV, "").strip()
+    return value or None

@@ -1,0 +1,146 @@
+"""Dask distributed backend for evaluation jobs: one Dask task per chunk of frames.
+
+The submitting process claims the job through the queue (:func:`analysis.jobs.queue.claim_job`),
+so the record shows the same states and progress as a local job, and acts as the coordinator:
+it submits one task per chunk not yet on disk. Each task (on any Dask worker sharing the data and
+cache folders) consults the per-frame cache, evaluates only unseen frames and writes its chunk
+under the same path the local worker uses (atomic rename; a chunk already there is not computed
+again, so a retried task is idempotent). When every chunk is there the coordinator assembles and
+stores the predictions exactly as the local worker does, under the same keys.
+
+Work asked for on ``cuda`` is submitted with ``resources={"GPU": 1}``: only workers started with
+``--resources GPU=1`` take it. ``distributed`` is imported inside functions only.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable
+
+from analysis.jobs import queue as q
+
+
+def task_resources(device: str) -> dict[str, int] | None:
+    """Dask worker resources a chunk task on ``device`` needs (``{"GPU": 1}`` for CUDA)."""
+    return {"GPU": 1} if device.startswith("cuda") else None
+
+
+def connect(address: str) -> Any:
+    """A ``distributed.Client`` connected to the scheduler at ``address``."""
+    from distributed import Client
+
+    return Client(address, timeout=30)
+
+
+def evaluate_chunk(job_id: str, start: int, data: str, cache: str, pause_s: float = 0.0) -> dict[str, int]:
+    """Dask task: evaluate frames ``start:start+chunk_frames`` of job ``job_id`` and write the chunk.
+
+    Args:
+        data, cache: the data and cache folders (``MLFF_ATLAS_DATA``, ``MLFF_ATLAS_CACHE``) shared with the submitter.
+        pause_s: sleep before evaluating (tests use it to kill a worker mid-job).
+
+    Returns:
+        ``{"start", "frames", "computed", "cached", "failed", "pid"}``; ``computed`` is 0 when the
+        chunk was already on disk (a retried task).
+    """
+    os.environ["MLFF_ATLAS_DATA"], os.environ["MLFF_ATLAS_CACHE"] = data, cache
+    from analysis.datasets.frames import structure_hash
+    from analysis.datasets.store import load_dataset
+    from analysis.models.evaluate import make_evaluator
+    from analysis.models.frame_cache import FrameCache, model_key
+    from analysis.models.registry import ModelSpec, model_versions
+
+    rec = q.get_job(job_id)
+    frames = load_dataset(rec.dataset).frames[start : start + rec.chunk_frames]
+    info = {"start": start, "frames": len(frames), "computed": 0, "cached": 0, "failed": 0, "pid": os.getpid()}
+    if start in q._chunk_files(job_id):
+        return info
+    time.sleep(pause_s)
+    spec = ModelSpec.from_dict(rec.spec)
+    evaluator = make_evaluator(spec, device=rec.device, dtype=rec.dtype, mode="batched", batch_size=rec.batch_size)
+    t0 = time.perf_counter()
+    mkey = model_key(spec.identity(), model_versions(spec), rec.dtype, evaluator.device)
+    try:
+        with FrameCache() as fcache:
+            res, failed, hits = q._predict_chunk(evaluator, frames, [structure_hash(a) for a in frames], fcache, mkey)
+    finally:
+        evaluator.close()
+    q._write_chunk(job_id, start, res.energy, res.forces, time.perf_counter() - t0, failed)
+    info.update(computed=len(frames) - hits, cached=hits, failed=len(failed))
+    return info
+
+
+def run_job(
+    job_id: str, client: Any, *, pause_s: float = 0.0, on_progress: Callable[[q.JobRecord], None] | None = None
+) -> q.JobRecord:
+    """Run queued job ``job_id`` on the Dask cluster of ``client``; returns its final record.
+
+    Cancelling the job (:func:`analysis.jobs.queue.cancel_job`) cancels its outstanding futures.
+    A chunk task whose worker dies is rerun by Dask on another worker (``retries=2``).
+    """
+    from distributed import as_completed
+
+    from analysis.core.config import cache_dir, data_dir
+    from analysis.datasets.store import load_dataset, save_predictions
+    from analysis.models.registry import ModelSpec
+
+    rec = q.claim_job(job_id)
+    if rec is None:
+        return q.get_job(job_id)
+    coord = q.Worker()
+    pid = coord.pid
+    try:
+        ref = load_dataset(rec.dataset)
+        if ref.content_hash() != rec.dataset_hash:
+            raise ValueError(f"data set {rec.dataset!r} changed since the job was submitted; submit it again")
+        done = q._chunk_files(job_id)
+        q._update(job_id, pid, frames_total=len(ref), frames_reused=q._chunk_frames_done(job_id), device_used=f"dask:{rec.device}")
+        starts = [s for s in range(0, len(ref), rec.chunk_frames) if s not in done]
+        futures = [
+            client.submit(evaluate_chunk, job_id, s, str(data_dir()), str(cache_dir()), pause_s,
+                          key=f"chunk-{job_id}-{s}", resources=task_resources(rec.device), retries=2, pure=False)
+            for s in starts
+        ]
+        cached = failed = 0
+        for fut in as_completed(futures):
+            info = fut.result()
+            cached, failed = cached + info["cached"], failed + info["failed"]
+            current = q._update(job_id, pid, frames_done=q._chunk_frames_done(job_id), frames_cached=cached)
+            if current is None or current.state != "running" or current.worker_pid != pid:
+                client.cancel(futures)
+                return current or rec
+            if on_progress is not None:
+                on_progress(current)
+        spec = ModelSpec.from_dict(rec.spec)
+        evaluator = _MetaEvaluator(rec.device, rec.dtype, rec.batch_size)
+        pred = coord._assemble(rec, spec, ref, evaluator, 0.0, _hashes(ref))
+        current = q.get_job(job_id)
+        if current.state != "running" or current.worker_pid != pid:
+            return current
+        save_predictions(pred, rec.dataset)
+        final = q._update(job_id, pid, state="done", frames_done=len(ref), frames_failed=q._chunk_frames_failed(job_id),
+                          finished=time.time(), seconds=float(pred.meta["timings"]["seconds_evaluating"]))
+        q._remove_chunks(job_id)
+    except Exception as exc:
+        import traceback
+
+        final = q._update(job_id, pid, state="failed", error=f"{type(exc).__name__}: {exc}",
+                          traceback=traceback.format_exc(), finished=time.time(), frames_done=q._chunk_frames_done(job_id))
+    return final or q.get_job(job_id)
+
+
+def _hashes(ref: Any) -> list[str]:
+    from analysis.datasets.frames import structure_hash
+
+    return [structure_hash(a) for a in ref.frames]
+
+
+class _MetaEvaluator:
+    """What :meth:`Worker._assemble` reads of an evaluator, for chunks computed on Dask workers."""
+
+    mode = "batched"
+    versions: dict[str, str] = {}
+
+    def __init__(self, device: str, dtype: str, batch_size: int) -> None:
+        self.device = "cpu" if device in ("auto", "cpu") else device
+        self.dtype, self.batch_size = dtype, batch_size
