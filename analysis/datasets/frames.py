@@ -22,11 +22,36 @@ from numpy.typing import NDArray
 UNITS: dict[str, str] = {"energy": "eV", "forces": "eV/Å", "temperature": "K", "positions": "Å"}
 
 
-def temperature_label(temperature_k: float) -> str:
-    """Label used in tables and URLs: '300' for 300 K, 'unknown' for NaN."""
-    if temperature_k is None or math.isnan(temperature_k):
-        return "unknown"
-    return f"{temperature_k:g}"
+UNKNOWN_TEMPERATURE_LABEL = "unknown"
+
+
+def temperature_key(temperature_k: float | None) -> float | None:
+    """The grouping key of a temperature: the value in K, or None when unknown.
+
+    NaN, None and infinities are all "unknown"; unlike NaN, None compares equal to itself, so
+    every frame of unknown temperature falls into one group (one dict key, one set member).
+
+    Args:
+        temperature_k: temperature in K, NaN or None when unknown.
+
+    Returns:
+        The temperature in K as a float, or None when unknown.
+    """
+    if temperature_k is None:
+        return None
+    try:
+        value = float(temperature_k)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def temperature_label(temperature_k: float | None) -> str:
+    """Label used in tables and URLs: '300' for 300 K, 'unknown' for NaN or None."""
+    key = temperature_key(temperature_k)
+    if key is None:
+        return UNKNOWN_TEMPERATURE_LABEL
+    return f"{key:g}"
 
 
 def frame_element(atoms: Atoms) -> str:
@@ -120,7 +145,8 @@ class ReferenceSet:
             if atoms.calc is None or "energy" not in atoms.calc.results or "forces" not in atoms.calc.results:
                 raise ValueError("every frame needs a DFT energy and forces (SinglePointCalculator)")
             atoms.info.setdefault("element", frame_element(atoms))
-            atoms.info["temperature"] = float(atoms.info.get("temperature", math.nan))
+            key = temperature_key(atoms.info.get("temperature"))
+            atoms.info["temperature"] = math.nan if key is None else key
             atoms.info.setdefault("source", "")
         self.frames.sort(key=lambda a: (a.info["element"], _sort_temp(a.info["temperature"])))
         self._assign_ids()
@@ -143,11 +169,15 @@ class ReferenceSet:
     def __len__(self) -> int:
         return len(self.frames)
 
-    def groups(self) -> dict[tuple[str, float], list[Atoms]]:
-        """Frames grouped by (element, temperature in K)."""
-        out: dict[tuple[str, float], list[Atoms]] = {}
+    def groups(self) -> dict[tuple[str, float | None], list[Atoms]]:
+        """Frames grouped by (element, temperature in K), None standing for an unknown temperature.
+
+        All frames of one element without a temperature form a single group ("T unknown"),
+        never one group per frame as NaN keys would.
+        """
+        out: dict[tuple[str, float | None], list[Atoms]] = {}
         for atoms in self.frames:
-            out.setdefault((atoms.info["element"], atoms.info["temperature"]), []).append(atoms)
+            out.setdefault((atoms.info["element"], temperature_key(atoms.info["temperature"])), []).append(atoms)
         return out
 
     @property
@@ -192,11 +222,11 @@ class ReferenceSet:
     def subset(self, *, elements: Iterable[str] | None = None, temperatures: Iterable[float] | None = None) -> "ReferenceSet":
         """A new set with only the given elements and/or temperatures."""
         el = set(elements) if elements is not None else None
-        ts = set(temperatures) if temperatures is not None else None
+        ts = {temperature_key(t) for t in temperatures} if temperatures is not None else None
         frames = [
             _copy_frame(a)
             for a in self.frames
-            if (el is None or a.info["element"] in el) and (ts is None or a.info["temperature"] in ts)
+            if (el is None or a.info["element"] in el) and (ts is None or temperature_key(a.info["temperature"]) in ts)
         ]
         return ReferenceSet(frames, dict(self.provenance))
 
@@ -226,7 +256,8 @@ def _copy_frame(atoms: Atoms) -> Atoms:
 
 
 def _sort_temp(t: float) -> float:
-    return math.inf if math.isnan(t) else t
+    key = temperature_key(t)
+    return math.inf if key is None else key
 
 
 @dataclass(frozen=True)

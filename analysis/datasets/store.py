@@ -28,7 +28,7 @@ import numpy as np
 from ase.io import read, write
 
 from analysis.core.config import data_dir, default_data_dir
-from analysis.datasets.frames import UNITS, Predictions, ReferenceSet, temperature_label
+from analysis.datasets.frames import UNITS, Predictions, ReferenceSet, temperature_key, temperature_label
 from analysis.core.errors import InputFileError
 
 MANIFEST = "manifest.json"
@@ -109,7 +109,7 @@ def roots() -> list[tuple[Path, bool]]:
     return [(data_dir(), False), (default_data_dir(), True)]
 
 
-def group_filename(element: str, temperature_k: float) -> str:
+def group_filename(element: str, temperature_k: float | None) -> str:
     """File name of one element/temperature group ('Al_1120K.extxyz', 'Al_unknownK.extxyz')."""
     return f"{element}_{temperature_label(temperature_k)}K.extxyz"
 
@@ -143,7 +143,7 @@ def save_dataset(
             groups.append(
                 {
                     "element": element,
-                    "temperature": None if math.isnan(temp) else temp,
+                    "temperature": temp,
                     "file": f"frames/{fname}",
                     "n_frames": len(frames),
                     "n_atoms": int(sum(len(a) for a in frames)),
@@ -244,14 +244,19 @@ def _load_cached(path: str, _mtime_ns: int) -> ReferenceSet:
     folder = Path(path)
     manifest = json.loads((folder / MANIFEST).read_text())
     frames = []
+    seen: set[str] = set()
     for group in manifest["groups"]:
+        if group["file"] in seen:  # data sets saved before unknown temperatures were one group
+            continue
+        seen.add(group["file"])
         file = folder / group["file"]
         try:
             frames.extend(read(file, index=":", format="extxyz"))
         except Exception as exc:  # ASE raises many types for bad files
             raise InputFileError(file, f"cannot read stored frames: {exc}") from exc
     for atoms in frames:
-        atoms.info["temperature"] = float(atoms.info.get("temperature", math.nan))
+        key = temperature_key(atoms.info.get("temperature"))
+        atoms.info["temperature"] = math.nan if key is None else key
         atoms.info["frame_id"] = str(atoms.info["frame_id"])
     return ReferenceSet(frames, manifest.get("provenance", {}))
 

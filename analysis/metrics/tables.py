@@ -67,17 +67,27 @@ class _Groups:
 
 
 def _groups(ref: FrameArrays) -> _Groups:
+    """Group frames by (element, temperature); all frames of unknown temperature form one group.
+
+    Groups are ordered by element, then by temperature ascending, the unknown temperature last.
+    No sentinel temperature is mixed into an arithmetic code: the keys are the rows
+    (element index, unknown flag, temperature in K or 0) compared exactly.
+    """
     elements, element_code = np.unique(ref.element, return_inverse=True)
-    temps = np.where(np.isnan(ref.temperature), -1.0, ref.temperature)
-    pairs = element_code.astype(np.float64) * 1e6 + temps
-    keys, code = np.unique(pairs, return_inverse=True)
-    group_element = (keys // 1e6).astype(np.int64)
-    group_temp = keys - group_element * 1e6
+    element_code = np.asarray(element_code, dtype=np.int64).reshape(-1)
+    unknown = ~np.isfinite(ref.temperature)
+    temps = np.where(unknown, 0.0, ref.temperature)
+    rows = np.column_stack([element_code.astype(np.float64), unknown.astype(np.float64), temps])
+    if len(rows):
+        keys, code = np.unique(rows, axis=0, return_inverse=True)
+    else:
+        keys, code = np.zeros((0, 3)), np.zeros(0, dtype=np.int64)
+    group_element = keys[:, 0].astype(np.int64)
     return _Groups(
-        code=code.astype(np.int64),
+        code=np.asarray(code, dtype=np.int64).reshape(-1),
         element=[str(elements[i]) for i in group_element],
-        temperature=[temperature_label(float("nan") if t < 0 else float(t)) for t in group_temp],
-        element_code=element_code.astype(np.int64),
+        temperature=[temperature_label(None if flag else float(t)) for flag, t in zip(keys[:, 1], keys[:, 2])],
+        element_code=element_code,
         elements=[str(e) for e in elements],
         group_element=group_element,
     )
