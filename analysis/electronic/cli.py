@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--elements", default="all", help="'all' or a comma-separated list (e.g. Al,Cu)")
     parser.add_argument("--root", default=None, help="data root (default: the user data directory)")
     parser.add_argument("--settings", default=None, help="JSON file overriding keys of the default settings")
+    parser.add_argument("--kconv", default=None, metavar="D1,D2,...",
+                        help="k-mesh convergence instead of the protocols: k-point densities (Å) to compare")
+    parser.add_argument("--kconv-deltas", default="0,0.06,0.12", help="displacements (Å) of the convergence run")
     args = parser.parse_args(argv)
     elements = _resolve_elements(args.elements)
     settings = dict(SETTINGS)
@@ -64,6 +67,16 @@ def main(argv: list[str] | None = None) -> int:
             print(msg, flush=True)
 
     failures = 0
+    if args.kconv:
+        from analysis.electronic.convergence import kmesh_convergence
+
+        dens = [float(x) for x in args.kconv.split(",")]
+        deltas = [float(x) for x in args.kconv_deltas.split(",")]
+        for symbol in elements:
+            out = kmesh_convergence(symbol, dens, deltas, root=args.root, settings=settings, progress=progress)
+            for r in out["rows"]:
+                log.info("%s kconv %s", symbol, r)
+        return 0
     for symbol in elements:
         try:
             res = run_element(symbol, root=args.root, settings=settings, progress=progress)

@@ -28,8 +28,10 @@ of the protocol cell; ``dE(delta) = E(delta) - E(0)``):
 * ``method_spread_mev``: the largest, over delta, of the spread (max - min over all occupation
   methods, tetrahedron included) of ``dE_band(delta)`` (meV per displaced atom).
 * ``dos_ef_tetra_per_atom``: the density of states at the tetrahedron-method E_F by linear
-  tetrahedra (states/eV/atom, both spins, no broadening): the reference DOS descriptor. NaN when
-  the full k-mesh is unknown.
+  tetrahedra (states/eV/atom, both spins, no broadening): the reference DOS descriptor. Taken from
+  the curves' ``dos_at_fermi`` block (non-self-consistent dense meshes of the primitive cell, the
+  densest mesh) when present, else from the protocol cell's delta = 0 mesh; NaN when the full
+  k-mesh is unknown.
 * ``dos_ef_gauss_per_atom``: the Gaussian-broadened alternative,
   ``g(E_F) = deg sum_k w_k sum_n exp(-((e_kn - E_F)/sigma)^2) / (sqrt(pi) sigma) / N_at``
   (states/eV/atom); on a coarse mesh it depends on sigma and the mesh far more than the
@@ -161,6 +163,10 @@ def descriptors_from_curves(curves: dict[str, Any], *, method: str = "gaussian",
         dos = float(np.gradient(n_g, s)[i0])
         dmu = float(np.gradient(band_sum, s)[i0])
     (_c1, _c2, _c3), rough_fs = _polyfit_through_origin(s, band_sum - band_sum[i0], 3)
+    dense = curves.get("dos_at_fermi")
+    if dense:  # the converged dense-mesh values of the primitive cell (already per atom)
+        dos_tetra = float(dense["dos_ef_tetra_per_atom"][-1]) * n_atoms
+        dos = float(dense["dos_ef_gauss_per_atom"][-1]) * n_atoms
     return {
         "disp_slope_ev_per_a": float(slope),
         "disp_stiffness_ev_per_a2": float(2.0 * quad),
@@ -250,9 +256,70 @@ def _rank_rows(a: NDArray[np.float64]) -> NDArray[np.float64]:
     return rankdata(a, axis=1)
 
 
+def _residual_rows(a: NDArray[np.float64], z: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Residuals of each row of ``a`` after a least-squares line in the matching row of ``z``."""
+    zc = z - z.mean(axis=1, keepdims=True)
+    ac = a - a.mean(axis=1, keepdims=True)
+    den = (zc * zc).sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        beta = np.where(den > 0, (zc * ac).sum(axis=1, keepdims=True) / den, 0.0)
+    return ac - beta * zc
+
+
+def partial_spearman(x: ArrayLike, y: ArrayLike, z: ArrayLike) -> tuple[float, float]:
+    """Partial rank correlation of ``x`` and ``y`` controlling for ``z``, and its two-sided p-value.
+
+    The ranks of ``x`` and ``y`` are each regressed linearly on the ranks of ``z``; the result is the
+    Pearson correlation of the residuals, tested with a t statistic on ``n - 3`` degrees of freedom.
+    NaN when fewer than 4 points or a residual is constant.
+    """
+    from scipy.stats import rankdata
+    from scipy.stats import t as student_t
+
+    xa, ya, za = (np.asarray(v, dtype=np.float64) for v in (x, y, z))
+    n = len(xa)
+    if n < 4 or not (len(ya) == len(za) == n):
+        return float("nan"), float("nan")
+    rx, ry, rz = (rankdata(v)[None, :] for v in (xa, ya, za))
+    r = float(_pearson_rows(_residual_rows(rx, rz), _residual_rows(ry, rz))[0])
+    if not np.isfinite(r):
+        return float("nan"), float("nan")
+    r = float(np.clip(r, -1.0, 1.0))
+    dof = n - 3
+    if abs(r) >= 1.0:
+        return r, 0.0
+    tstat = r * math.sqrt(dof / (1.0 - r * r))
+    return r, float(2.0 * student_t.sf(abs(tstat), dof))
+
+
+def correlation_caveats(errors_df: pd.DataFrame) -> list[str]:
+    """Warnings a reader needs beside correlations computed from ``errors_df`` (one line each).
+
+    * every element was sampled at a single temperature, and the temperatures differ between
+      elements: any error-descriptor correlation may be carried by the sampling temperature;
+    * fewer than 10 elements: intervals are wide and p-values unreliable.
+    """
+    out: list[str] = []
+    if not {"element", "temperature"} <= set(errors_df.columns):
+        return out
+    temps = errors_df[errors_df["temperature"].astype(str) != "all"][["element", "temperature"]].drop_duplicates()
+    per_element = temps.groupby("element")["temperature"].nunique()
+    if len(per_element) and int(per_element.max()) == 1 and temps["temperature"].nunique() > 1:
+        out.append(
+            "Each element was sampled at one temperature, and the temperatures differ between elements "
+            f"({temps['temperature'].nunique()} distinct values): errors grow with temperature, so a correlation "
+            "with a descriptor may be carried by the sampling temperature. Read the partial correlation "
+            "(temperature held fixed) and the relative errors."
+        )
+    n_el = int(errors_df["element"].nunique())
+    if 0 < n_el < 10:
+        out.append(f"Only {n_el} elements: bootstrap intervals are wide and p-values unreliable.")
+    return out
+
+
 def correlate(descriptors_df: pd.DataFrame, errors_df: pd.DataFrame, *, metrics: Sequence[str] | None = None,
               temperature: str | None = "all", n_boot: int = 2000, ci: float = 0.95, seed: int = 0,
-              min_elements: int = 4) -> pd.DataFrame:
+              min_elements: int = 4, covariate: pd.Series | None = None) -> pd.DataFrame:
     """Correlation of every descriptor with every model's per-element error.
 
     Args:
@@ -266,6 +333,9 @@ def correlate(descriptors_df: pd.DataFrame, errors_df: pd.DataFrame, *, metrics:
         ci: confidence level of the percentile bootstrap interval.
         seed: seed of the bootstrap generator (results are reproducible).
         min_elements: fewer paired elements than this give NaN statistics.
+        covariate: per-element control variable (index ``element``), for example the sampling
+            temperature; adds the partial rank correlation holding it fixed
+            (:func:`partial_spearman`) with its bootstrap interval and adjusted p-values.
 
     Returns:
         One row per (descriptor, model, metric) with columns ``descriptor``, ``model``,
@@ -273,7 +343,9 @@ def correlate(descriptors_df: pd.DataFrame, errors_df: pd.DataFrame, *, metrics:
         ``pearson_ci_high``, ``spearman_r``, ``spearman_p``, ``spearman_ci_low``,
         ``spearman_ci_high``, and the p-values adjusted across every row of the table (the
         family of tests run together): ``pearson_p_holm``, ``pearson_p_bh``, ``spearman_p_holm``,
-        ``spearman_p_bh`` (:func:`adjust_p_values`).
+        ``spearman_p_bh`` (:func:`adjust_p_values`). With ``covariate``: ``partial_spearman_r``,
+        ``partial_spearman_p``, ``partial_spearman_ci_low``, ``partial_spearman_ci_high``,
+        ``partial_spearman_p_holm``, ``partial_spearman_p_bh``.
     """
     from scipy.stats import pearsonr, spearmanr
 
@@ -321,13 +393,30 @@ def correlate(descriptors_df: pd.DataFrame, errors_df: pd.DataFrame, *, metrics:
                         spearman_ci_low=float(np.nanquantile(boot_s, alpha)),
                         spearman_ci_high=float(np.nanquantile(boot_s, 1 - alpha)),
                     )
+                if covariate is not None:
+                    z_all = pd.to_numeric(covariate.reindex(x_all[ok].index), errors="coerce").to_numpy(dtype=np.float64)
+                    pstats = dict.fromkeys(["partial_spearman_r", "partial_spearman_p", "partial_spearman_ci_low",
+                                            "partial_spearman_ci_high"], np.nan)
+                    if len(x) >= max(min_elements, 4) and np.isfinite(z_all).all() and np.ptp(x) > 0 and np.ptp(y) > 0:
+                        r_p, p_p = partial_spearman(x, y, z_all)
+                        idx = rng.integers(0, len(x), size=(n_boot, len(x)))
+                        rx, ry, rz = _rank_rows(x[idx]), _rank_rows(y[idx]), _rank_rows(z_all[idx])
+                        boot = _pearson_rows(_residual_rows(rx, rz), _residual_rows(ry, rz))
+                        pstats.update(partial_spearman_r=r_p, partial_spearman_p=p_p,
+                                      partial_spearman_ci_low=float(np.nanquantile(boot, alpha)),
+                                      partial_spearman_ci_high=float(np.nanquantile(boot, 1 - alpha)))
+                    stats.update(pstats)
                 row.update(stats)
                 rows.append(row)
     columns = ["descriptor", "model", "metric", "n", "pearson_r", "pearson_p", "pearson_ci_low", "pearson_ci_high",
                "spearman_r", "spearman_p", "spearman_ci_low", "spearman_ci_high"]
+    stats_names = ["pearson", "spearman"]
+    if covariate is not None:
+        columns += ["partial_spearman_r", "partial_spearman_p", "partial_spearman_ci_low", "partial_spearman_ci_high"]
+        stats_names.append("partial_spearman")
     out = pd.DataFrame(rows, columns=columns)
     # every (descriptor, model, metric) row is one test of the same family: adjust across all of them
-    for stat in ("pearson", "spearman"):
+    for stat in stats_names:
         out[f"{stat}_p_holm"] = adjust_p_values(out[f"{stat}_p"].to_numpy(), method="holm")
         out[f"{stat}_p_bh"] = adjust_p_values(out[f"{stat}_p"].to_numpy(), method="bh")
     return out

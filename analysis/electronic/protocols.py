@@ -69,10 +69,10 @@ SCHEMA_VERSION = 1
 
 
 SETTINGS: dict[str, Any] = {
-    "version": 2,
+    "version": 3,
     "mode": "pw",
-    "ecut_ev": 300.0,
-    "kpt_density": 2.5,
+    "ecut_ev": 350,
+    "kpt_density": 3.0,
     "xc": "PBE",
     "smearing": "fermi-dirac",
     "width_ev": 0.1,
@@ -81,6 +81,7 @@ SETTINGS: dict[str, Any] = {
     "empty_bands": 8,
     "spin_polarized": ["Fe", "Co", "Ni"],
     "initial_magmom": {"Fe": 3.0, "Co": 2.0, "Ni": 1.0},
+    "setups": {"Ni": "10"},
     "symmetry": "time-reversal",
     "n_atoms": 2,
     "displaced_atom": 0,
@@ -89,6 +90,9 @@ SETTINGS: dict[str, Any] = {
     "analysis_sigma_ev": 0.1,
     "mp_order": 1,
     "fermi_shifts_ev": [round(-0.5 + 0.025 * i, 3) for i in range(41)],
+    "volume": "eos",
+    "forces": True,
+    "dos_kpt_densities": [6.0, 10.0],
 }
 
 """Default (versioned) settings of the electronic protocols; change ``version`` with any edit.
@@ -98,6 +102,15 @@ band count is capped by the setups' bound partial waves, which for the alkali an
 metals leaves the highest band below E_F at some k-points; eight empty bands cover
 E_F + 0.5 eV (the Fermi-shift window) for every Metal-43 element in the 2-4 atom cells
 (``bands_cover_shifts`` in each curves file records the check).
+
+Version 3 computes at the frames' reference state (:mod:`analysis.electronic.reference_state`):
+``volume`` 'eos' takes the PBE V0 (and c/a) of the frames' equation-of-state fit; ``ecut_ev``,
+``smearing``, ``width_ev``, ``setups`` (Ni.10) and the spin treatment equal the default tier's frame
+settings (a test checks it); ``kpt_density`` 3.0 Å is the frames' k-point density, whose
+convergence for the curves ``docs/descriptors.md`` shows for Na, Ni and Pt. ``forces`` keeps the
+forces of every SCF beside its energy. ``dos_kpt_densities``: the non-self-consistent meshes of the
+density of states at E_F (tetrahedron method, one-atom primitive cell, full symmetry; the densest
+is the value used, the others show its convergence).
 """
 
 
@@ -107,17 +120,19 @@ METHODS: tuple[str, ...] = sm.METHODS
 # ============================================================================ GPAW protocols
 
 
-def protocol_cell(symbol: str, settings: dict[str, Any] | None = None, *, volume_per_atom: float | None = None) -> Any:
+def protocol_cell(symbol: str, settings: dict[str, Any] | None = None, *, volume_per_atom: float | None = None,
+                  covera: float | None = None) -> Any:
     """The small cell (2-4 atoms) of ``symbol``'s Metal-43 phase used by protocol (a).
 
-    One-atom primitive cells (fcc, bcc, simple hexagonal) are doubled along a1 (2 atoms); hcp
-    (2), omega-Ti (3) and alpha-Ga (4) keep their primitive cells. The structure builder is
-    :func:`analysis.reference.gpaw_calc.primitive_cell` at ASE's reference volume unless given.
+    One-atom primitive cells (fcc, bcc, alpha-Hg) are doubled along a1 (2 atoms); hcp (2),
+    omega-Ti (3) and alpha-Ga (4) keep their primitive cells. The structure builder is
+    :func:`analysis.reference.gpaw_calc.primitive_cell` (the frames' phase) at ``volume_per_atom``
+    and ``covera`` (default: the builder's guesses; :func:`run_element` passes the reference state).
     """
     from analysis.reference.gpaw_calc import primitive_cell
 
     settings = settings or SETTINGS
-    prim = primitive_cell(symbol, volume_per_atom)
+    prim = primitive_cell(symbol, volume_per_atom, covera=covera)
     target = int(settings.get("n_atoms", 2))
     reps = (1, 1, 1)
     if len(prim) == 1:
@@ -152,7 +167,8 @@ def structure_hash(symbol: str, atoms: Any, settings: dict[str, Any]) -> str:
 
 def _scf_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """The settings that change an SCF result (analysis-only keys excluded)."""
-    skip = {"deltas_a", "analysis_sigma_ev", "mp_order", "fermi_shifts_ev", "n_atoms", "displaced_atom", "direction"}
+    skip = {"deltas_a", "analysis_sigma_ev", "mp_order", "fermi_shifts_ev", "n_atoms", "displaced_atom", "direction",
+            "volume", "forces", "dos_kpt_densities"}
     return {k: v for k, v in settings.items() if k not in skip}
 
 
@@ -240,6 +256,7 @@ def run_scf(symbol: str, atoms: Any, settings: dict[str, Any], directory: Path, 
         work.calc = calc
         start, cpu0 = time.perf_counter(), time.process_time()
         energy = float(work.get_potential_energy())
+        forces = np.asarray(work.get_forces(), dtype=np.float64) if settings.get("forces") else None
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
     nspin = int(calc.get_number_of_spins())
     nibz = len(calc.get_ibz_k_points())
@@ -264,6 +281,7 @@ def run_scf(symbol: str, atoms: Any, settings: dict[str, Any], directory: Path, 
         "cell": work.cell.array.tolist(),
         "positions": work.positions.tolist(),
         "energy_ev": energy,
+        "forces_ev_per_a": None if forces is None else forces.tolist(),
         "magmom": magmom,
         "wall_s": wall,
         "cpu_s": cpu,
@@ -321,6 +339,13 @@ def curves_from_eigenvalues(steps: Sequence[tuple[float, Eigenvalues, dict[str, 
         "magmom": [float(m.get("magmom", 0.0)) for _, _, m in steps],
         "methods": {},
     }
+    if all(m.get("forces_ev_per_a") is not None for _, _, m in steps):
+        atom = int(settings["displaced_atom"])
+        d = np.asarray(settings["direction"], dtype=np.float64)
+        d = d / np.linalg.norm(d)
+        f = np.array([m["forces_ev_per_a"][atom] for _, _, m in steps], dtype=np.float64)
+        disp["force_displaced_ev_per_a"] = f.tolist()
+        disp["force_along_direction_ev_per_a"] = (f @ d).tolist()
     for method in METHODS:
         rows = [ev.band_energy(method, sigma, order=order) for _, ev, _ in steps]  # type: ignore[arg-type]
         disp["methods"][method] = {
@@ -381,14 +406,22 @@ def run_element(symbol: str, *, root: str | Path | None = None, settings: dict[s
         symbol: chemical symbol (a Metal-43 element).
         root: data root; results go to ``<root>/electronic`` (default: the user data dir).
         settings: protocol settings (default :data:`SETTINGS`).
-        volume_per_atom: volume per atom in Å^3 (default: ASE's reference data through
-            :func:`analysis.reference.gpaw_calc.phase`); recorded in the curves file.
+        volume_per_atom: volume per atom in Å^3; default: with ``settings["volume"] == "eos"`` the
+            PBE V0 and c/a of the frames' fit (:func:`analysis.electronic.reference_state.reference_state`),
+            else the structure builder's guess. Recorded in the curves file.
         progress: called with a one-line message after each SCF.
     """
     settings = dict(settings or SETTINGS)
     directory = _electronic_dir(Path(root) if root is not None else None)
     directory.mkdir(parents=True, exist_ok=True)
-    base = protocol_cell(symbol, settings, volume_per_atom=volume_per_atom)
+    state = None
+    covera = None
+    if volume_per_atom is None and settings.get("volume") == "eos":
+        from analysis.electronic.reference_state import reference_state
+
+        state = reference_state(symbol)
+        volume_per_atom, covera = state.volume_per_atom_a3, state.covera
+    base = protocol_cell(symbol, settings, volume_per_atom=volume_per_atom, covera=covera)
     start = time.perf_counter()
     steps = []
     computed = cached = 0
@@ -407,6 +440,10 @@ def run_element(symbol: str, *, root: str | Path | None = None, settings: dict[s
             progress(f"{symbol} delta={delta:.3f} Å {'cached' if meta.get('cached') else 'computed'} "
                      f"E={meta['energy_ev']:.5f} eV wall={meta['wall_s']:.1f} s")
     curves = curves_from_eigenvalues(steps, settings)
+    dos = None
+    if settings.get("dos_kpt_densities"):
+        dos = dos_at_fermi_converged(symbol, settings, directory, volume_per_atom=volume_per_atom, covera=covera,
+                                     progress=progress)
     curves.update({
         "element": symbol,
         "settings": settings,
@@ -420,11 +457,119 @@ def run_element(symbol: str, *, root: str | Path | None = None, settings: dict[s
         "spin_polarized": bool(steps[0][1].eigs.shape[0] == 2),
         "cell": steps[0][2]["cell"],
         "volume_per_atom_a3": float(base.get_volume() / len(base)),
-        "volume_source": "given" if volume_per_atom else "ASE reference data (analysis.reference.gpaw_calc.phase().volume_guess)",
+        "volume_source": ("PBE V0 of the frames' equation of state (analysis/data/eos.json)" if state is not None
+                          else "given" if volume_per_atom else
+                          "ASE reference data (analysis.reference.gpaw_calc.phase().volume_guess)"),
+        "reference_state": None if state is None else state.as_dict(),
+        "dos_at_fermi": dos,
         "gpaw_version": steps[0][2].get("gpaw_version", "unknown"),
     })
     _write_json(directory / f"curves_{symbol}.json", curves)
     return ElementResult(symbol, curves, computed, cached, time.perf_counter() - start, walls)
+
+
+def dos_at_fermi_converged(symbol: str, settings: dict[str, Any], directory: Path, *,
+                           volume_per_atom: float | None, covera: float | None,
+                           progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Density of states at E_F per atom on increasingly dense meshes (tetrahedron; Gaussian as alternative).
+
+    One self-consistent SCF of the one-atom (or primitive) cell with the full point group at
+    ``kpt_density``, then one non-self-consistent calculation per density of
+    ``dos_kpt_densities``. Each mesh's eigenvalues are cached like an SCF (``<hash>.npz`` +
+    ``.json``), so a rerun computes nothing twice.
+
+    Returns:
+        JSON-ready dict: ``densities``, ``meshes``, ``n_ibz_kpts``, ``fermi_level_tetra_ev``,
+        ``dos_ef_tetra_per_atom`` and ``dos_ef_gauss_per_atom`` (states/eV/atom, both spins; Gaussian
+        with ``analysis_sigma_ev``), one entry per density, and ``value_per_atom`` (the densest).
+    """
+    from analysis.reference.gpaw_calc import kpoint_mesh, primitive_cell
+
+    prim = primitive_cell(symbol, volume_per_atom, covera=covera)
+    n_atoms = len(prim)
+    sigma = float(settings["analysis_sigma_ev"])
+    out: dict[str, Any] = {"densities": [], "meshes": [], "n_ibz_kpts": [], "fermi_level_tetra_ev": [],
+                           "dos_ef_tetra_per_atom": [], "dos_ef_gauss_per_atom": [], "wall_s": [],
+                           "cell": prim.cell.array.tolist(), "n_atoms": n_atoms,
+                           "units": "states/eV/atom, both spins"}
+    scf_settings = {**settings, "symmetry": "full", "forces": False}
+    calc = None
+    for density in settings["dos_kpt_densities"]:
+        mesh = kpoint_mesh(prim, float(density))
+        key = structure_hash(symbol, prim, {**scf_settings, "dos_mesh": list(mesh)})
+        ev = load_scf(directory, key)
+        if ev is None:
+            if calc is None:
+                calc = _dos_ground_state(symbol, prim, scf_settings)
+            ev = _non_scf_mesh(calc, prim, mesh, scf_settings, directory, key, symbol)
+        meta = json.loads((directory / f"{key}.json").read_text())
+        ef = sm.fermi_level(ev.eigs, ev.weights, ev.n_electrons, method="tetrahedron", mesh=ev.mesh,
+                            reciprocal_cell=ev.reciprocal_cell, bz_to_ibz=ev.bz_to_ibz)
+        dos_t = sm.dos_tetrahedron(ev.eigs, ef, mesh=ev.mesh, reciprocal_cell=ev.reciprocal_cell,  # type: ignore[arg-type]
+                                   bz_to_ibz=ev.bz_to_ibz)
+        ef_g = sm.fermi_level(ev.eigs, ev.weights, ev.n_electrons, method="gaussian", sigma_ev=sigma)
+        from analysis.electronic.descriptors import dos_at_fermi
+
+        dos_g = dos_at_fermi(ev.eigs, ev.weights, ef_g, sigma_ev=sigma)
+        out["densities"].append(float(density))
+        out["meshes"].append(list(mesh))
+        out["n_ibz_kpts"].append(int(ev.eigs.shape[1]))
+        out["fermi_level_tetra_ev"].append(float(ef))
+        out["dos_ef_tetra_per_atom"].append(float(dos_t) / n_atoms)
+        out["dos_ef_gauss_per_atom"].append(float(dos_g) / n_atoms)
+        out["wall_s"].append(float(meta.get("wall_s", float("nan"))))
+        if progress:
+            progress(f"{symbol} DOS mesh {mesh}: {dos_t / n_atoms:.3f} states/eV/atom (tetrahedron)")
+    out["value_per_atom"] = out["dos_ef_tetra_per_atom"][-1]
+    return out
+
+
+def _dos_ground_state(symbol: str, prim: Any, settings: dict[str, Any]) -> Any:
+    """The converged GPAW calculator of the primitive cell (full symmetry) for the DOS meshes."""
+    from analysis.reference.gpaw_calc import limit_threads, make_calculator
+
+    work = prim.copy()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    with limit_threads():
+        calc = make_calculator(work, _scf_settings(settings))
+        work.calc = calc
+        work.get_potential_energy()
+    return calc
+
+
+def _non_scf_mesh(calc: Any, prim: Any, mesh: tuple[int, int, int], settings: dict[str, Any], directory: Path,
+                  key: str, symbol: str) -> Eigenvalues:
+    """Eigenvalues on ``mesh`` from the converged density of ``calc`` (GPAW ``fixed_density``), cached under ``key``."""
+    from analysis.reference.gpaw_calc import limit_threads
+
+    start, cpu0 = time.perf_counter(), time.process_time()
+    with limit_threads():
+        nc = calc.fixed_density(kpts={"size": list(mesh)}, symmetry={}, nbands=-int(settings.get("empty_bands", 8)),
+                                convergence={"bands": "occupied"}, txt=None)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
+    nspin = int(nc.get_number_of_spins())
+    nibz = len(nc.get_ibz_k_points())
+    eigs = np.array([[nc.get_eigenvalues(kpt=k, spin=s) for k in range(nibz)] for s in range(nspin)])
+    kd = nc.wfs.kd
+    arrays = {
+        "eigs": eigs.astype(np.float32),
+        "weights": np.asarray(nc.get_k_point_weights(), dtype=np.float64),
+        "n_electrons": np.float64(nc.get_number_of_electrons()),
+        "efermi": np.float64(nc.get_fermi_level()),
+        "mesh": np.asarray(kd.N_c, dtype=np.int64),
+        "bz_to_ibz": np.asarray(kd.bz2ibz_k, dtype=np.int32),
+        "reciprocal_cell": np.asarray(prim.cell.reciprocal(), dtype=np.float64),
+        "ibz_kpts": np.asarray(nc.get_ibz_k_points(), dtype=np.float64),
+    }
+    meta = {"key": key, "element": symbol, "kind": "dos-non-scf", "settings": _scf_settings(settings),
+            "mesh": list(mesh), "n_atoms": len(prim), "cell": prim.cell.array.tolist(), "wall_s": wall, "cpu_s": cpu,
+            "n_ibz_kpts": nibz, "n_bands": int(eigs.shape[2]), "gpaw_version": _gpaw_version()}
+    directory.mkdir(parents=True, exist_ok=True)
+    _save_npz(directory / f"{key}.npz", arrays)
+    _write_json(directory / f"{key}.json", meta)
+    ev = load_scf(directory, key)
+    assert ev is not None
+    return ev
 
 
 # ============================================================================ loader

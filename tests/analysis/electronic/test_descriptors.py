@@ -208,3 +208,64 @@ def test_adjusted_p_values_match_statsmodels_definitions() -> None:
     assert np.all(holm[:4] >= bh[:4])
     with pytest.raises(ValueError, match="method"):
         ds.adjust_p_values(p, method="bonf")
+
+
+# --------------------------------------------------------------------------- partial correlation
+def _rank(v: np.ndarray) -> np.ndarray:
+    from scipy.stats import rankdata
+
+    return rankdata(v)
+
+
+def test_partial_spearman_matches_the_first_order_partial_correlation_formula() -> None:
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=40)
+    x = z + 0.5 * rng.normal(size=40)
+    y = 0.8 * z + 0.3 * x + 0.5 * rng.normal(size=40)
+    r, p = ds.partial_spearman(x, y, z)
+    rx, ry, rz = _rank(x), _rank(y), _rank(z)
+    c = np.corrcoef([rx, ry, rz])
+    expected = (c[0, 1] - c[0, 2] * c[1, 2]) / math.sqrt((1 - c[0, 2] ** 2) * (1 - c[1, 2] ** 2))
+    assert r == pytest.approx(expected, abs=1e-12)
+    assert 0.0 < p < 1.0
+
+
+def test_a_correlation_carried_by_the_covariate_vanishes_when_it_is_held_fixed() -> None:
+    # x and y both follow the temperature z and share nothing else: rank correlation high,
+    # partial correlation near zero and not significant
+    rng = np.random.default_rng(7)
+    z = np.linspace(300, 3000, 400)
+    x = z / 1000 + 0.2 * rng.normal(size=400)
+    y = z / 10 + 20 * rng.normal(size=400)
+    from scipy.stats import spearmanr
+
+    assert spearmanr(x, y).statistic > 0.7
+    r, p = ds.partial_spearman(x, y, z)
+    assert abs(r) < 0.15  # sampling error of r at n = 400 is about 0.05
+
+
+def test_correlate_adds_partial_columns_and_adjusts_them() -> None:
+    rng = np.random.default_rng(11)
+    elements = [f"E{i}" for i in range(30)]
+    temps = pd.Series(np.linspace(300, 2500, 30), index=elements)
+    desc = pd.DataFrame({"element": elements, "d": temps.to_numpy() / 100 + rng.normal(size=30)})
+    err = pd.DataFrame({"element": elements, "model": "m", "force_rmse_mev_per_a": temps.to_numpy() / 10 + 30 * rng.normal(size=30)})
+    out = ds.correlate(desc, err, metrics=["force_rmse_mev_per_a"], temperature=None, n_boot=200, covariate=temps)
+    row = out.iloc[0]
+    r, p = ds.partial_spearman(desc["d"], err["force_rmse_mev_per_a"], temps)
+    assert row["partial_spearman_r"] == pytest.approx(r)
+    assert row["partial_spearman_p"] == pytest.approx(p)
+    assert row["partial_spearman_ci_low"] <= r <= row["partial_spearman_ci_high"]
+    assert row["partial_spearman_p_holm"] == pytest.approx(min(1.0, p))  # one test: no adjustment
+    assert abs(row["partial_spearman_r"]) < abs(row["spearman_r"])
+    assert "partial_spearman_r" not in ds.correlate(desc, err, metrics=["force_rmse_mev_per_a"], temperature=None, n_boot=50).columns
+
+
+def test_caveat_when_every_element_has_one_distinct_sampling_temperature() -> None:
+    one_t = pd.DataFrame({"element": ["Cu", "Cu", "Al", "Al"], "temperature": ["1630", "all", "1120", "all"]})
+    caveats = ds.correlation_caveats(one_t)
+    assert any("one temperature" in c for c in caveats)
+    assert any("Only 2 elements" in c for c in caveats)
+    two_t = pd.DataFrame({"element": ["Cu", "Cu", "Al", "Al"] * 3,
+                          "temperature": ["300", "1630", "300", "1120"] * 3})
+    assert not any("one temperature" in c for c in ds.correlation_caveats(two_t))

@@ -1,0 +1,44 @@
+"""The electronic protocols describe the crystal the frames sample: same phase, volume, setups and settings."""
+from __future__ import annotations
+
+import pytest
+import spglib
+
+from analysis import load_dataset
+from analysis.core.elements import METAL43
+from analysis.electronic import protocols as pr
+from analysis.electronic.reference_state import DFT_KEYS_FROM_FRAMES, frames_dft, reference_state
+
+
+def test_protocol_settings_take_the_frames_setups_cutoff_smearing_and_spin() -> None:
+    frames = frames_dft()
+    for key in DFT_KEYS_FROM_FRAMES:
+        assert pr.SETTINGS[key] == frames[key], key
+    assert pr.SETTINGS["setups"]["Ni"] == "10"
+    assert pr.SETTINGS["volume"] == "eos"
+
+
+@pytest.fixture(scope="module")
+def frame_volumes() -> dict[str, float]:
+    ds = load_dataset("metal43-gpaw")
+    out: dict[str, float] = {}
+    for atoms in ds.frames:
+        out.setdefault(atoms.get_chemical_symbols()[0], atoms.get_volume() / len(atoms))
+    return out
+
+
+@pytest.mark.parametrize("symbol", METAL43)
+def test_protocol_cell_has_the_frames_volume_and_the_built_space_group(symbol: str, frame_volumes: dict[str, float]) -> None:
+    state = reference_state(symbol)
+    cell = pr.protocol_cell(symbol, volume_per_atom=state.volume_per_atom_a3, covera=state.covera)
+    assert cell.get_volume() / len(cell) == pytest.approx(frame_volumes[symbol], rel=1e-6)
+    sg = spglib.get_spacegroup((cell.cell.array, cell.get_scaled_positions(), cell.numbers), symprec=1e-3)
+    assert sg.split()[0] == state.space_group
+
+
+def test_substitute_phases_keep_the_listed_entry_beside_the_built_one() -> None:
+    hg, mn = reference_state("Hg"), reference_state("Mn")
+    assert (hg.space_group, hg.listed_space_group, hg.prototype) == ("R-3m", "P6/mmm", "alpha-Hg")
+    assert (mn.space_group, mn.listed_space_group, mn.spin_polarized) == ("Im-3m", "I-43m", False)
+    assert hg.note and mn.note
+    assert reference_state("Ni").setup == "10" and reference_state("Ni").spin_polarized
