@@ -10,6 +10,7 @@ from dash import Input, Output, State, callback, dcc, html
 
 from analysis.core import elements
 from analysis import views
+from analysis.views.element import computed_as
 from components import ids
 from components.curves import curves_from_electronic, eigenvalue_sum_curve
 from components.eos import eos_figure
@@ -57,6 +58,11 @@ def metal43_card(symbol: str) -> html.Div:
     items = [("mp-id", row.mp_id), ("space group", row.space_group), ("AIMD temperatures", temps), ("POTCAR", row.potcar)]
     if row.note:
         items.append(("note", row.note))
+    from analysis.reference.gpaw_calc import phase
+
+    built = phase(symbol)
+    if built.space_group != row.space_group:
+        items.append(("built here", f"{built.space_group} ({built.prototype}) instead: {built.note}"))
     return key_value_card("Metal-43 table", items, id=ids.ELEMENT_ROW)
 
 
@@ -103,9 +109,11 @@ def curves_panel(symbol: str, methods: list[str] | None, *, present: bool = Fals
     else:
         raw = views.load_curves(symbol) or {}
         origin = raw.get("source") or f"GPAW {raw.get('gpaw_version', '?')}"
-        message = html.P(f"Source: {origin}; analysis smearing σ = {raw.get('sigma_ev', '?')} eV, Methfessel-Paxton order "
-                         f"{raw.get('mp_order', '?')}; {raw.get('n_atoms', '?')}-atom cell, k-mesh {raw.get('kpts_mesh', '?')}.",
-                         className="hint")
+        message = html.Div([
+            html.P(f"Source: {origin}; analysis smearing σ = {raw.get('sigma_ev', '?')} eV, Methfessel-Paxton order "
+                   f"{raw.get('mp_order', '?')}.", className="hint"),
+            html.Ul([html.Li(f"{label}: {value}") for label, value in computed_as(symbol, raw)], className="hint computed-as"),
+        ])
     shown = [m for m in methods if m in all_methods] if methods else all_methods
     disp, fermi = (presentation_style(f, present) for f in curve_figures(symbol, shown))
     return html.Div(

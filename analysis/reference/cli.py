@@ -40,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plan", action="store_true", help="print the element order and frame counts, compute nothing")
     parser.add_argument("--log", type=Path, help="also append the progress log to this file")
     parser.add_argument("--retry-failed", action="store_true", help="try again the frames whose DFT failed before")
+    parser.add_argument("--check-eos", action="store_true",
+                        help="print the equation-of-state fits flagged (B' outside [2, 8], large residual), compute nothing")
+    parser.add_argument("--refit-eos", action="store_true",
+                        help="with --check-eos: refit flagged fits with a wider, denser scan (stored beside the original)")
     args = parser.parse_args(argv)
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if args.log:
@@ -53,6 +57,20 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     out = args.out or (data_dir() if args.tier == "ci" else default_data_dir())
     eos_path = args.eos or (out / "eos.json" if args.tier == "ci" else DEFAULT_EOS_PATH)
+    if args.check_eos:
+        from analysis.reference.eos_fit import check_eos, load_eos_table
+
+        flags = check_eos(eos_path, settings, refit=args.refit_eos)
+        entries = load_eos_table(eos_path)["entries"]
+        for symbol, why in flags.items():
+            if why:
+                refit = entries[f"{settings.eos_hash_of(symbol)}/{symbol}"].get("refit")
+                extra = (f"; refit: V0 {refit['V0_A3_per_atom']:.3f} Å^3/atom, B0 {refit['B0_GPa']:.1f} GPa, "
+                         f"B' {refit['Bprime']:.2f}" + (f" (still {'; '.join(refit['flags'])})" if refit["flags"] else "")
+                         if refit else "")
+                print(f"{symbol}: {'; '.join(why)}{extra}")
+        print(f"{sum(bool(v) for v in flags.values())} of {len(flags)} fits flagged")
+        return 0
     if args.plan:
         build = build_dir(out, settings)
         measured = dft_seconds_per_frame(build / "timings.jsonl")

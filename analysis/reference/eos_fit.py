@@ -142,3 +142,87 @@ def eos_for(symbol: str, settings: TierSettings, path: Path, *, timings: Path | 
         _append_jsonl(timings, {"stage": "eos", "element": symbol, "wall_s": round(t.wall_s, 2), "cpu_s": round(t.cpu_s, 2), "finished": _now()})
     log.info("%s: V0 %.3f Å^3/atom, B0 %.1f GPa, B' %.2f (%.0f s)", symbol, result["V0_A3_per_atom"], result["B0_GPa"], result["Bprime"], t.wall_s)
     return result
+
+
+# --------------------------------------------------------------------------- EOS quality
+BPRIME_RANGE = (2.0, 8.0)
+"""Plausible B' of an elemental metal; outside it the fit is flagged (the scan cannot pin the curvature's change)."""
+
+MAX_RESIDUAL_MEV = 0.5
+"""Largest RMS residual (meV/atom) of the Birch-Murnaghan fit before it is flagged."""
+
+REFIT_SCAN = {"n_points": 11, "strain_range": 0.12, "kpt_density": 6.0}
+"""The wider, denser scan of a flagged fit: more points over +-12 % with a denser k-mesh."""
+
+
+def fit_residual_mev(entry: dict[str, Any]) -> float:
+    """RMS residual (meV/atom) of an EOS entry's fit over its scanned points."""
+    from analysis.reference.eos import birch_murnaghan
+
+    v = np.asarray(entry["volumes_A3_per_atom"], dtype=np.float64)
+    e = np.asarray(entry["energies_eV_per_atom"], dtype=np.float64)
+    fit = birch_murnaghan(v, entry["E0_eV_per_atom"], entry["V0_A3_per_atom"], entry["B0_GPa"], entry["Bprime"])
+    return float(1e3 * np.sqrt(np.mean((e - fit) ** 2)))
+
+
+def eos_flags(entry: dict[str, Any]) -> list[str]:
+    """Why an EOS fit is doubtful (empty when it is not): B' outside :data:`BPRIME_RANGE`, large residual."""
+    flags = []
+    bp = float(entry["Bprime"])
+    if not BPRIME_RANGE[0] <= bp <= BPRIME_RANGE[1]:
+        flags.append(f"B' = {bp:.2f} outside [{BPRIME_RANGE[0]:g}, {BPRIME_RANGE[1]:g}]")
+    res = fit_residual_mev(entry)
+    if res > MAX_RESIDUAL_MEV:
+        flags.append(f"fit residual {res:.2f} meV/atom > {MAX_RESIDUAL_MEV:g}")
+    return flags
+
+
+def refit_eos(symbol: str, entry: dict[str, Any], settings: TierSettings) -> dict[str, Any]:
+    """A wider, denser scan (:data:`REFIT_SCAN`) around a flagged fit's V0, fitted the same way.
+
+    The frames keep the volume of the original fit (they were sampled there); the refit records
+    how far V0, B0 and B' move, so a reader can judge the original.
+    """
+    from ase.eos import EquationOfState
+
+    v_centre = float(entry["V0_A3_per_atom"])
+    covera = entry.get("covera")
+    dft = {**settings.eos_dft, "kpt_density": REFIT_SCAN["kpt_density"]}
+    mesh = gpaw_calc.kpoint_mesh(gpaw_calc.primitive_cell(symbol, v_centre, covera=covera), REFIT_SCAN["kpt_density"])
+    dft["kpts"] = list(mesh)
+    strain = float(REFIT_SCAN["strain_range"])
+    volumes = [float(v) for v in v_centre * np.linspace(1 - strain, 1 + strain, int(REFIT_SCAN["n_points"]))]
+    energies, wall = [], 0.0
+    for v in volumes:
+        atoms = gpaw_calc.primitive_cell(symbol, v, covera=covera)
+        res = gpaw_calc.single_point(atoms, dft, forces=False)
+        wall += res.wall_s
+        energies.append(res.energy_ev / len(atoms))
+    eos = EquationOfState(volumes, energies, eos=settings.eos.get("eos", "birchmurnaghan"))
+    v0, e0, b0 = eos.fit(warn=False)
+    out = {"V0_A3_per_atom": float(v0), "E0_eV_per_atom": float(e0), "B0_GPa": float(b0 / units.GPa),
+           "Bprime": float(np.asarray(eos.eos_parameters)[2]), "volumes_A3_per_atom": volumes,
+           "energies_eV_per_atom": energies, "kpts_primitive": list(mesh), "scan": dict(REFIT_SCAN), "wall_s": round(wall, 2)}
+    out["residual_mev"] = fit_residual_mev(out)
+    out["flags"] = eos_flags(out)
+    return out
+
+
+def check_eos(path: Path, settings: TierSettings, *, refit: bool = False) -> dict[str, list[str]]:
+    """Flags of every fit of ``settings``' elements in ``path``; with ``refit``, flagged fits get a
+    :func:`refit_eos` stored beside them (``entry["refit"]``; the original numbers stay)."""
+    out = {}
+    for symbol in settings.elements:
+        key = f"{settings.eos_hash_of(symbol)}/{symbol}"
+        entry = load_eos_table(path)["entries"].get(key)
+        if entry is None:
+            continue
+        flags = eos_flags(entry)
+        out[symbol] = flags
+        if flags and refit and "refit" not in entry:
+            log.info("%s: %s; refitting with %s", symbol, "; ".join(flags), REFIT_SCAN)
+            result = refit_eos(symbol, entry, settings)
+            table = load_eos_table(path)
+            table["entries"][key] = {**table["entries"][key], "flags": flags, "refit": result}
+            atomic_write_json(path, table)
+    return out

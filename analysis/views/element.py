@@ -235,3 +235,65 @@ def load_curves(element: str) -> dict[str, Any] | None:
     from analysis.electronic.protocols import load_curves as load
 
     return load(element)
+
+
+def computed_as(element: str, curves: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """What the element's electronic curves were computed on, as (label, value) rows for the page and report.
+
+    Phase and space group as built (with the Metal-43 table's entry beside it where they differ,
+    as for Mn and Hg), volume, cell, displaced atom and direction, spin, setup, cutoff and k-mesh.
+    From the curves' ``reference_state`` when present (settings version 3), else from their stored
+    settings and cell; for curves from a user's VASP run, what its files say. Empty without curves.
+    """
+    import numpy as np
+
+    from analysis.core import elements
+    from analysis.reference.gpaw_calc import phase
+
+    if not curves:
+        return []
+    settings = curves.get("settings") or {}
+    state = curves.get("reference_state") or {}
+    rows: list[tuple[str, str]] = []
+    if curves.get("source") and not settings:
+        rows.append(("computed by", str(curves["source"])))
+    if elements.is_metal43(element) and not state:
+        rows.append(("structure", f"not recorded (curves from before the reference-state protocols; the frames use "
+                                  f"{phase(element).space_group}, the Metal-43 table lists {phase(element).listed_space_group})"))
+    elif elements.is_metal43(element):
+        ph = phase(element)
+        built = state.get("space_group") or ph.space_group
+        listed = state.get("listed_space_group") or ph.listed_space_group
+        text = f"{built} ({state.get('prototype') or ph.prototype})"
+        if listed != built:
+            text += f"; the Metal-43 table lists {listed}"
+        rows.append(("structure", text))
+    volume = curves.get("volume_per_atom_a3")
+    if volume is not None:
+        rows.append(("volume", f"{float(volume):.3f} Å³/atom ({curves.get('volume_source', 'source not recorded')})"))
+    cell = curves.get("cell")
+    if cell is not None:
+        c = np.asarray(cell, dtype=float)
+        lengths = np.linalg.norm(c, axis=1)
+        cos = [float(np.dot(c[i], c[j]) / (lengths[i] * lengths[j])) for i, j in ((1, 2), (0, 2), (0, 1))]
+        angles = np.degrees(np.arccos(np.clip(cos, -1, 1)))
+        rows.append(("cell", f"{curves.get('n_atoms', '?')} atoms; a, b, c = {', '.join(f'{x:.3f}' for x in lengths)} Å; "
+                             f"α, β, γ = {', '.join(f'{x:.1f}' for x in angles)}°"))
+    if "direction" in settings:
+        d = np.asarray(settings["direction"], dtype=float)
+        rows.append(("displacement", f"atom {settings.get('displaced_atom', 0)} along ({', '.join(f'{x:g}' for x in d)})/"
+                                     f"{np.linalg.norm(d):.3g}, δ up to {max(settings.get('deltas_a', [0])):g} Å"))
+    if curves.get("spin_polarized") is not None:
+        rows.append(("spin", "spin-polarised" if curves["spin_polarized"] else "spin-paired"))
+    if settings.get("ecut_ev") is not None:
+        setup = (settings.get("setups") or {}).get(element, "gpaw-data default")
+        rows.append(("DFT", f"{settings.get('xc', 'PBE')}, PAW setup {element}.{setup}, plane waves {settings['ecut_ev']:g} eV, "
+                            f"{settings.get('smearing', '?')} {settings.get('width_ev', '?')} eV (settings version {settings.get('version', '?')})"))
+    mesh = curves.get("kpts_mesh")
+    if mesh is not None and len(mesh):
+        rows.append(("k-mesh", f"{' × '.join(str(int(k)) for k in mesh)} ({curves.get('n_ibz_kpts', '?')} irreducible points)"))
+    dos = curves.get("dos_at_fermi")
+    if dos:
+        rows.append(("DOS at E_F", f"tetrahedron, primitive cell, meshes {', '.join('×'.join(str(int(k)) for k in m) for m in dos['meshes'])}: "
+                                   f"{', '.join(f'{v:.3f}' for v in dos['dos_ef_tetra_per_atom'])} states/eV/atom"))
+    return rows

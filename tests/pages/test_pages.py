@@ -422,3 +422,11 @@ def test_jobs_submit_several_models_at_once(pages, own_data) -> None:
     assert [r.model for r in jobs.list_jobs()] == ["emt"]
     assert pages.jobs.submit_many([], TEST_DATASET, "cpu", "float64") == ("error", "Choose a model (or several).")
     assert pages.jobs.submit_many("emt", TEST_DATASET, "cpu", "float64")[0] == "info"  # a single value still works
+
+
+def test_metal43_card_names_the_phase_built_where_it_differs_from_the_table(pages) -> None:
+    mn = _text(pages.element.metal43_card("Mn"))
+    assert "I-43m" in mn and "built here" in mn and "Im-3m (bcc)" in mn
+    hg = _text(pages.element.metal43_card("Hg"))
+    assert "R-3m (alpha-Hg)" in hg
+    assert "built here" not in _text(pages.element.metal43_card("Cu"))
