@@ -83,6 +83,14 @@ def eos_card(symbol: str, dataset: str | None = None) -> html.Div:
                               f"{views.eos_path().name} has one).", "info"), id=ids.ELEMENT_EOS)
     items = [(label, fmt.format(eos[key]) if isinstance(eos[key], (int, float)) else str(eos[key]))
              for key, label, fmt in EOS_FIELDS if eos.get(key) is not None]
+    if eos.get("flags"):
+        items.append(("quality", "flagged: " + "; ".join(eos["flags"])))
+        refit = eos.get("refit")
+        if refit:
+            items.append(("refit (11 points, ±12 %, denser mesh)",
+                          f"V0 {refit['V0_A3_per_atom']:.4g} Å³/atom, B0 {refit['B0_GPa']:.4g} GPa, B′ {refit['Bprime']:.3g}"
+                          + (f" (still {'; '.join(refit['flags'])})" if refit.get("flags") else "")
+                          + "; the frames use the original V0"))
     return key_value_card("Equation of state (PBE, GPAW)", items or [(k, str(v)) for k, v in eos.items()], id=ids.ELEMENT_EOS)
 
 

@@ -93,6 +93,13 @@ def _frame_table_cached(name: str, signature: tuple[Any, ...], element: str) -> 
         "energy_ev_per_atom": sub.energy / sub.n_atoms,
         "force_rms_mev_per_a": 1e3 * np.sqrt(f_sq / (3.0 * sub.n_atoms)) if len(sub) else np.zeros(0),
     })
+    from analysis.reference.contacts import CONTACT_RATIO, screen_many
+
+    by_id = {str(a.info.get("frame_id")): a for a in ref_set.frames}
+    contacts = screen_many([by_id[str(fid)] for fid in sub.frame_id]) if all(str(f) in by_id for f in sub.frame_id) else []
+    if contacts and any(c is not None for c in contacts):
+        table["shortest distance (Å)"] = [c.d_min_a if c else np.nan for c in contacts]
+        table[f"close contact (d_min < {CONTACT_RATIO:g} d_nn)"] = ["yes" if c and c.flagged else "" for c in contacts]
     details = _dft_details(ref_set.frames, element)
     for column, key in DFT_DETAIL_COLUMNS.items():
         values = [details.get(str(fid), {}).get(key) for fid in sub.frame_id]

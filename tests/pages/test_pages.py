@@ -430,3 +430,9 @@ def test_metal43_card_names_the_phase_built_where_it_differs_from_the_table(page
     hg = _text(pages.element.metal43_card("Hg"))
     assert "R-3m (alpha-Hg)" in hg
     assert "built here" not in _text(pages.element.metal43_card("Cu"))
+
+
+def test_eos_card_shows_the_flag_and_the_refit_of_a_doubtful_fit(pages) -> None:
+    k = _text(pages.element.eos_card("K"))
+    assert "flagged: B' = -1.04 outside [2, 8]" in k and "refit" in k and "4.85" in k
+    assert "flagged" not in _text(pages.element.eos_card("Cu"))

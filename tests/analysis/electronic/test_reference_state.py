@@ -42,3 +42,29 @@ def test_substitute_phases_keep_the_listed_entry_beside_the_built_one() -> None:
     assert (mn.space_group, mn.listed_space_group, mn.spin_polarized) == ("Im-3m", "I-43m", False)
     assert hg.note and mn.note
     assert reference_state("Ni").setup == "10" and reference_state("Ni").spin_polarized
+
+
+def _free_electron_dos_per_atom(volume_a3: float, valence: int = 1) -> float:
+    """g(E_F) = 3 Z / (2 E_F) with E_F = hbar^2 k_F^2 / 2 m, k_F = (3 pi^2 Z / V)^(1/3) (states/eV/atom)."""
+    import math
+
+    from ase.units import _hbar, _me, _e
+
+    k_f = (3 * math.pi**2 * valence / (volume_a3 * 1e-30)) ** (1 / 3)
+    e_f = (_hbar * k_f) ** 2 / (2 * _me) / _e
+    return 3 * valence / (2 * e_f)
+
+
+@pytest.mark.parametrize("symbol", ["Na", "K", "Rb", "Cs"])
+def test_alkali_tetrahedron_dos_at_ef_is_within_20_percent_of_the_free_electron_value(symbol: str) -> None:
+    from analysis.core.config import PACKAGE_DATA_DIR
+
+    curves = pr.load_curves(symbol, root=PACKAGE_DATA_DIR / "reference-state")
+    if curves is None or not curves.get("dos_at_fermi"):
+        pytest.skip(f"{symbol}'s reference-state curves are not computed yet (scripts/electronic_reference_state.sh)")
+    dos = curves["dos_at_fermi"]
+    value = float(dos["value_per_atom"])
+    free = _free_electron_dos_per_atom(float(curves["volume_per_atom_a3"]))
+    assert value == pytest.approx(free, rel=0.20), (value, free)
+    # converged: the two meshes agree within 5 %
+    assert float(dos["dos_ef_tetra_per_atom"][0]) == pytest.approx(value, rel=0.05)
