@@ -8,7 +8,7 @@ ROOT=analysis/data/reference-state
 PY=.venv/bin/python
 export OMP_NUM_THREADS=1
 # the convergence elements first (one sp, one magnetic 3d, one 5d), then the study itself
-$PY -m analysis electronic --root "$ROOT" --elements Na,Ni,Pt
 $PY -m analysis electronic --root "$ROOT" --elements Na,Ni,Pt --kconv 3.0,4.0,5.0
+$PY -m analysis electronic --root "$ROOT" --elements Na,Ni,Pt
 # then the rest, cheapest (measured at settings version 2) first
-$PY -m analysis electronic --root "$ROOT" --elements "${ELEMENTS:-Rb,Be,Li,Al,Ga,Cs,Y,Tl,Zn,Mg,Cd,Hg,Au,In,K,Sc,Zr,Ca,Sr,Hf,Ba,Cs,Re,Os,Nb,Ta,Cr,Cu,Ti,Ag,Tc,Pd,Ru,V,Mo,W,Rh,Mn,Ir,Fe,Co}"
+$PY -m analysis electronic --root "$ROOT" --elements "${ELEMENTS:-Rb,Cs,K,Be,Li,Al,Ga,Y,Tl,Zn,Mg,Cd,Hg,Au,In,Sc,Zr,Ca,Sr,Hf,Ba,Re,Os,Nb,Ta,Cr,Cu,Ti,Ag,Tc,Pd,Ru,V,Mo,W,Rh,Mn,Ir,Fe,Co}"

@@ -72,7 +72,7 @@ SETTINGS: dict[str, Any] = {
     "version": 3,
     "mode": "pw",
     "ecut_ev": 350,
-    "kpt_density": 3.0,
+    "kpt_density": 4.0,
     "xc": "PBE",
     "smearing": "fermi-dirac",
     "width_ev": 0.1,
@@ -106,8 +106,11 @@ E_F + 0.5 eV (the Fermi-shift window) for every Metal-43 element in the 2-4 atom
 Version 3 computes at the frames' reference state (:mod:`analysis.electronic.reference_state`):
 ``volume`` 'eos' takes the PBE V0 (and c/a) of the frames' equation-of-state fit; ``ecut_ev``,
 ``smearing``, ``width_ev``, ``setups`` (Ni.10) and the spin treatment equal the default tier's frame
-settings (a test checks it); ``kpt_density`` 3.0 Å is the frames' k-point density, whose
-convergence for the curves ``docs/descriptors.md`` shows for Na, Ni and Pt. ``forces`` keeps the
+settings (a test checks it). ``kpt_density``: first set to the frames' 3.0 Å; the convergence
+study (``python -m analysis electronic --kconv 3,4,5``, Na, Ni and Pt, ``docs/descriptors.md``) found
+Na's band-energy curvature 48 % and its method spread 175 % from their 5.0 Å values at 3.0 Å, and
+11 % / 17 % at 4.0 Å, so 4.0 Å is used (``version`` is part of every SCF's cache key, so it stays
+3: the study's SCFs at each density are the production ones). ``forces`` keeps the
 forces of every SCF beside its energy. ``dos_kpt_densities``: the non-self-consistent meshes of the
 density of states at E_F (tetrahedron method, one-atom primitive cell, full symmetry; the densest
 is the value used, the others show its convergence).
