@@ -303,4 +303,6 @@ def computed_as(element: str, curves: dict[str, Any] | None) -> list[tuple[str, 
     if dos:
         rows.append(("DOS at E_F", f"tetrahedron, primitive cell, meshes {', '.join('×'.join(str(int(k)) for k in m) for m in dos['meshes'])}: "
                                    f"{', '.join(f'{v:.3f}' for v in dos['dos_ef_tetra_per_atom'])} states/eV/atom"))
+    elif curves.get("dos_at_fermi_error"):
+        rows.append(("DOS at E_F", f"not computed: the dense-mesh calculation failed ({curves['dos_at_fermi_error']})"))
     return rows
