@@ -4,7 +4,7 @@
 # changes; each evaluation goes through the job queue in a scratch data directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODELS=${MODELS:-"chgnet-0.3.0 chgnet-0.2.0 sevennet-0"}
+MODELS=${MODELS:-"chgnet-0.3.0 chgnet-0.2.0 sevennet-0 sevennet-l3i5 sevennet-mf-0-pbe"}
 SCRATCH=$(mktemp -d)
 trap 'rm -rf "$SCRATCH"' EXIT
 export MLFF_ATLAS_DATA="$SCRATCH"

@@ -90,7 +90,13 @@ _ORB_INT_OPTIONS = (
     "num_message_passing_steps",
 )
 CHGNET_NAMES = ("0.3.0", "0.2.0", "r2scan")
-SEVENN_MODELS = {"sevennet-0": "7net-0"}
+SEVENN_MODELS = {"sevennet-0": "7net-0", "sevennet-l3i5": "7net-l3i5", "sevennet-mf-0-pbe": "7net-mf-0@PBE"}
+"""Registered SevenNet models -> the sevenn checkpoint name (``@modal`` picks one fidelity of a multi-fidelity model)."""
+SEVENN_DESCRIPTIONS = {
+    "sevennet-0": "SevenNet-0 (weights in the sevenn wheel)",
+    "sevennet-l3i5": "SevenNet-l3i5 (weights in the sevenn wheel)",
+    "sevennet-mf-0-pbe": "SevenNet-MF-0, PBE modality (weights in the sevenn wheel)",
+}
 PREFIXES: tuple[str, ...] = ("mace", "orb", "nep", "deepmd")
 
 
@@ -209,7 +215,7 @@ def _builtin() -> dict[str, ModelSpec]:
     specs.append(ModelSpec("emt", "ase", "EMT", False, description="ASE's EMT potential (cheap; for tests and demos)"))
     for name, key in SEVENN_MODELS.items():
         specs.append(
-            ModelSpec(name, "sevenn", key, True, env="sevenn", description="SevenNet-0 (weights in the sevenn wheel)")
+            ModelSpec(name, "sevenn", key, True, env="sevenn", description=SEVENN_DESCRIPTIONS[name])
         )
     return {s.name: s for s in specs}
 

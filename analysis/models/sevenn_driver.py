@@ -20,7 +20,7 @@ import traceback
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="7net-0")
+    parser.add_argument("--model", default="7net-0", help="sevenn checkpoint name, optionally @modal (7net-mf-0@PBE)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32", help="SevenNet computes in float32")
     args = parser.parse_args(argv)
@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from sevenn.calculator import SevenNetCalculator
 
-        calc = SevenNetCalculator(args.model, device=args.device)
+        name, _, modal = args.model.partition("@")  # "7net-mf-0@PBE": one fidelity of a multi-fidelity model
+        calc = SevenNetCalculator(name, device=args.device, **({"modal": modal} if modal else {}))
     except Exception as exc:  # report any load failure to the parent, then stop
         print(json.dumps({"ok": False, "error": repr(exc), "traceback": traceback.format_exc()}), flush=True)
         return 1

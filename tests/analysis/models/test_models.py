@@ -162,3 +162,21 @@ def test_sevennet_runs_in_its_own_environment() -> None:
     assert np.all((per_atom < -3.0) & (per_atom > -5.0))  # Cu cohesive energy scale, eV/atom
     assert res.forces[0].shape == (4, 3)
     np.testing.assert_allclose(again.energy[0], res.energy[0], atol=1e-5)
+
+
+@pytest.mark.skipif(not models.sevenn_python().is_file(), reason="needs .venv-sevenn (scripts/sevenn_env.sh)")
+@pytest.mark.parametrize("name", ["sevennet-l3i5", "sevennet-mf-0-pbe"])
+def test_every_registered_sevennet_checkpoint_loads_offline(name: str) -> None:
+    from analysis.models.registry import SEVENN_MODELS
+
+    assert name in SEVENN_MODELS
+    frames = cu_frames(1)
+    ev = make_evaluator(name, device="cpu")
+    try:
+        res = ev.predict(frames)
+    finally:
+        ev.close()
+    per_atom = res.energy / 4
+    assert np.all((per_atom < -3.0) & (per_atom > -5.0))  # Cu cohesive energy scale, eV/atom
+    assert np.all(np.isfinite(res.forces[0])) and res.forces[0].shape == (4, 3)
+
