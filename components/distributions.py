@@ -221,6 +221,9 @@ CORRELATION_HEADERS: dict[str, str] = {
     "spearman_r": "Spearman ρ", "spearman_p": "Spearman p", "spearman_ci_low": "Spearman ρ, 95% CI low", "spearman_ci_high": "Spearman ρ, 95% CI high",
     "pearson_p_holm": "Pearson p (Holm)", "pearson_p_bh": "Pearson p (BH)",
     "spearman_p_holm": "Spearman p (Holm)", "spearman_p_bh": "Spearman p (BH)",
+    "partial_spearman_r": "partial ρ (T fixed)", "partial_spearman_p": "partial p",
+    "partial_spearman_ci_low": "partial ρ, 95% CI low", "partial_spearman_ci_high": "partial ρ, 95% CI high",
+    "partial_spearman_p_holm": "partial p (Holm)", "partial_spearman_p_bh": "partial p (BH)",
 }
 #: readable names of the descriptors whose column names do not read well word by word
 _DESCRIPTOR_NAMES: dict[str, str] = {

@@ -69,6 +69,38 @@ def _curve_figures(element: str) -> list[go.Figure]:
     ]
 
 
+#: the correlation table's columns in the report (adjusted p-values beside the raw rank statistics)
+REPORT_CORRELATION_COLUMNS: dict[str, str] = {
+    "descriptor": "descriptor", "model": "model", "n": "elements", "spearman_r": "Spearman ρ",
+    "spearman_p_bh": "p (BH)", "spearman_p_holm": "p (Holm)", "partial_spearman_r": "partial ρ (T fixed)",
+    "partial_spearman_ci_low": "partial ρ CI low", "partial_spearman_ci_high": "partial ρ CI high",
+    "partial_spearman_p_bh": "partial p (BH)", "partial_spearman_p_holm": "partial p (Holm)",
+}
+
+
+def _correlation_section(name: str) -> list[str]:
+    """The descriptors-vs-errors statistics (force RMSE): coverage, caveats, and the adjusted p-values."""
+    from components.distributions import descriptor_name
+
+    out = ["<h2 id='descriptors'>Electronic descriptors and the errors</h2>"]
+    if views.descriptor_table().empty:
+        return out + ["<p>No element has eigenvalue-sum curves at the frames' reference state yet.</p>"]
+    done, off = views.descriptor_coverage()
+    out.append(f"<p class='note'>Descriptors of {len(done)} elements computed at the frames' reference state"
+               + (f"; {len(off)} ({html.escape(', '.join(off))}) await their recomputation and are left out." if off else ".")
+               + "</p>")
+    out.extend(f"<p class='note caveat'>{html.escape(c)}</p>" for c in views.correlation_caveats(name))
+    corr = views.correlation_table(name, metric="force_rmse")
+    if corr.empty:
+        return out + ["<p>No model predictions to correlate with yet.</p>"]
+    cols = [c for c in REPORT_CORRELATION_COLUMNS if c in corr.columns]
+    table = corr[cols].assign(descriptor=lambda f: f["descriptor"].map(descriptor_name)).rename(columns=REPORT_CORRELATION_COLUMNS)
+    out.append("<p>Force RMSE per element against each descriptor: Spearman's ρ, the partial ρ with the sampling "
+               "temperature held fixed (95 % bootstrap interval), and p-values adjusted across every row "
+               "(BH: false discovery rate; Holm: family-wise error).</p>")
+    return out + [_table_html(table)]
+
+
 def report_notes(name: str) -> list[str]:
     """The caveats the dashboard shows beside this data set's numbers, for the report's readers too."""
     return [caveat.text for caveat in views.caveats(name)]
@@ -127,6 +159,7 @@ def build_report(dataset: str | None = None, *, max_parity_points: int = 4000) -
         stats = pd.DataFrame({"model": errors.columns, "mean": errors.mean().to_numpy(), "std": errors.std(ddof=1).to_numpy(),
                               "n elements": errors.count().to_numpy()})
         body.append(f"<p>{html.escape(label)} across elements:</p>" + _table_html(stats))
+    body.extend(_correlation_section(name))
     body.append("<h2 id='elements'>Elements</h2>")
     for element in views.elements_with_data(name):
         body.append(f"<h3 id='el-{element}'>{element}</h3>")
@@ -140,6 +173,10 @@ def build_report(dataset: str | None = None, *, max_parity_points: int = 4000) -
             for quantity in ("energy", "force"):
                 series = views.parity_data(name, element, quantity=quantity, max_points=max_parity_points)
                 add(parity_plot(series, quantity=quantity, title=f"{element}: {quantity} parity"))
+        rows = views.computed_as(element, views.load_curves(element))
+        if rows:
+            body.append("<p class='note'>Eigenvalue-sum curves computed on:</p>"
+                        + _table_html(pd.DataFrame(rows, columns=["quantity", "value"])))
         for fig in _curve_figures(element):
             add(fig)
     body.append("<h2 id='provenance'>Data provenance and settings</h2>")

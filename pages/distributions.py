@@ -28,6 +28,7 @@ URL_CONTROLS: tuple[tuple[str, str], ...] = (
     ("y", ids.DIST_Y_MODEL),
     ("descriptor", ids.DIST_DESCRIPTOR),
     ("hscale", ids.DIST_HSCALE),
+    ("normalise", ids.DIST_NORMALISE),
 )
 
 
@@ -40,6 +41,8 @@ def parse_state(query: dict[str, str], dataset: str | None) -> dict[str, Any]:
         state["mode"] = "overlay"
     if state["hscale"] not in ("linear", "log"):
         state["hscale"] = "linear"
+    if state["normalise"] not in ("absolute", "relative"):
+        state["normalise"] = "absolute"
     models = views.models(dataset) if dataset else []
     temps = [v for v, _ in views.temperature_options(dataset)] if dataset else [POOLED]
     if state["temperature"] not in temps:
@@ -50,23 +53,43 @@ def parse_state(query: dict[str, str], dataset: str | None) -> dict[str, Any]:
     return state
 
 
-def descriptor_section(dataset: str | None, metric: str, temperature: str, descriptor: str) -> tuple[go.Figure, Any]:
-    """Scatter of the per-element errors against one electronic descriptor, and the correlation table."""
+def coverage_note() -> str:
+    """Which elements the descriptors come from: only curves at the frames' reference state count."""
+    done, off = views.descriptor_coverage()
+    note = (f"Descriptors of {len(done)} elements, from eigenvalue-sum curves computed at the frames' reference state "
+            "(PBE V0 of their equation of state, their phase, setups, cutoff and smearing).")
+    if off:
+        note += (f" {len(off)} elements ({', '.join(off)}) have only the earlier curves computed off the reference state "
+                 "and are left out until their recomputation lands (scripts/electronic_reference_state.sh).")
+    return note
+
+
+def descriptor_section(dataset: str | None, metric: str, temperature: str, descriptor: str,
+                       normalise: str = "absolute") -> tuple[go.Figure, Any, Any]:
+    """Scatter of the per-element errors against one electronic descriptor, the correlation table and its caveats."""
     desc = views.descriptor_table()
     if desc.empty:
-        message = ("No electronic descriptors yet: they come from the eigenvalue-sum curves "
-                   "(`python -m analysis electronic --elements all`), which no element has so far.")
-        return empty_figure(message), alert(message, "info")
+        message = ("No electronic descriptors yet: they come from the eigenvalue-sum curves at the frames' reference state "
+                   "(`scripts/electronic_reference_state.sh`), which no element has so far.")
+        return empty_figure(message), alert(message, "info"), html.Div()
     if not dataset or not views.models(dataset):
-        return empty_figure("No model predictions yet."), html.Div()
-    errors = views.per_element_errors(dataset, metric=metric, temperature=temperature)
+        return empty_figure("No model predictions yet."), html.Div(), html.Div()
+    relative = normalise == "relative"
+    errors = views.per_element_errors(dataset, metric=metric, temperature=temperature, relative=relative)
     unit, meaning = DESCRIPTORS[descriptor]
+    error_label = views.metric_label(metric)
+    if relative:
+        error_label = f"{error_label.split(' (')[0]} / reference spread"
     fig = descriptor_scatter(desc[descriptor], errors, descriptor_label=f"{meaning[0].upper()}{meaning[1:]} ({unit})",
-                             error_label=views.metric_label(metric), title=f"Per-element errors vs descriptor {descriptor}")
-    corr = views.correlation_table(dataset, metric=metric, temperature=temperature)
+                             error_label=error_label, title=f"Per-element errors vs descriptor {descriptor}")
+    corr = views.correlation_table(dataset, metric=metric, temperature=temperature, relative=relative)
     shown = corr.drop(columns=["metric"]).assign(descriptor=lambda f: f["descriptor"].map(descriptor_name)) if not corr.empty else corr
     table = data_table(shown, id=ids.DIST_CORRELATIONS_TABLE, page_size=20, columns=CORRELATION_HEADERS) if not corr.empty else html.Div()
-    return fig, table
+    notes = [coverage_note(), *views.correlation_caveats(dataset, temperature=temperature)]
+    if not corr.empty and "partial_spearman_r" not in corr.columns:
+        notes.append("The partial correlation needs elements sampled at different temperatures; the selection has one.")
+    caveats = html.Div([alert(n, "info" if i == 0 else "warning") for i, n in enumerate(notes)])
+    return fig, table, caveats
 
 
 def figures(dataset: str | None, metric: str, temperature: str, mode: str, x_model: str | None, y_model: str | None,
@@ -92,7 +115,8 @@ def layout(dataset: str | None = None, **query: str) -> html.Div:
     state = parse_state(query, name)
     models = views.models(name)
     hist, scatter, stats = figures(name, state["metric"], state["temperature"], state["mode"], state["x"], state["y"], state["hscale"])
-    desc_fig, corr_table = descriptor_section(name, state["metric"], state["temperature"], state["descriptor"])
+    desc_fig, corr_table, caveats = descriptor_section(name, state["metric"], state["temperature"], state["descriptor"],
+                                                       state["normalise"])
     return html.Div(
         [
             dcc.Location(id=ids.DIST_URL, refresh=False),
@@ -127,12 +151,19 @@ def layout(dataset: str | None = None, **query: str) -> html.Div:
             html.Button("Download per-element errors (CSV)", id=ids.DIST_CSV_BUTTON, className="button"),
             dcc.Download(id=ids.DIST_CSV_DOWNLOAD),
             html.H3("Electronic descriptors and the errors"),
-            html.Div(labelled("Descriptor", dcc.Dropdown(id=ids.DIST_DESCRIPTOR, value=state["descriptor"], clearable=False,
-                                                         options=[{"label": f"{d} ({u})", "value": k, "title": k} for k, (u, d) in DESCRIPTORS.items()]),
-                              width="40rem"), className="controls"),
+            html.Div([labelled("Descriptor", dcc.Dropdown(id=ids.DIST_DESCRIPTOR, value=state["descriptor"], clearable=False,
+                                                          options=[{"label": f"{d} ({u})", "value": k, "title": k} for k, (u, d) in DESCRIPTORS.items()]),
+                               width="40rem"),
+                      labelled("Errors", dcc.RadioItems(id=ids.DIST_NORMALISE, options=[
+                          {"label": " absolute", "value": "absolute"},
+                          {"label": " relative to the reference spread", "value": "relative"}], value=state["normalise"], inline=True))],
+                     className="controls"),
+            html.Div(caveats, id=ids.DIST_CAVEATS),
             dcc.Graph(id=ids.DIST_DESCRIPTOR_SCATTER, figure=desc_fig, config=graph_config(f"descriptor_{name}_{state['descriptor']}_{state['metric']}")),
-            html.P("Correlation of each descriptor with each model's per-element error (Pearson and Spearman, p-values, "
-                   "95 % bootstrap intervals over elements):", className="hint"),
+            html.P("Correlation of each descriptor with each model's per-element error: Pearson and Spearman, and the partial "
+                   "Spearman correlation with the sampling temperature held fixed; 95 % bootstrap intervals over elements; "
+                   "p-values raw and adjusted across every row of the table (Holm: family-wise error; BH: false discovery rate). "
+                   "Read the adjusted columns.", className="hint"),
             html.Div(corr_table, id=ids.DIST_CORRELATIONS),
             html.Button("Download descriptors and correlations (CSV)", id=ids.DIST_DESC_CSV_BUTTON, className="button"),
             dcc.Download(id=ids.DIST_DESC_CSV_DOWNLOAD),
@@ -171,23 +202,26 @@ def sync_url(*args: Any) -> tuple[Any, ...]:
     Output(ids.DIST_STATS, "children"),
     Output(ids.DIST_DESCRIPTOR_SCATTER, "figure"),
     Output(ids.DIST_CORRELATIONS, "children"),
+    Output(ids.DIST_CAVEATS, "children"),
     *[Input(cid, "value") for _, cid in URL_CONTROLS],
     State(ids.DIST_DATASET, "data"),
     prevent_initial_call=True,
 )
 def update(metric: str, temperature: str, mode: str, x_model: str | None, y_model: str | None, descriptor: str, hscale: str,
-           dataset: str) -> tuple[go.Figure, go.Figure, Any, go.Figure, Any]:
+           normalise: str, dataset: str) -> tuple[go.Figure, go.Figure, Any, go.Figure, Any, Any]:
     """Redraw the histogram, scatter, statistics and descriptor panel for the current controls."""
     return (*figures(dataset, metric, temperature, mode, x_model, y_model, hscale),
-            *descriptor_section(dataset, metric, temperature, descriptor))
+            *descriptor_section(dataset, metric, temperature, descriptor, normalise))
 
 
 @callback(Output(ids.DIST_DESC_CSV_DOWNLOAD, "data"), Input(ids.DIST_DESC_CSV_BUTTON, "n_clicks"), State(ids.DIST_DATASET, "data"),
-          State(ids.DIST_METRIC, "value"), State(ids.DIST_TEMPERATURE, "value"), prevent_initial_call=True)
-def download_descriptors_csv(_n: int, dataset: str, metric: str, temperature: str) -> dict[str, Any]:
+          State(ids.DIST_METRIC, "value"), State(ids.DIST_TEMPERATURE, "value"), State(ids.DIST_NORMALISE, "value"),
+          prevent_initial_call=True)
+def download_descriptors_csv(_n: int, dataset: str, metric: str, temperature: str, normalise: str = "absolute") -> dict[str, Any]:
     """Descriptors per element joined with the correlation table, as one CSV (two blocks)."""
     desc = views.descriptor_table()
-    corr = views.correlation_table(dataset, metric=metric, temperature=temperature) if not desc.empty else desc
+    corr = (views.correlation_table(dataset, metric=metric, temperature=temperature, relative=normalise == "relative")
+            if not desc.empty else desc)
     text = "# descriptors per element\n" + desc.to_csv(index_label="element") + "\n# correlations\n" + corr.to_csv(index=False)
     return dcc.send_string(text, f"descriptors_{dataset}_{metric}_{temperature}.csv")
 

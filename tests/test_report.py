@@ -100,3 +100,21 @@ def test_report_carries_the_dashboards_caveats(tmp_path, emt_store, monkeypatch,
                                          "left are grey). The model said: ValueError: no Ni parameters"]
     assert html.escape(refused[0].text) in text  # the report says what the map page says, in the same words
     assert refused[0].text in str(importlib.import_module("pages.home").layout(dataset="emt"))
+
+
+def test_report_gives_the_adjusted_correlations_and_what_the_curves_were_computed_on(tmp_path, emt_store):
+    from components.report import build_report
+    from tests.conftest import write_tight_binding_curves
+
+    root = tmp_path / "no-default"
+    for symbol, t_perp in (("Al", 0.3), ("Cu", 0.6), ("Ni", 0.9)):
+        write_tight_binding_curves(root, symbol, t_perp=t_perp)
+    text = build_report("emt")
+    section = text[text.index("id='descriptors'"):text.index("id='elements'")]
+    assert "Descriptors of 3 elements" in section
+    for header in ("Spearman ρ", "p (BH)", "p (Holm)"):
+        assert f"<th>{header}</th>" in section
+    from analysis.electronic.descriptors import DESCRIPTORS
+
+    assert section.count("<tr>") == len(DESCRIPTORS) * 2  # one body row per descriptor x model (the header row is styled)
+    assert "Eigenvalue-sum curves computed on" in text

@@ -32,6 +32,20 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("MLFF_ATLAS_DEFAULT_DATA", PACKAGE_DATA_DIR / "default")).resolve()
 
 
+def reference_state_dir() -> Path:
+    """Electronic curves recomputed at the frames' reference state (protocols v3), shipped beside the default data.
+
+    ``MLFF_ATLAS_REFERENCE_STATE`` overrides it; with another default data directory (tests) it is
+    ``<default data>/reference-state``, so a substituted default set brings its own (or none).
+    """
+    if os.environ.get("MLFF_ATLAS_REFERENCE_STATE"):
+        return Path(os.environ["MLFF_ATLAS_REFERENCE_STATE"]).resolve()
+    default = default_data_dir()
+    if default == (PACKAGE_DATA_DIR / "default").resolve():
+        return (PACKAGE_DATA_DIR / "reference-state").resolve()
+    return default / "reference-state"
+
+
 def cache_dir() -> Path:
     """Cache directory for the job queue and background callbacks, created on first use."""
     env = os.environ.get("MLFF_ATLAS_CACHE")

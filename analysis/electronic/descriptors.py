@@ -180,28 +180,26 @@ def descriptors_from_curves(curves: dict[str, Any], *, method: str = "gaussian",
     }
 
 
-def compute_descriptors(elements: Iterable[str] | None = None, *, root: Any = None, method: str = "gaussian"
-                        ) -> pd.DataFrame:
+def compute_descriptors(elements: Iterable[str] | None = None, *, root: Any = None, method: str = "gaussian",
+                        reference_state_only: bool = False) -> pd.DataFrame:
     """Descriptor table (index ``element``, one column per :data:`DESCRIPTORS` entry).
 
-    Elements without curves are left out. Eigenvalues are read from the cache next to the
-    curves when present (see :func:`descriptors_from_curves`).
+    Elements without curves are left out, and with ``reference_state_only`` also those whose curves
+    were computed off the frames' reference state (settings version 2;
+    :func:`analysis.electronic.protocols.at_reference_state`), so one table never mixes the two.
+    Eigenvalues are read from the cache next to the curves when present (see :func:`descriptors_from_curves`).
     """
-    from pathlib import Path
-
     from analysis.electronic import protocols as el
-    from analysis.core.config import data_dir, default_data_dir
 
     names = list(elements) if elements is not None else el.available_elements(root)
     rows = {}
     for symbol in names:
         curves = el.load_curves(symbol, root)
-        if curves is None:
+        if curves is None or (reference_state_only and not el.at_reference_state(curves)):
             continue
         ev = None
         keys = curves.get("scf_keys") or []
-        roots = [Path(root)] if root is not None else [data_dir(), default_data_dir()]
-        for r in roots:
+        for r in el.electronic_roots(root):
             if keys:
                 ev = el.load_scf(r / "electronic", keys[int(np.argmin(curves["displacement"]["deltas_a"]))])
             if ev is not None:

@@ -484,11 +484,26 @@ def run_element(symbol: str, *, root: str | Path | None = None, settings: dict[s
 # ============================================================================ loader
 
 
+def electronic_roots(root: str | Path | None = None) -> list[Path]:
+    """Data roots whose ``electronic/`` folders hold curves, first match wins: ``[root]`` when given,
+    else the user data directory, the reference-state recomputation (:func:`analysis.core.config.reference_state_dir`)
+    and the embedded default data (settings version 2, computed off the reference state)."""
+    from analysis.core.config import data_dir, default_data_dir, reference_state_dir
+
+    return [Path(root)] if root is not None else [data_dir(), reference_state_dir(), default_data_dir()]
+
+
+def at_reference_state(curves: dict[str, Any]) -> bool:
+    """Whether curves describe the crystal the frames sample: GPAW protocols v3 (``reference_state``
+    recorded) or curves from a user's own VASP run (no GPAW settings: the user's own state)."""
+    return curves.get("reference_state") is not None or not curves.get("settings")
+
+
 def load_curves(element: str, root: str | Path | None = None) -> dict[str, Any] | None:
     """Displacement and Fermi-shift curves of ``element`` for the dashboard.
 
-    Looks in ``<root>/electronic`` when ``root`` is given, else in the user data directory and
-    then in the embedded default data.
+    Looks in ``<root>/electronic`` when ``root`` is given, else in :func:`electronic_roots` order:
+    the user data directory, the reference-state curves (protocols v3), the embedded default data.
 
     Returns:
         None when there are no curves for ``element``; otherwise a dict with
@@ -498,10 +513,7 @@ def load_curves(element: str, root: str | Path | None = None) -> dict[str, Any] 
         ``n_electrons``, ``entropy_term_ev``: (m,) arrays, ``fermi_level_ev``: float}}},
         ``units``, ``settings``, timings and provenance as stored. Lists are numpy arrays.
     """
-    from analysis.core.config import data_dir, default_data_dir
-
-    roots = [Path(root)] if root is not None else [data_dir(), default_data_dir()]
-    for r in roots:
+    for r in electronic_roots(root):
         path = r / "electronic" / f"curves_{element}.json"
         if path.is_file():
             try:
@@ -556,12 +568,9 @@ def curves_frame(curves: dict[str, Any], kind: Literal["displacement", "fermi_sh
 
 
 def available_elements(root: str | Path | None = None) -> list[str]:
-    """Elements that have curves (user data dir and embedded default data, or ``root``)."""
-    from analysis.core.config import data_dir, default_data_dir
-
-    roots = [Path(root)] if root is not None else [data_dir(), default_data_dir()]
+    """Elements that have curves (in any of :func:`electronic_roots`, or in ``root``)."""
     found = set()
-    for r in roots:
+    for r in electronic_roots(root):
         found.update(p.stem.removeprefix("curves_") for p in (r / "electronic").glob("curves_*.json"))
     return sorted(found)
 

@@ -6,7 +6,6 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.datasets import store
 from analysis.metrics.tables import POOLED
 from analysis.views.common import dataset_signature, metric_column, metrics_table
 from analysis.views.map import _matches
@@ -14,8 +13,10 @@ from analysis.views.map import _matches
 
 # --------------------------------------------------------------------------- descriptors
 def _electronic_signature() -> tuple[Any, ...]:
+    from analysis.electronic.protocols import electronic_roots
+
     out = []
-    for root, _embedded in store.roots():
+    for root in electronic_roots():
         folder = root / "electronic"
         if folder.is_dir():
             out.extend((str(p), p.stat().st_mtime_ns) for p in sorted(folder.glob("curves_*.json")))
@@ -23,11 +24,24 @@ def _electronic_signature() -> tuple[Any, ...]:
 
 
 def descriptor_table() -> pd.DataFrame:
-    """Electronic descriptors per element (:func:`analysis.descriptors.compute_descriptors`), cached on the curve files.
+    """Electronic descriptors per element (:func:`analysis.electronic.descriptors.compute_descriptors`) from
+    curves at the frames' reference state only (never mixed with the older off-reference curves), cached
+    on the curve files.
 
-    Empty when no element has eigenvalue-sum curves yet.
+    Empty when no element has such curves yet.
     """
     return _descriptors_cached(_electronic_signature())
+
+
+def descriptor_coverage() -> tuple[list[str], list[str]]:
+    """(elements whose curves are at the reference state, elements with curves computed off it only)."""
+    from analysis.electronic import protocols as el
+
+    done, off = [], []
+    for symbol in el.available_elements():
+        curves = el.load_curves(symbol)
+        (done if curves is not None and el.at_reference_state(curves) else off).append(symbol)
+    return done, off
 
 
 @lru_cache(maxsize=2)
@@ -36,7 +50,7 @@ def _descriptors_cached(signature: tuple[Any, ...]) -> pd.DataFrame:
 
     if not signature:
         return pd.DataFrame()
-    return compute_descriptors()
+    return compute_descriptors(reference_state_only=True)
 
 
 def correlation_table(name: str, *, metric: str = "force_rmse", temperature: str = POOLED, n_boot: int = 1000,

@@ -150,8 +150,8 @@ def test_report_button_builds_the_offline_report(pages) -> None:
 def test_distributions_layout_and_update(pages) -> None:
     layout = pages.distributions.layout(dataset=TEST_DATASET, mode="side")
     assert _find(layout, ids.DIST_MODE).value == "side"
-    hist, scatter, stats, desc_fig, corr = pages.distributions.update("force_rmse", "all", "overlay", "emt-asap-cutoff", "lj-nn",
-                                                                      "dos_ef_tetra_per_atom", "log", TEST_DATASET)
+    hist, scatter, stats, desc_fig, corr, _caveats = pages.distributions.update(
+        "force_rmse", "all", "overlay", "emt-asap-cutoff", "lj-nn", "dos_ef_tetra_per_atom", "log", "absolute", TEST_DATASET)
     assert hist.layout.meta["log_x"] is True
     assert desc_fig.layout.meta["empty"] is True and "No electronic descriptors yet" in _text(corr)
     assert set(hist.layout.meta["stats"]) == {"emt-asap-cutoff", "lj-nn"}
@@ -161,8 +161,8 @@ def test_distributions_layout_and_update(pages) -> None:
 
 def test_distributions_sync_url(pages) -> None:
     out = _run(pages.distributions.sync_url, f"{ids.DIST_MODE}.value", "force_rmse", "all", "side", "lj-nn", "emt-asap-cutoff",
-               "disp_roughness_mev", "linear", "", TEST_DATASET)
-    assert out[-1] == f"?dataset={TEST_DATASET}&mode=side&x=lj-nn&y=emt-asap-cutoff&descriptor=disp_roughness_mev"
+               "disp_roughness_mev", "linear", "relative", "", TEST_DATASET)
+    assert out[-1] == f"?dataset={TEST_DATASET}&mode=side&x=lj-nn&y=emt-asap-cutoff&descriptor=disp_roughness_mev&normalise=relative"
 
 
 def test_descriptor_panel_with_curves(pages) -> None:
@@ -170,8 +170,9 @@ def test_descriptor_panel_with_curves(pages) -> None:
 
     for symbol, t_perp in (("Al", 0.3), ("Cu", 0.6), ("Ni", 0.9)):
         write_tight_binding_curves(Path(os.environ["MLFF_ATLAS_DEFAULT_DATA"]), symbol, t_perp=t_perp)
-    *_, fig, corr = pages.distributions.update("force_rmse", "all", "overlay", "emt-asap-cutoff", "lj-nn", "dos_ef_gauss_per_atom",
-                                               "linear", TEST_DATASET)
+    *_, fig, corr, caveats = pages.distributions.update("force_rmse", "all", "overlay", "emt-asap-cutoff", "lj-nn",
+                                                        "dos_ef_gauss_per_atom", "linear", "absolute", TEST_DATASET)
+    assert "Descriptors of 3 elements" in _text(caveats)
     assert set(fig.layout.meta["spearman"]) == {"emt-asap-cutoff", "lj-nn"}
     rows = corr.data
     assert {r["model"] for r in rows} == {"emt-asap-cutoff", "lj-nn"}
