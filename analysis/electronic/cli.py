@@ -6,7 +6,9 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
+from analysis.core.cluster import SchedulerUnavailable, add_backend_options, chosen_backend, connect
 from analysis.electronic.protocols import SETTINGS, _electronic_dir, run_element
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kconv", default=None, metavar="D1,D2,...",
                         help="k-mesh convergence instead of the protocols: k-point densities (Å) to compare")
     parser.add_argument("--kconv-deltas", default="0,0.06,0.12", help="displacements (Å) of the convergence run")
+    add_backend_options(parser)
     args = parser.parse_args(argv)
     elements = _resolve_elements(args.elements)
     settings = dict(SETTINGS)
@@ -77,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             for r in out["rows"]:
                 log.info("%s kconv %s", symbol, r)
         return 0
+    if chosen_backend(args) == "dask":
+        return _on_dask(elements, args, settings, progress)
     for symbol in elements:
         try:
             res = run_element(symbol, root=args.root, settings=settings, progress=progress)
@@ -96,6 +101,23 @@ def main(argv: list[str] | None = None) -> int:
     log.removeHandler(handler)
     handler.close()
     return 1 if failures else 0
+
+
+def _on_dask(elements: list[str], args: argparse.Namespace, settings: dict[str, Any], progress: Callable[[str], None]) -> int:
+    """Both protocols for ``elements`` on a Dask cluster (one task per SCF); 1 when any element failed."""
+    from analysis.electronic.dask_protocols import run_electronic
+
+    try:
+        with connect(args.scheduler, timeout_s=args.scheduler_timeout) as client:
+            out = run_electronic(elements, root=_electronic_dir(Path(args.root) if args.root else None).parent,
+                                 client=client, settings=settings, progress=progress)
+    except SchedulerUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for symbol, rec in out.items():
+        if "error" in rec:
+            print(f"{symbol} failed: {rec['error']}", file=sys.stderr)
+    return 1 if any("error" in rec for rec in out.values()) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

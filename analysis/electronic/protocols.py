@@ -400,6 +400,27 @@ def _electronic_dir(root: Path | None) -> Path:
     return Path(root if root is not None else data_dir()) / "electronic"
 
 
+def base_cell(symbol: str, settings: dict[str, Any], volume_per_atom: float | None = None) -> tuple[Any, Any, float | None, float | None]:
+    """(undisplaced protocol cell, reference state or None, volume per atom in Å^3, c/a) of ``symbol``:
+    with ``settings["volume"] == "eos"`` and no volume given, the frames' PBE V0 and c/a."""
+    state = covera = None
+    if volume_per_atom is None and settings.get("volume") == "eos":
+        from analysis.electronic.reference_state import reference_state
+
+        state = reference_state(symbol)
+        volume_per_atom, covera = state.volume_per_atom_a3, state.covera
+    return protocol_cell(symbol, settings, volume_per_atom=volume_per_atom, covera=covera), state, volume_per_atom, covera
+
+
+def run_displacement_scf(symbol: str, delta_a: float, *, root: str | Path | None = None,
+                         settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The one SCF of protocol (a) at displacement ``delta_a`` (Å), cached like :func:`run_element`'s;
+    one task per SCF on a distributed backend. Returns the SCF's metadata (``cached`` True when reused)."""
+    settings = dict(settings or SETTINGS)
+    base = base_cell(symbol, settings)[0]
+    return run_scf(symbol, displaced(base, float(delta_a), settings), settings, _electronic_dir(Path(root) if root is not None else None))[1]
+
+
 def run_element(symbol: str, *, root: str | Path | None = None, settings: dict[str, Any] | None = None,
                 volume_per_atom: float | None = None,
                 progress: Callable[[str], None] | None = None) -> ElementResult:
@@ -417,14 +438,7 @@ def run_element(symbol: str, *, root: str | Path | None = None, settings: dict[s
     settings = dict(settings or SETTINGS)
     directory = _electronic_dir(Path(root) if root is not None else None)
     directory.mkdir(parents=True, exist_ok=True)
-    state = None
-    covera = None
-    if volume_per_atom is None and settings.get("volume") == "eos":
-        from analysis.electronic.reference_state import reference_state
-
-        state = reference_state(symbol)
-        volume_per_atom, covera = state.volume_per_atom_a3, state.covera
-    base = protocol_cell(symbol, settings, volume_per_atom=volume_per_atom, covera=covera)
+    base, state, volume_per_atom, covera = base_cell(symbol, settings, volume_per_atom)
     start = time.perf_counter()
     steps = []
     computed = cached = 0

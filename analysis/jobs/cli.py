@@ -13,6 +13,7 @@ import sys
 import time
 from typing import Any
 
+from analysis.core.cluster import SchedulerUnavailable, add_backend_options, chosen_backend, connect
 from analysis.jobs.queue import (
     STATES,
     JobRecord,
@@ -51,6 +52,7 @@ def worker_main(argv: list[str]) -> int:
     parser.add_argument("--max-jobs", type=int, default=None, help="exit after this many jobs")
     parser.add_argument("--poll", type=float, default=1.0, help="seconds between polls when idle")
     parser.add_argument("--threads", type=int, default=None, help=_THREADS_HELP)
+    add_backend_options(parser)
     args = parser.parse_args(argv)
     _set_threads(args.threads)
     _sigterm_to_exit()
@@ -59,7 +61,16 @@ def worker_main(argv: list[str]) -> int:
         print(f"{rec.job_id} {rec.model} on {rec.dataset}: {rec.state} {rec.frames_done}/{rec.frames_total}", flush=True)
 
     try:
-        n = Worker(poll_s=args.poll).run(once=args.once, max_jobs=args.max_jobs, on_progress=report)
+        if chosen_backend(args) == "dask":  # this process coordinates; the chunks run on the cluster
+            from analysis.jobs.dask_backend import serve
+
+            with connect(args.scheduler, timeout_s=args.scheduler_timeout) as client:
+                n = serve(client, once=args.once, poll_s=args.poll, max_jobs=args.max_jobs, on_progress=report)
+        else:
+            n = Worker(poll_s=args.poll).run(once=args.once, max_jobs=args.max_jobs, on_progress=report)
+    except SchedulerUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     print(f"worker ran {n} job(s)", flush=True)
@@ -102,6 +113,7 @@ def evaluate_main(argv: list[str]) -> int:
         "--option", action="append", default=[], metavar="KEY=VALUE",
         help="option of a family:PATH model (e.g. architecture=orb-v3-direct-20-omat)",
     )
+    add_backend_options(parser)
     args = parser.parse_args(argv)
     model: Any = args.model
     if args.option:
@@ -122,7 +134,16 @@ def evaluate_main(argv: list[str]) -> int:
     rec = get_job(job_id)
     bar = _Bar(rec)
     try:
-        if rec.state == "queued" and not live_workers():
+        if rec.state == "queued" and chosen_backend(args) == "dask":
+            from analysis.jobs.dask_backend import run_job
+
+            try:
+                with connect(args.scheduler, timeout_s=args.scheduler_timeout) as client:
+                    run_job(job_id, client, on_progress=bar)
+            except SchedulerUnavailable as exc:
+                print(f"error: {exc} (job {job_id} stays queued)", file=sys.stderr)
+                return 1
+        elif rec.state == "queued" and not live_workers():
             _set_threads(args.threads)
             _sigterm_to_exit()
             Worker().run(job_id=job_id, on_progress=bar)

@@ -17,19 +17,10 @@ import os
 import time
 from typing import Any, Callable
 
+from analysis.core.cluster import cluster_lost, connect, task_key, task_resources
 from analysis.jobs import queue as q
 
-
-def task_resources(device: str) -> dict[str, int] | None:
-    """Dask worker resources a chunk task on ``device`` needs (``{"GPU": 1}`` for CUDA)."""
-    return {"GPU": 1} if device.startswith("cuda") else None
-
-
-def connect(address: str) -> Any:
-    """A ``distributed.Client`` connected to the scheduler at ``address``."""
-    from distributed import Client
-
-    return Client(address, timeout=30)
+__all__ = ["cluster_lost", "connect", "evaluate_chunk", "run_job", "serve", "task_resources"]
 
 
 def evaluate_chunk(job_id: str, start: int, data: str, cache: str, pause_s: float = 0.0) -> dict[str, int]:
@@ -98,7 +89,7 @@ def run_job(
         starts = [s for s in range(0, len(ref), rec.chunk_frames) if s not in done]
         futures = [
             client.submit(evaluate_chunk, job_id, s, str(data_dir()), str(cache_dir()), pause_s,
-                          key=f"chunk-{job_id}-{s}", resources=task_resources(rec.device), retries=2, pure=False)
+                          key=task_key("chunk", job_id, s), resources=task_resources(rec.device), retries=2, pure=False)
             for s in starts
         ]
         cached = failed = 0
@@ -124,9 +115,34 @@ def run_job(
     except Exception as exc:
         import traceback
 
+        if cluster_lost(exc):  # the work is not at fault: what is stored stays, the job waits for a scheduler
+            final = q._update(job_id, pid, state="queued", worker_pid=None, worker_host=None, worker_start=None,
+                              error=f"Dask scheduler lost ({type(exc).__name__}); the job resumes from its stored chunks",
+                              frames_done=q._chunk_frames_done(job_id))
+            return final or q.get_job(job_id)
         final = q._update(job_id, pid, state="failed", error=f"{type(exc).__name__}: {exc}",
                           traceback=traceback.format_exc(), finished=time.time(), frames_done=q._chunk_frames_done(job_id))
     return final or q.get_job(job_id)
+
+
+def serve(client: Any, *, once: bool = False, poll_s: float = 1.0, max_jobs: int | None = None,
+          on_progress: Callable[[q.JobRecord], None] | None = None) -> int:
+    """Coordinate queued evaluation jobs on the cluster of ``client`` (``worker --backend dask``): the
+    oldest queued job is claimed and run with :func:`run_job`; returns the number of jobs run."""
+    run = 0
+    while max_jobs is None or run < max_jobs:
+        q.requeue_stale()
+        queued = sorted(q.list_jobs(state="queued"), key=lambda r: r.created)
+        if not queued:
+            if once:
+                break
+            time.sleep(poll_s)
+            continue
+        rec = run_job(queued[0].job_id, client, on_progress=on_progress)
+        run += 1
+        if rec.state == "queued":  # the cluster went away: wait for it rather than spin
+            time.sleep(poll_s)
+    return run
 
 
 def _hashes(ref: Any) -> list[str]:

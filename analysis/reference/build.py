@@ -168,31 +168,85 @@ def run_element(
     ph = gpaw_calc.phase(symbol)
     computed = 0
     for temp in sorted({t for t, _ in todo}):
-        spath = samples_path(build, symbol, temp)
-        samples = read(spath, index=":", format="extxyz") if spath.is_file() else []
-        # a tier with more frames than an earlier one resamples: the seeded trajectory is the same, longer
-        if not samples or not _samples_match(samples, v0) or len(samples) < settings.n_frames:
-            if helper:
-                continue
-            start = gpaw_calc.supercell(symbol, v0, settings.n_atoms, covera=eos.get("covera"))
-            log.info("%s %g K: sampling %d configurations (%d atoms)", symbol, temp, settings.n_frames, len(start))
-            with _Timer() as t:
-                samples = sample_configurations(symbol, temp, settings.n_frames, start, settings.sampler)
-            write_frames_atomic(spath, samples)
-            _append_jsonl(timings, {"stage": "md", "element": symbol, "temperature": temp, "wall_s": round(t.wall_s, 2), "cpu_s": round(t.cpu_s, 2), "finished": _now()})
-        if len(samples) < settings.n_frames:
-            raise InputFileError(spath, f"{len(samples)} samples, {settings.n_frames} needed")
+        samples = _samples(symbol, temp, settings, build, eos, timings, create=not helper)
+        if samples is None:
+            continue
         for index in [i for t, i in todo if t == temp]:
-            target = frame_path(build, symbol, temp, index)
-            if _frame_done(target, settings):  # another worker or an earlier run finished it
-                continue
-            if not _claim(target):  # another process is computing it now
-                continue
-            try:
-                computed += _label_frame(symbol, temp, index, samples[index], settings, build, v0, ph, timings, on_frame)
-            finally:
-                claim_path(target).unlink(missing_ok=True)
+            computed += _label_claimed(symbol, temp, index, samples[index], settings, build, v0, ph, timings, on_frame)
     return computed
+
+
+def _samples(symbol: str, temp: float, settings: TierSettings, build: Path, eos: dict[str, Any], timings: Path, *,
+             create: bool) -> list[Atoms] | None:
+    """The MD samples of ``symbol`` at ``temp`` (run and written once when missing and ``create``; else None)."""
+    v0 = float(eos["V0_A3_per_atom"])
+    spath = samples_path(build, symbol, temp)
+    samples = read(spath, index=":", format="extxyz") if spath.is_file() else []
+    # a tier with more frames than an earlier one resamples: the seeded trajectory is the same, longer
+    if not samples or not _samples_match(samples, v0) or len(samples) < settings.n_frames:
+        if not create:
+            return None
+        start = gpaw_calc.supercell(symbol, v0, settings.n_atoms, covera=eos.get("covera"))
+        log.info("%s %g K: sampling %d configurations (%d atoms)", symbol, temp, settings.n_frames, len(start))
+        with _Timer() as t:
+            samples = sample_configurations(symbol, temp, settings.n_frames, start, settings.sampler)
+        write_frames_atomic(spath, samples)
+        _append_jsonl(timings, {"stage": "md", "element": symbol, "temperature": temp, "wall_s": round(t.wall_s, 2), "cpu_s": round(t.cpu_s, 2), "finished": _now()})
+    if len(samples) < settings.n_frames:
+        raise InputFileError(spath, f"{len(samples)} samples, {settings.n_frames} needed")
+    return samples
+
+
+def _label_claimed(symbol: str, temp: float, index: int, config: Atoms, settings: TierSettings, build: Path, v0: float,
+                   ph: Any, timings: Path, on_frame: Callable[[Path], None] | None = None) -> int:
+    """Label one frame unless it is done or another live process holds its claim; 1 if computed now."""
+    target = frame_path(build, symbol, temp, index)
+    if _frame_done(target, settings):  # another worker or an earlier run finished it
+        return 0
+    if not _claim(target):  # another process is computing it now
+        return 0
+    try:
+        return _label_frame(symbol, temp, index, config, settings, build, v0, ph, timings, on_frame)
+    finally:
+        claim_path(target).unlink(missing_ok=True)
+
+
+def prepare_element(symbol: str, settings: TierSettings, out: Path, eos_path: Path, *,
+                    retry_failed: bool = False) -> list[tuple[float, int]]:
+    """The EOS and MD samples of ``symbol`` (computed once, cached); returns the (temperature, index) of
+    every frame still to label. One task per element on a distributed backend (:mod:`analysis.jobs.dask_work`)."""
+    build = build_dir(out, settings)
+    timings = build / "timings.jsonl"
+    todo = [(t, i) for t in settings.temperatures_of(symbol) for i in range(settings.n_frames)
+            if not _frame_done(frame_path(build, symbol, t, i), settings)
+            and (retry_failed or not failed_path(build, symbol, t, i).is_file())]
+    if not todo:
+        return []
+    eos = eos_for(symbol, settings, eos_path, timings=timings)
+    for temp in sorted({t for t, _ in todo}):
+        _samples(symbol, temp, settings, build, eos, timings, create=True)
+    return todo
+
+
+def label_one(symbol: str, temp: float, index: int, settings: TierSettings, out: Path, eos_path: Path) -> int:
+    """Label frame ``index`` of ``symbol`` at ``temp`` from the stored EOS and samples (see :func:`prepare_element`);
+    1 if computed now, 0 if it was already on disk or is being computed by another live process.
+
+    Idempotent: a retried task finds the frame on disk; a claim left by a killed process is taken over.
+    """
+    build = build_dir(out, settings)
+    timings = build / "timings.jsonl"
+    if _frame_done(frame_path(build, symbol, temp, index), settings):
+        return 0
+    key = f"{settings.eos_hash_of(symbol)}/{symbol}"
+    entries = load_eos_table(eos_path)["entries"]
+    if key not in entries:
+        raise RuntimeError(f"{symbol}: no EOS under {eos_path}; prepare the element first")
+    samples = _samples(symbol, temp, settings, build, entries[key], timings, create=False)
+    if samples is None:
+        raise RuntimeError(f"{symbol} {temp:g} K: no MD samples in {build}; prepare the element first")
+    return _label_claimed(symbol, temp, index, samples[index], settings, build, float(entries[key]["V0_A3_per_atom"]),
+                          gpaw_calc.phase(symbol), timings)
 
 
 def _label_frame(symbol: str, temp: float, index: int, config: Atoms, settings: TierSettings, build: Path, v0: float,

@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from analysis.core.cluster import SchedulerUnavailable, add_backend_options, chosen_backend, connect
 from analysis.core.config import data_dir, default_data_dir
 from analysis.core.errors import InputFileError
 from analysis.reference import gpaw_calc
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="print the equation-of-state fits flagged (B' outside [2, 8], large residual), compute nothing")
     parser.add_argument("--refit-eos", action="store_true",
                         help="with --check-eos: refit flagged fits with a wider, denser scan (stored beside the original)")
+    add_backend_options(parser)
     args = parser.parse_args(argv)
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if args.log:
@@ -95,8 +97,15 @@ def main(argv: list[str] | None = None) -> int:
                 if math.isfinite(left) else "unknown until a frame has been timed"))
         return 0
     try:
-        path = build_reference(settings, out=out, eos_path=eos_path, jobs=max(1, args.jobs), retry_failed=args.retry_failed)
-    except BuildIncomplete as exc:
+        if chosen_backend(args) == "dask":
+            from analysis.reference.dask_build import build_reference as build_on_dask
+
+            with connect(args.scheduler, timeout_s=args.scheduler_timeout) as client:
+                path, records = build_on_dask(settings, out=out, eos_path=eos_path, client=client, retry_failed=args.retry_failed)
+            print(f"{sum(r['computed'] for r in records)} frame(s) labelled on Dask, {len(records)} task(s)")
+        else:
+            path = build_reference(settings, out=out, eos_path=eos_path, jobs=max(1, args.jobs), retry_failed=args.retry_failed)
+    except (BuildIncomplete, SchedulerUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"data set {settings.dataset!r} -> {path}")

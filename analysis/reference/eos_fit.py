@@ -4,8 +4,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 from ase import units
@@ -112,6 +113,20 @@ def compute_eos(symbol: str, settings: TierSettings) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive ``fcntl`` lock on ``<path>.lock`` for a read-modify-write of ``path``."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def load_eos_table(path: Path) -> dict[str, Any]:
     """The EOS cache file (``{"entries": {"<hash>/<El>": {...}}}``); empty when absent."""
     if not path.is_file():
@@ -133,11 +148,12 @@ def eos_for(symbol: str, settings: TierSettings, path: Path, *, timings: Path | 
     log.info("%s: energy-volume fit", symbol)
     with _Timer() as t:
         result = compute_eos(symbol, settings)
-    # Re-read before writing: another worker may have added an element meanwhile.
-    table = load_eos_table(path)
-    table["entries"][key] = result
-    table["units"] = {"V0": "Å^3/atom", "B0": "GPa", "E0": "eV/atom"}
-    atomic_write_json(path, table)
+    # Re-read before writing, under a lock: another worker (process or Dask task) may add an element meanwhile.
+    with _locked(path):
+        table = load_eos_table(path)
+        table["entries"][key] = result
+        table["units"] = {"V0": "Å^3/atom", "B0": "GPa", "E0": "eV/atom"}
+        atomic_write_json(path, table)
     if timings is not None:
         _append_jsonl(timings, {"stage": "eos", "element": symbol, "wall_s": round(t.wall_s, 2), "cpu_s": round(t.cpu_s, 2), "finished": _now()})
     log.info("%s: V0 %.3f Å^3/atom, B0 %.1f GPa, B' %.2f (%.0f s)", symbol, result["V0_A3_per_atom"], result["B0_GPa"], result["Bprime"], t.wall_s)
