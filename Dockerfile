@@ -1,5 +1,9 @@
 # MLFF Error Atlas: the dashboard (gunicorn, 0.0.0.0:8050) plus one job worker.
-# Build: docker build -t mlff-atlas .      Run: docker run -p 8050:8050 -v atlas-data:/data mlff-atlas
+# Build: docker build -t mlff-atlas .
+# It binds 0.0.0.0, so it starts only protected (see README "Serving beyond this machine"):
+#   docker run -p 8050:8050 -v atlas-data:/data -v "$PWD/atlas-users:/run/secrets/atlas-users:ro" \
+#       -e MLFF_ATLAS_AUTH_FILE=/run/secrets/atlas-users mlff-atlas     (user:password lines: HTTP basic auth)
+#   docker run -p 8050:8050 -v atlas-data:/data -e MLFF_ATLAS_READ_ONLY=1 mlff-atlas   (read-only showcase)
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -30,5 +34,5 @@ RUN useradd --create-home atlas && mkdir -p /data && chown -R atlas /data
 USER atlas
 VOLUME ["/data"]
 EXPOSE 8050
-HEALTHCHECK --interval=30s --timeout=5s --start-period=60s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8050/', timeout=4)"
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8050/healthz', timeout=4)"
 CMD ["bash", "scripts/docker-entrypoint.sh"]

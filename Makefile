@@ -7,8 +7,9 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test install system-deps venv gpaw sevenn bench reference reference-ci score-default checkpoint-default clean-venv
 
+# gunicorn + one job worker; RUN_ARGS="--read-only", "--host 0.0.0.0" (needs auth or read-only), "--dev" (Flask's server)
 run: install
-	bash scripts/run.sh
+	bash scripts/run.sh $(RUN_ARGS)
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -1,6 +1,7 @@
 """The MLFF Error Atlas dashboard: a multi-page Dash app (pages/ hold the pages).
 
-Run ``python app.py`` (serves http://127.0.0.1:8050) or, in production, ``gunicorn app:server``.
+Run ``python app.py`` for development (Flask's server, http://127.0.0.1:8050); ``make run`` serves it
+with gunicorn (``gunicorn -c gunicorn.conf.py app:server``) beside a job worker.
 
 Environment variables (besides those of :mod:`analysis.core.config`):
     MLFF_ATLAS_HOST: interface to bind (default 127.0.0.1; ``--host 0.0.0.0`` or this variable
@@ -8,16 +9,22 @@ Environment variables (besides those of :mod:`analysis.core.config`):
     MLFF_ATLAS_PORT: port (default 8050).
     MLFF_ATLAS_MAX_UPLOAD_MB: largest accepted upload in MB (default 50). Uploaded files are only
         ever parsed by the importers of :mod:`analysis.datasets.importers`; nothing uploaded is unpickled.
+    MLFF_ATLAS_READ_ONLY, MLFF_ATLAS_AUTH, MLFF_ATLAS_AUTH_FILE, MLFF_ATLAS_INSECURE: who may do what
+        (:mod:`access`); beyond loopback the app refuses to start unless authentication or read-only
+        mode is on, or ``--insecure`` is given.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 import dash
 import diskcache
 from dash import Dash, DiskcacheManager, html
 
-from analysis.core.config import DEFAULT_HOST, DEFAULT_PORT, cache_dir, host, max_upload_bytes, port
+import access
+from analysis.core.config import DEFAULT_HOST, DEFAULT_PORT, INSECURE_ENV, READ_ONLY_ENV, cache_dir, host, max_upload_bytes, port
 from components.layout import navbar
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "app", "server"]
@@ -40,6 +47,7 @@ def create_app() -> Dash:
     )
     # uploads arrive base64-encoded inside a JSON request; larger requests get HTTP 413
     app.server.config["MAX_CONTENT_LENGTH"] = request_limit_bytes()
+    access.install(app.server)
     app.layout = html.Div([navbar(), html.Main(dash.page_container, className="page")])
     return app
 
@@ -55,12 +63,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="interface to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)")
     parser.add_argument("--port", type=int, default=port())
     parser.add_argument("--debug", action="store_true", help="Dash debug mode (hot reload, error overlay)")
+    parser.add_argument("--read-only", action="store_true", help="no uploads, no job submission, no cancel (MLFF_ATLAS_READ_ONLY=1)")
+    parser.add_argument("--insecure", action="store_true",
+                        help="serve beyond loopback without authentication or read-only mode (MLFF_ATLAS_INSECURE=1)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Serve the app with Flask's server (use gunicorn ``app:server`` in production)."""
+    """Serve the app with Flask's development server (``make run`` serves it with gunicorn)."""
     args = parse_args(argv)
+    # the pages and the access rules read these at request time (gunicorn workers get them from the environment)
+    if args.read_only:
+        os.environ[READ_ONLY_ENV] = "1"
+    if args.insecure:
+        os.environ[INSECURE_ENV] = "1"
+    try:
+        problem = access.exposure_problem(args.host)
+    except ValueError as exc:
+        problem = str(exc)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     app.run(host=args.host, port=args.port, debug=args.debug)
     return 0
 

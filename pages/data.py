@@ -30,6 +30,7 @@ dash.register_page(__name__, path="/data", title="Data · MLFF Error Atlas", nam
 REFERENCE_FORMATS = ["extxyz", "nep", "outcar", "vasprun", "archive"]
 PREDICTION_FORMATS = ["nep-out", "deepmd-out"]
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+READ_ONLY = "This dashboard is read-only: uploads are turned off."
 
 
 def sanitise_filename(name: str) -> str:
@@ -74,6 +75,8 @@ def import_reference_upload(contents: str, filename: str, *, dataset: str | None
     """
     from analysis.datasets import importers as io
 
+    if views.read_only():
+        return "error", READ_ONLY
     name = dataset or Path(sanitise_filename(filename)).stem.replace(".", "-") or "imported"
     try:
         store.check_name(name)
@@ -109,6 +112,8 @@ def import_predictions_upload(contents: list[str], filenames: list[str], *, data
     """
     from analysis.datasets import importers as io
 
+    if views.read_only():
+        return "error", READ_ONLY
     if not dataset:
         return "error", "Choose the data set these predictions were computed on."
     if not model or not model.strip():
@@ -156,46 +161,55 @@ def datasets_table() -> Any:
     return html.Div([data_table(frame, id=ids.DATA_LIST_TABLE, page_size=20), *details])
 
 
+def upload_sections(names: list[str]) -> list[Any]:
+    """The two upload areas with their options; in read-only mode a note instead."""
+    if views.read_only():
+        return [alert(READ_ONLY, "info")]
+    limit_mb = views.max_upload_bytes() / 2**20
+    upload_style = {"className": "upload"}
+    return [
+        html.H3("Upload reference data"),
+        html.P(f"Extended XYZ, NEP train/test.xyz, VASP OUTCAR or vasprun.xml, or a .zip/.tar.gz of those and of DeePMD "
+               f"system folders (up to {limit_mb:.0f} MB; in an archive, a folder named like Cu_1200K gives its temperature). "
+               "Energies in eV, forces in eV/Å.", className="hint"),
+        html.Div(
+            [
+                labelled("Data set name", dcc.Input(id=ids.DATA_REF_NAME, type="text", placeholder="from the file name", debounce=True), width="12rem"),
+                labelled("Format", dcc.Dropdown(id=ids.DATA_REF_FORMAT, options=REFERENCE_FORMATS, placeholder="detect"), width="10rem"),
+                labelled("Element", dcc.Input(id=ids.DATA_REF_ELEMENT, type="text", placeholder="from the frames", debounce=True), width="9rem"),
+                labelled("Temperature (K)", dcc.Input(id=ids.DATA_REF_TEMPERATURE, type="number", min=0, placeholder="from the file", debounce=True), width="11rem"),
+            ],
+            className="controls",
+        ),
+        dcc.Upload(id=ids.DATA_REF_UPLOAD, children=html.Div(["Drag a reference file here or ", html.A("choose one")]),
+                   multiple=False, **upload_style),
+        dcc.Loading(html.Div(id=ids.DATA_REF_MESSAGE)),
+        html.H3("Upload predictions"),
+        html.P("NEP energy_*.out + force_*.out, or DeePMD dp test *.e.out + *.f.out, computed on one of the data sets below "
+               "in its frame order.", className="hint"),
+        html.Div(
+            [
+                labelled("Data set", dcc.Dropdown(id=ids.DATA_PRED_DATASET, options=names, value=names[0] if names else None), width="14rem"),
+                labelled("Model name", dcc.Input(id=ids.DATA_PRED_MODEL, type="text", placeholder="e.g. nep-my-fit", debounce=True), width="12rem"),
+                labelled("Format", dcc.Dropdown(id=ids.DATA_PRED_FORMAT, options=PREDICTION_FORMATS, placeholder="detect"), width="10rem"),
+                labelled("Universal model", dcc.Checklist(id=ids.DATA_PRED_UNIVERSAL,
+                                                          options=[{"label": " apply the per-element energy shift", "value": "yes"}], value=[])),
+            ],
+            className="controls",
+        ),
+        dcc.Upload(id=ids.DATA_PRED_UPLOAD, children=html.Div(["Drag prediction files here or ", html.A("choose them")]),
+                   multiple=True, **upload_style),
+        dcc.Loading(html.Div(id=ids.DATA_PRED_MESSAGE)),
+    ]
+
+
 def layout(**_: str) -> html.Div:
     """The data page."""
     names = views.dataset_names()
-    limit_mb = views.max_upload_bytes() / 2**20
-    upload_style = {"className": "upload"}
     return html.Div(
         [
             html.H2("Data"),
-            html.H3("Upload reference data"),
-            html.P(f"Extended XYZ, NEP train/test.xyz, VASP OUTCAR or vasprun.xml, or a .zip/.tar.gz of those and of DeePMD "
-                   f"system folders (up to {limit_mb:.0f} MB; in an archive, a folder named like Cu_1200K gives its temperature). "
-                   "Energies in eV, forces in eV/Å.", className="hint"),
-            html.Div(
-                [
-                    labelled("Data set name", dcc.Input(id=ids.DATA_REF_NAME, type="text", placeholder="from the file name", debounce=True), width="12rem"),
-                    labelled("Format", dcc.Dropdown(id=ids.DATA_REF_FORMAT, options=REFERENCE_FORMATS, placeholder="detect"), width="10rem"),
-                    labelled("Element", dcc.Input(id=ids.DATA_REF_ELEMENT, type="text", placeholder="from the frames", debounce=True), width="9rem"),
-                    labelled("Temperature (K)", dcc.Input(id=ids.DATA_REF_TEMPERATURE, type="number", min=0, placeholder="from the file", debounce=True), width="11rem"),
-                ],
-                className="controls",
-            ),
-            dcc.Upload(id=ids.DATA_REF_UPLOAD, children=html.Div(["Drag a reference file here or ", html.A("choose one")]),
-                       multiple=False, **upload_style),
-            dcc.Loading(html.Div(id=ids.DATA_REF_MESSAGE)),
-            html.H3("Upload predictions"),
-            html.P("NEP energy_*.out + force_*.out, or DeePMD dp test *.e.out + *.f.out, computed on one of the data sets below "
-                   "in its frame order.", className="hint"),
-            html.Div(
-                [
-                    labelled("Data set", dcc.Dropdown(id=ids.DATA_PRED_DATASET, options=names, value=names[0] if names else None), width="14rem"),
-                    labelled("Model name", dcc.Input(id=ids.DATA_PRED_MODEL, type="text", placeholder="e.g. nep-my-fit", debounce=True), width="12rem"),
-                    labelled("Format", dcc.Dropdown(id=ids.DATA_PRED_FORMAT, options=PREDICTION_FORMATS, placeholder="detect"), width="10rem"),
-                    labelled("Universal model", dcc.Checklist(id=ids.DATA_PRED_UNIVERSAL,
-                                                              options=[{"label": " apply the per-element energy shift", "value": "yes"}], value=[])),
-                ],
-                className="controls",
-            ),
-            dcc.Upload(id=ids.DATA_PRED_UPLOAD, children=html.Div(["Drag prediction files here or ", html.A("choose them")]),
-                       multiple=True, **upload_style),
-            dcc.Loading(html.Div(id=ids.DATA_PRED_MESSAGE)),
+            *upload_sections(names),
             html.H3("Data sets present"),
             html.Div(datasets_table(), id=ids.DATA_LIST),
         ]

@@ -37,6 +37,7 @@ def model_options() -> list[dict[str, Any]]:
 
 
 REFUSED_MODEL = "Unknown model: choose one of the registered models in the list."
+READ_ONLY = "This dashboard is read-only: jobs cannot be submitted or cancelled here."
 
 
 def submit(model: str | None, dataset: str | None, device: str, dtype: str) -> tuple[str, str]:
@@ -48,6 +49,8 @@ def submit(model: str | None, dataset: str | None, device: str, dtype: str) -> t
     from analysis.jobs import queue as jobs
     from analysis.models.registry import ModelUnavailableError, registry
 
+    if views.read_only():
+        return "error", READ_ONLY
     if not model:
         return "error", "Choose a model."
     if not isinstance(model, str) or model not in registry():
@@ -69,6 +72,8 @@ def submit(model: str | None, dataset: str | None, device: str, dtype: str) -> t
 def submit_many(models: list[str] | str | None, dataset: str | None, device: str, dtype: str) -> tuple[str, str]:
     """Queue one evaluation per chosen model; the worst outcome sets the alert kind, every message is kept."""
     chosen = [models] if isinstance(models, str) else list(models or [])
+    if views.read_only():
+        return "error", READ_ONLY
     if not chosen:
         return "error", "Choose a model (or several)."
     results = [submit(m, dataset, device, dtype) for m in chosen]
@@ -98,7 +103,7 @@ def jobs_table(records: list[Any]) -> Any:
               if rec.frames_cached else []),
         ])
         cancel = (html.Button("Cancel", id={"type": ids.JOBS_CANCEL, "index": rec.job_id}, className="button")
-                  if rec.state in ("queued", "running") else "")
+                  if rec.state in ("queued", "running") and not views.read_only() else "")
         rows.append(html.Tr([
             html.Td(rec.job_id[:12], title=rec.job_id), html.Td(rec.model), html.Td(rec.dataset),
             html.Td(rec.device_used or rec.device), html.Td(rec.dtype),
@@ -111,6 +116,27 @@ def jobs_table(records: list[Any]) -> Any:
     return html.Table([html.Thead(header), html.Tbody(rows)], className="jobs")
 
 
+def submit_controls(names: list[str]) -> Any:
+    """Model, data set, device and precision choices and the submit button; read-only: the data set only."""
+    dataset = labelled("Data set", dcc.Dropdown(id=ids.JOBS_DATASET, options=names, value=views.default_dataset()), width="14rem")
+    if views.read_only():
+        return html.Div([alert(READ_ONLY, "info"), html.Div([dataset], className="controls")])
+    return html.Div(
+        [
+            labelled("Models", dcc.Dropdown(id=ids.JOBS_MODEL, options=model_options(), multi=True,
+                                             placeholder="choose one or more models"), width="30rem"),
+            dataset,
+            labelled("Device", dcc.RadioItems(id=ids.JOBS_DEVICE, options=["auto", "cpu", "cuda"], value="auto", inline=True)),
+            labelled("Precision", dcc.RadioItems(id=ids.JOBS_DTYPE, options=[{"label": " auto (float64 where supported)", "value": "auto"},
+                                                                          {"label": " float64", "value": "float64"},
+                                                                          {"label": " float32", "value": "float32"}],
+                                                 value="auto", inline=True)),
+            html.Button("Submit evaluation", id=ids.JOBS_SUBMIT, className="button"),
+        ],
+        className="controls",
+    )
+
+
 def layout(**_: str) -> html.Div:
     """The jobs page."""
     from analysis.jobs import queue as jobs
@@ -120,20 +146,7 @@ def layout(**_: str) -> html.Div:
         [
             html.H2("Jobs"),
             no_data_message() if not names else html.Div(),
-            html.Div(
-                [
-                    labelled("Models", dcc.Dropdown(id=ids.JOBS_MODEL, options=model_options(), multi=True,
-                                                     placeholder="choose one or more models"), width="30rem"),
-                    labelled("Data set", dcc.Dropdown(id=ids.JOBS_DATASET, options=names, value=views.default_dataset()), width="14rem"),
-                    labelled("Device", dcc.RadioItems(id=ids.JOBS_DEVICE, options=["auto", "cpu", "cuda"], value="auto", inline=True)),
-                    labelled("Precision", dcc.RadioItems(id=ids.JOBS_DTYPE, options=[{"label": " auto (float64 where supported)", "value": "auto"},
-                                                                                  {"label": " float64", "value": "float64"},
-                                                                                  {"label": " float32", "value": "float32"}],
-                                                         value="auto", inline=True)),
-                    html.Button("Submit evaluation", id=ids.JOBS_SUBMIT, className="button"),
-                ],
-                className="controls",
-            ),
+            submit_controls(names),
             html.Div(id=ids.JOBS_SUBMIT_MESSAGE),
             html.Div(coverage_panel(views.default_dataset()), id=ids.JOBS_COVERAGE),
             dcc.Interval(id=ids.JOBS_INTERVAL, interval=poll_interval_ms(records := jobs.list_jobs())),
@@ -196,7 +209,7 @@ def refresh(_n: int | None, cancel_clicks: list[int | None], _submitted: Any = N
 
     trigger = ctx.triggered_id
     if isinstance(trigger, dict) and trigger.get("type") == ids.JOBS_CANCEL:
-        if not any(cancel_clicks):
+        if not any(cancel_clicks) or views.read_only():  # read-only: a forged cancel click changes nothing
             return no_update, no_update
         try:
             jobs.cancel_job(trigger["index"])

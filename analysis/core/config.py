@@ -10,9 +10,16 @@ Variables:
     MLFF_ATLAS_MODEL_DIR: folder of model weights placed by hand (default ``<data dir>/models``).
     MLFF_ATLAS_SEVENN_VENV: the separate SevenNet environment (default ``.venv-sevenn``).
     MLFF_ATLAS_DASK_SCHEDULER: a Dask scheduler address; when set, `evaluate` runs jobs on Dask.
+    MLFF_ATLAS_READ_ONLY: ``1`` for a presenting dashboard: no uploads, no job submission, no cancel.
+    MLFF_ATLAS_AUTH: ``user:password`` for HTTP basic authentication of every page and callback;
+        MLFF_ATLAS_AUTH_FILE names a file of such lines instead (one user per line; for secrets).
+    MLFF_ATLAS_INSECURE: ``1`` to serve beyond loopback with neither authentication nor read-only mode.
+    MLFF_ATLAS_WORKERS, MLFF_ATLAS_THREADS: gunicorn worker processes and threads per worker
+        (default from the core count, see :func:`server_processes`).
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -114,3 +121,78 @@ def dask_scheduler() -> str | None:
     """Address of a Dask scheduler (``MLFF_ATLAS_DASK_SCHEDULER``, e.g. ``tcp://host:8786``); None: local queue."""
     value = os.environ.get(DASK_SCHEDULER_ENV, "").strip()
     return value or None
+
+
+READ_ONLY_ENV = "MLFF_ATLAS_READ_ONLY"
+AUTH_ENV = "MLFF_ATLAS_AUTH"
+AUTH_FILE_ENV = "MLFF_ATLAS_AUTH_FILE"
+INSECURE_ENV = "MLFF_ATLAS_INSECURE"
+_TRUE = ("1", "true", "yes", "on")
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
+def read_only() -> bool:
+    """Whether the dashboard is read-only (``MLFF_ATLAS_READ_ONLY=1`` or ``--read-only``)."""
+    return _flag(READ_ONLY_ENV)
+
+
+def insecure() -> bool:
+    """Whether serving beyond loopback without protection was asked for explicitly (``--insecure``)."""
+    return _flag(INSECURE_ENV)
+
+
+def auth_users() -> dict[str, str]:
+    """User -> password for HTTP basic authentication; empty when none is configured.
+
+    From ``MLFF_ATLAS_AUTH`` (``user:password``) and the ``user:password`` lines of the file named by
+    ``MLFF_ATLAS_AUTH_FILE`` (blank lines and ``#`` comments skipped).
+
+    Raises:
+        ValueError: a pair without ``:``, an empty user or password, or an unreadable file.
+    """
+    pairs: list[tuple[str, str]] = []
+    if os.environ.get(AUTH_ENV):
+        pairs.append((AUTH_ENV, os.environ[AUTH_ENV]))
+    if os.environ.get(AUTH_FILE_ENV):
+        path = Path(os.environ[AUTH_FILE_ENV])
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{AUTH_FILE_ENV}={path}: cannot be read ({type(exc).__name__})") from None
+        pairs += [(f"{path} line {i}", line.strip()) for i, line in enumerate(lines, 1)
+                  if line.strip() and not line.lstrip().startswith("#")]
+    users = {}
+    for where, pair in pairs:
+        user, sep, password = pair.partition(":")
+        if not sep or not user or not password:
+            raise ValueError(f"{where}: expected user:password with neither empty")
+        users[user] = password
+    return users
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` serves this machine only (127.0.0.0/8, ::1, 'localhost')."""
+    name = host.strip().strip("[]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False  # a host name (or '0.0.0.0'-like wildcard spelled otherwise): treat as exposed
+
+
+def server_processes(cores: int | None = None) -> tuple[int, int]:
+    """gunicorn (workers, threads per worker): ``MLFF_ATLAS_WORKERS``/``MLFF_ATLAS_THREADS``, else from the cores.
+
+    One worker per core (2 at least: a slow callback then does not hold every request) and 4
+    threads each, since callbacks wait on file reads and on the job queue's SQLite as well as on CPU.
+    """
+    cores = cores or os.cpu_count() or 1
+    workers = int(os.environ.get("MLFF_ATLAS_WORKERS") or max(2, cores))
+    threads = int(os.environ.get("MLFF_ATLAS_THREADS") or 4)
+    if workers < 1 or threads < 1:
+        raise ValueError(f"MLFF_ATLAS_WORKERS={workers} and MLFF_ATLAS_THREADS={threads} must be >= 1")
+    return workers, threads

@@ -28,6 +28,7 @@ from ase import Atoms
 from numpy.typing import NDArray
 
 from analysis.core.errors import one_line
+from analysis.models.local_files import content_hidden
 from analysis.models.registry import ModelSpec, ModelUnavailableError, check_available, default_torch_dtype, get_spec, load_torch_model, resolve_dtype, sevenn_python, weights_path
 
 Mode = Literal["batched", "loop"]
@@ -419,13 +420,19 @@ def make_evaluator(
     if spec.family == "nep":
         from calorine.calculators import CPUNEP
 
-        return LoopEvaluator(CPUNEP(str(weights_path(spec))), dtype=dtype, device="cpu")
+        path = weights_path(spec)
+        with content_hidden(spec.name):  # calorine quotes the line it could not parse
+            calc = CPUNEP(str(path))
+        return LoopEvaluator(calc, dtype=dtype, device="cpu")
     if spec.family == "deepmd":
         try:
             from deepmd.calculator import DP
         except ImportError as exc:
             raise ModelUnavailableError(f"{spec.name}: deepmd-kit is not installed (pip install deepmd-kit)") from exc
-        return LoopEvaluator(DP(model=str(weights_path(spec))), dtype=dtype, device=dev)
+        path = weights_path(spec)
+        with content_hidden(spec.name):
+            calc = DP(model=str(path))
+        return LoopEvaluator(calc, dtype=dtype, device=dev)
     torch_model = load_torch_model(spec, device=dev, dtype=dtype)
     return evaluator_for_model(spec.family, torch_model, device=dev, dtype=dtype, mode=mode, batch_size=batch_size, prefetch=prefetch)
 

@@ -5,11 +5,11 @@ Names:
     ``orb-v3-...``, ...    every non-deprecated name of orb-models 0.5.5's pretrained table.
     ``chgnet-0.3.0``       CHGNet, weights shipped inside the chgnet wheel (runs offline).
     ``sevennet-0``         SevenNet-0, weights shipped inside the sevenn wheel; runs in ``.venv-sevenn``.
-    ``mace:PATH``          a local MACE ``.model`` file.
-    ``orb:PATH``           a local ORB checkpoint (state dict); options name the architecture.
-    ``nep:PATH``           a NEP potential file (``nep.txt``), through calorine's CPU calculator.
-    ``deepmd:PATH``        a frozen DeePMD model, when deepmd-kit is importable.
     ``emt``                ASE's EMT (cheap, real; for tests and demos).
+    registered files       names the operator gave model files in ``<model dir>/models.json``
+                           (``python -m analysis models register``; see :mod:`.local_files`).
+    ``mace:PATH``, ...     on the command line only (``orb:``, ``nep:``, ``deepmd:`` too): a file
+                           inside the model directory. The dashboard accepts registered names only.
 
 Weights that are downloaded at run time by their package (MACE-MP, ORB) are looked for, in order,
 in the model folder (``MLFF_ATLAS_MODEL_DIR``, default ``<data dir>/models``) under the file name of
@@ -19,13 +19,15 @@ their download URL, then in the package's own download cache (``$XDG_CACHE_HOME/
 
 Safe loading: ORB and CHGNet weights are plain state dicts and are read with
 ``torch.load(weights_only=True)``. MACE ``.model`` files are whole pickled ``torch.nn.Module``
-objects and can only be read with ``weights_only=False`` (which can run code from the file): load
-only MACE files from a source you trust. NEP files are text; DeePMD frozen graphs are read by
-deepmd-kit itself.
+objects and can only be read with ``weights_only=False`` (which can run code from the file): local
+model files load only from inside the model directory (resolved, so symbolic links out of it are
+refused), MACE-MP files also from mace's own download cache. Loader errors of local files name the
+model, never the file's content. NEP files are text; DeePMD frozen graphs are read by deepmd-kit itself.
 """
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 from dataclasses import asdict, dataclass, field, replace
@@ -35,7 +37,9 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from analysis.core.config import MODEL_DIR_ENV, SEVENN_VENV_ENV, sevenn_venv
+from analysis.core.errors import InputFileError
 from analysis.core.config import model_dir as config_model_dir
+from analysis.models.local_files import ModelUnavailableError, content_hidden, contained_file, registered_files
 
 Family = Literal["mace", "orb", "chgnet", "sevenn", "nep", "deepmd", "ase"]
 Env = Literal["main", "sevenn"]
@@ -98,10 +102,6 @@ SEVENN_DESCRIPTIONS = {
     "sevennet-mf-0-pbe": "SevenNet-MF-0, PBE modality (weights in the sevenn wheel)",
 }
 PREFIXES: tuple[str, ...] = ("mace", "orb", "nep", "deepmd")
-
-
-class ModelUnavailableError(RuntimeError):
-    """A model's weights or package cannot be had on this machine; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -220,13 +220,44 @@ def _builtin() -> dict[str, ModelSpec]:
     return {s.name: s for s in specs}
 
 
+def registered_specs() -> dict[str, ModelSpec]:
+    """Model files the operator registered in ``<model dir>/models.json`` (see :mod:`.local_files`).
+
+    Raises:
+        InputFileError: ``models.json`` is not a valid table.
+    """
+    specs = {}
+    for entry in registered_files():
+        options = dict(entry.options)
+        if entry.family == "orb":
+            options.setdefault("architecture", "orb-v3-conservative-inf-omat")
+        source = str(model_dir().resolve() / entry.file)
+        specs[entry.name] = ModelSpec(entry.name, entry.family, source, entry.universal,  # type: ignore[arg-type]
+                                      options=_options(**options), description=entry.description)
+    return specs
+
+
 def registry() -> dict[str, ModelSpec]:
-    """The built-in model names and their specs (no package is imported)."""
-    return dict(_builtin())
+    """Every model name the dashboard accepts: the built-in ones and the registered model files.
+
+    A ``models.json`` that cannot be read leaves only the built-in names (logged; ``python -m
+    analysis models`` prints the error), so the dashboard keeps serving.
+    """
+    out = dict(_builtin())
+    try:
+        registered = registered_specs()
+    except InputFileError as exc:
+        logging.getLogger(__name__).warning("registered models ignored: %s", exc)
+        registered = {}
+    out.update({name: spec for name, spec in registered.items() if name not in out})
+    return out
 
 
 def get_spec(name: str | ModelSpec, /, **options: Any) -> ModelSpec:
-    """The spec for a registry name or a ``family:PATH`` string.
+    """The spec for a registry name (built-in or registered file) or a ``family:PATH`` string.
+
+    A ``family:PATH`` spec is for the command line; its file loads only when it lies inside the
+    model directory (:func:`weights_path`). Never pass a name from a web request here unchecked.
 
     Args:
         name: a registry name (``'mace-mp-large'``), or ``'mace:/path/x.model'``,
@@ -240,7 +271,7 @@ def get_spec(name: str | ModelSpec, /, **options: Any) -> ModelSpec:
     """
     if isinstance(name, ModelSpec):
         return name
-    builtin = _builtin()
+    builtin = registry()
     if name in builtin and not options:
         return builtin[name]
     prefix, sep, rest = name.partition(":")
@@ -292,7 +323,8 @@ def weights_path(spec: ModelSpec) -> Path | None:
         candidates = [model_dir() / _url_basename(url), _mace_cache_file(spec.source)]
         for path in candidates:
             if path.is_file():
-                return path
+                # read with weights_only=False: only from the model directory or mace's own download cache
+                return contained_file(path, name=spec.name, roots=(model_dir(), candidates[1].parent))
         raise ModelUnavailableError(
             f"{spec.name}: weights not on this machine (no network here). Download {url} and place it at "
             f"{candidates[0]} (or set {MODEL_DIR_ENV} to the folder holding {_url_basename(url)}); "
@@ -312,10 +344,7 @@ def weights_path(spec: ModelSpec) -> Path | None:
             f"cache ($CACHED_PATH_CACHE_ROOT, default ~/.cache/cached_path) is also used when present."
         )
     if spec.is_local():
-        path = Path(spec.source)
-        if not path.is_file():
-            raise ModelUnavailableError(f"{spec.name}: model file {path} does not exist")
-        return path
+        return contained_file(spec.source, name=spec.name)
     return None
 
 
@@ -347,7 +376,7 @@ def check_available(spec: ModelSpec) -> tuple[bool, str]:
 
 def available_models(extra: list[str | ModelSpec] | None = None) -> list[ModelSpec]:
     """Every registered model (plus ``extra`` names/specs) with ``available`` and ``reason`` filled in."""
-    specs = list(_builtin().values()) + [get_spec(e) for e in extra or []]
+    specs = list(registry().values()) + [get_spec(e) for e in extra or []]
     out = []
     for spec in specs:
         ok, reason = check_available(spec)
@@ -415,9 +444,11 @@ def load_torch_model(spec: ModelSpec, *, device: str, dtype: str) -> Any:
     if not ok:
         raise ModelUnavailableError(reason)
     if spec.family == "mace":
-        return _load_mace(weights_path(spec), device=device, dtype=dtype)  # type: ignore[arg-type]
+        with content_hidden(spec.name):
+            return _load_mace(weights_path(spec), device=device, dtype=dtype)  # type: ignore[arg-type]
     if spec.family == "orb":
-        return _load_orb(spec, weights_path(spec), device=device, dtype=dtype)  # type: ignore[arg-type]
+        with content_hidden(spec.name):
+            return _load_orb(spec, weights_path(spec), device=device, dtype=dtype)  # type: ignore[arg-type]
     if spec.family == "chgnet":
         return _load_chgnet(spec.source, device=device, dtype=dtype)
     raise ValueError(f"{spec.name}: family {spec.family!r} has no in-process torch model")

@@ -89,6 +89,7 @@ _EXPORTS: dict[str, str] = {
     'PACKAGE_DATA_DIR': 'analysis.core.config',
     'frame_errors': 'analysis.views.element',
     'max_upload_bytes': 'analysis.core.config',
+    'read_only': 'analysis.core.config',
 }
 __all__ = [name for name in _EXPORTS if not name.startswith("_")]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -37,15 +37,27 @@ def cu_frames(n: int, *, repeat: tuple[int, int, int] = (1, 1, 1), seed: int = 0
 
 
 @pytest.fixture(scope="session")
-def small_mace_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A randomly initialised ScaleShiftMACE saved as a .model file."""
-    from analysis.models.registry import build_small_mace
+def session_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The model directory of these tests: local model files load only from inside it."""
+    return tmp_path_factory.mktemp("models")
 
-    return build_small_mace(tmp_path_factory.mktemp("mace") / "small.model", atomic_numbers=(29,))
+
+@pytest.fixture(autouse=True)
+def _model_dir(session_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("MLFF_ATLAS_MODEL_DIR", str(session_model_dir))
+    return session_model_dir
 
 
 @pytest.fixture(scope="session")
-def small_orb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def small_mace_path(session_model_dir: Path) -> Path:
+    """A randomly initialised ScaleShiftMACE saved as a .model file (in the model directory)."""
+    from analysis.models.registry import build_small_mace
+
+    return build_small_mace(session_model_dir / "small.model", atomic_numbers=(29,))
+
+
+@pytest.fixture(scope="session")
+def small_orb_path(session_model_dir: Path) -> Path:
     """An un-pretrained ORB v3 conservative model (random weights) saved as a state-dict checkpoint."""
     import torch
     from orb_models.forcefield import pretrained
@@ -56,7 +68,7 @@ def small_orb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model = pretrained.orb_v3_conservative_architecture(
         device="cpu", system_config=SystemConfig(radius=6.0, max_num_neighbors=20), **opts
     )
-    path = tmp_path_factory.mktemp("orb") / "small-orb.ckpt"
+    path = session_model_dir / "small-orb.ckpt"
     torch.save(model.state_dict(), path)
     return path
 

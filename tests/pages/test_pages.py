@@ -320,6 +320,25 @@ def test_jobs_submit_refuses_paths_from_a_request(pages, own_data, tmp_path: Pat
     assert jobs.list_jobs() == []
 
 
+def test_jobs_page_offers_registered_model_files_by_name(pages, own_data, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A file the operator registered appears by its name and can be submitted; its path still cannot."""
+    from analysis.jobs import queue as jobs
+    from analysis.models import cli
+    from tests.analysis.conftest import write_random_nep
+
+    monkeypatch.setenv("MLFF_ATLAS_MODEL_DIR", str(tmp_path / "models"))
+    (tmp_path / "models").mkdir()
+    nep = write_random_nep(tmp_path / "models" / "nep.txt")
+    assert cli.models_main(["register", "lab-nep", "--family", "nep", "--file", str(nep)]) == 0
+    options = {o["value"]: o for o in pages.jobs.model_options()}
+    assert "lab-nep" in options and not options["lab-nep"]["disabled"]
+    assert str(nep) not in str(options["lab-nep"])  # the page shows the name, not where the file is
+    kind, message = pages.jobs.submit("lab-nep", TEST_DATASET, "cpu", "auto")
+    assert kind == "info" and "Queued job" in message
+    assert pages.jobs.submit(f"nep:{nep}", TEST_DATASET, "cpu", "auto") == ("error", pages.jobs.REFUSED_MODEL)
+    assert [r.model for r in jobs.list_jobs()] == ["lab-nep"]
+
+
 def test_jobs_cancel_button(pages, own_data) -> None:
     from analysis.jobs import queue as jobs
 

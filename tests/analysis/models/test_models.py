@@ -87,7 +87,8 @@ def test_placed_foundation_file_is_loaded_under_its_registry_name(
     assert models.check_available(get_spec("mace-mp-large")) == (True, "")
     frames = cu_frames(2)
     by_name = make_evaluator("mace-mp-large", device="cpu").predict(frames)
-    by_path = make_evaluator(f"mace:{small_mace_path}", device="cpu").predict(frames)
+    shutil.copy(small_mace_path, tmp_path / "small.model")
+    by_path = make_evaluator(f"mace:{tmp_path / 'small.model'}", device="cpu").predict(frames)
     np.testing.assert_array_equal(by_name.energy, by_path.energy)
 
 
@@ -106,14 +107,14 @@ def test_local_specs_and_identity(tmp_path: Path) -> None:
         get_spec("gpt-5")
 
 
-def test_nep_through_the_job_queue(data_env: Path, tmp_path: Path) -> None:
+def test_nep_through_the_job_queue(data_env: Path, _model_dir: Path) -> None:
     from calorine.calculators import CPUNEP
 
     from analysis.jobs import queue as jobs
     from analysis.datasets.frames import ReferenceSet
     from analysis.datasets.store import load_predictions, save_dataset
 
-    nep = write_random_nep(tmp_path / "nep.txt")
+    nep = write_random_nep(_model_dir / "nep.txt")
     ref = ReferenceSet(cu_frames(4))
     save_dataset(ref, "cu")
     job_id = jobs.submit_job(f"nep:{nep}", "cu", device="cpu")
