@@ -22,6 +22,7 @@ import sys
 import dash
 import diskcache
 from dash import Dash, DiskcacheManager, html
+from flask import Response
 
 import access
 from analysis.core.config import DEFAULT_HOST, DEFAULT_PORT, INSECURE_ENV, READ_ONLY_ENV, cache_dir, host, max_upload_bytes, port
@@ -31,6 +32,13 @@ __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "app", "server"]
 def request_limit_bytes() -> int:
     """Flask's MAX_CONTENT_LENGTH: the upload limit plus the base64 expansion (4/3) of dcc.Upload and 1 MiB of JSON."""
     return int(max_upload_bytes() * 4 / 3) + 1024 * 1024
+
+
+def too_large(_error: Exception) -> Response:
+    """HTTP 413 with the limit and the setting that raises it (the Data page checks sizes in the browser first)."""
+    limit_mb = max_upload_bytes() / 2**20
+    return Response(f"Request too large: uploads are limited to {limit_mb:.0f} MB. The server's operator can raise the limit "
+                    "with MLFF_ATLAS_MAX_UPLOAD_MB (in MB).\n", 413, mimetype="text/plain")
 
 
 def create_app() -> Dash:
@@ -47,6 +55,7 @@ def create_app() -> Dash:
     )
     # uploads arrive base64-encoded inside a JSON request; larger requests get HTTP 413
     app.server.config["MAX_CONTENT_LENGTH"] = request_limit_bytes()
+    app.server.register_error_handler(413, too_large)
     access.install(app.server)
     app.layout = html.Div([navbar(), html.Main(dash.page_container, className="page")])
     return app

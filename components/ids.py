@@ -102,6 +102,11 @@ DATA_PRED_UNIVERSAL = "data-pred-universal"
 DATA_PRED_MESSAGE = "data-pred-message"
 DATA_PRED_ALERT = "data-pred-message-alert"
 DATA_LIST = "data-list"
+DATA_UPLOAD_LIMIT = "data-upload-limit"  # dcc.Store: the upload limit in bytes, for the browser's size check
+DATA_REF_ACCEPTED = "data-ref-accepted"  # dcc.Store: set by the browser when an upload is within the limit
+DATA_PRED_ACCEPTED = "data-pred-accepted"
+DATA_REF_TOO_BIG = "data-ref-too-big"  # the browser's message for a file over the limit
+DATA_PRED_TOO_BIG = "data-pred-too-big"
 DATA_LIST_TABLE = "data-list-table"
 
 # export controls of a page: components.export.export_id(prefix, part) -> "<prefix>-export-<part>"

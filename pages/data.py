@@ -17,7 +17,7 @@ from typing import Any
 
 import dash
 import pandas as pd
-from dash import Input, Output, State, callback, dcc, html
+from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
 from analysis.datasets import store
 from analysis import views
@@ -40,6 +40,47 @@ def sanitise_filename(name: str) -> str:
     return safe[:120] or "upload"
 
 
+LIMIT_SETTING = "MLFF_ATLAS_MAX_UPLOAD_MB"
+CHUNK_CHARS = 4 * (1 << 18)  # base64 characters decoded at a time (1 MiB), a multiple of 4
+
+
+def limit_message(filename: str, size_bytes: int, limit_bytes: int) -> str:
+    """What the page says about a file over the upload limit: its size, the limit and the setting that raises it."""
+    return (f"{filename}: the file is {size_bytes / 2**20:.1f} MB, over the {limit_bytes / 2**20:.0f} MB upload limit. "
+            f"The server's operator can raise the limit with {LIMIT_SETTING} (in MB), or import the file on the server: "
+            "python -m analysis import FILE.")
+
+
+def write_upload(contents: str, path: Path, filename: str) -> int:
+    """Decode a dcc.Upload ``contents`` string ('data:<mime>;base64,<data>') into ``path`` piece by piece.
+
+    The decoded bytes are never all in memory: 1 MiB of base64 at a time goes to the file (a 45 MB
+    upload otherwise held a second copy of the text and a full copy of the bytes).
+
+    Returns:
+        The number of bytes written.
+
+    Raises:
+        InputFileError: malformed content or a file over the upload limit (checked before decoding).
+    """
+    start = contents.find(",") + 1  # 0: no 'data:...;base64,' header, all of it is base64
+    payload = len(contents) - start
+    size = payload * 3 // 4 - (contents.endswith("==") + contents.endswith("="))
+    limit = views.max_upload_bytes()
+    if size > limit:
+        raise InputFileError(filename, limit_message(filename, size, limit))
+    written = 0
+    with open(path, "wb") as handle:
+        for offset in range(start, len(contents), CHUNK_CHARS):
+            piece = contents[offset:offset + CHUNK_CHARS]
+            try:
+                data = base64.b64decode(piece, validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise InputFileError(filename, f"upload is not valid base64 data: {exc}") from exc
+            written += handle.write(data)
+    return written
+
+
 def decode_upload(contents: str, filename: str) -> bytes:
     """The bytes of a dcc.Upload ``contents`` string ('data:<mime>;base64,<data>').
 
@@ -53,8 +94,7 @@ def decode_upload(contents: str, filename: str) -> bytes:
         raise InputFileError(filename, f"upload is not valid base64 data: {exc}") from exc
     limit = views.max_upload_bytes()
     if len(data) > limit:
-        raise InputFileError(filename, f"file is {len(data) / 2**20:.1f} MB, over the {limit / 2**20:.0f} MB upload limit "
-                                       "(MLFF_ATLAS_MAX_UPLOAD_MB)")
+        raise InputFileError(filename, limit_message(filename, len(data), limit))
     return data
 
 
@@ -85,7 +125,7 @@ def import_reference_upload(contents: str, filename: str, *, dataset: str | None
     with tempfile.TemporaryDirectory(prefix="atlas-upload-") as folder:
         try:
             path = Path(folder) / sanitise_filename(filename)
-            path.write_bytes(decode_upload(contents, sanitise_filename(filename)))
+            write_upload(contents, path, sanitise_filename(filename))
             ref = io.import_file(path, fmt=fmt or None, element=element or None, temperature=temperature)
         except (InputFileError, ValueError) as exc:
             return "error", _message(exc, folder)
@@ -125,7 +165,7 @@ def import_predictions_upload(contents: list[str], filenames: list[str], *, data
             paths = []
             for data, filename in zip(contents, filenames):
                 path = Path(folder) / sanitise_filename(filename)
-                path.write_bytes(decode_upload(data, sanitise_filename(filename)))
+                write_upload(data, path, sanitise_filename(filename))
                 paths.append(path)
             reference = store.load_dataset(dataset)
             pred = io.import_predictions(paths, reference, model=model.strip(), fmt=fmt or None, universal=universal)
@@ -183,6 +223,9 @@ def upload_sections(names: list[str]) -> list[Any]:
         ),
         dcc.Upload(id=ids.DATA_REF_UPLOAD, children=html.Div(["Drag a reference file here or ", html.A("choose one")]),
                    multiple=False, **upload_style),
+        html.Div(id=ids.DATA_REF_TOO_BIG, className="alert alert-error", role="alert"),
+        dcc.Store(id=ids.DATA_REF_ACCEPTED),
+        dcc.Store(id=ids.DATA_UPLOAD_LIMIT, data=views.max_upload_bytes()),
         dcc.Loading(html.Div(id=ids.DATA_REF_MESSAGE)),
         html.H3("Upload predictions"),
         html.P("NEP energy_*.out + force_*.out, or DeePMD dp test *.e.out + *.f.out, computed on one of the data sets below "
@@ -199,6 +242,8 @@ def upload_sections(names: list[str]) -> list[Any]:
         ),
         dcc.Upload(id=ids.DATA_PRED_UPLOAD, children=html.Div(["Drag prediction files here or ", html.A("choose them")]),
                    multiple=True, **upload_style),
+        html.Div(id=ids.DATA_PRED_TOO_BIG, className="alert alert-error", role="alert"),
+        dcc.Store(id=ids.DATA_PRED_ACCEPTED),
         dcc.Loading(html.Div(id=ids.DATA_PRED_MESSAGE)),
     ]
 
@@ -216,20 +261,6 @@ def layout(**_: str) -> html.Div:
     )
 
 
-@callback(
-    Output(ids.DATA_REF_MESSAGE, "children"),
-    Output(ids.DATA_LIST, "children", allow_duplicate=True),
-    Output(ids.DATA_PRED_DATASET, "options", allow_duplicate=True),
-    Input(ids.DATA_REF_UPLOAD, "contents"),
-    State(ids.DATA_REF_UPLOAD, "filename"),
-    State(ids.DATA_REF_NAME, "value"),
-    State(ids.DATA_REF_FORMAT, "value"),
-    State(ids.DATA_REF_ELEMENT, "value"),
-    State(ids.DATA_REF_TEMPERATURE, "value"),
-    background=True,  # parsing a large OUTCAR takes seconds: run it off the request thread
-    running=[(Output(ids.DATA_REF_UPLOAD, "disabled"), True, False)],
-    prevent_initial_call=True,
-)
 def upload_reference(contents: str | None, filename: str | None, dataset: str | None, fmt: str | None,
                      element: str | None, temperature: float | None) -> tuple[Any, Any, list[str]]:
     """Import an uploaded reference file and report the outcome."""
@@ -240,10 +271,67 @@ def upload_reference(contents: str | None, filename: str | None, dataset: str | 
     return alert(message, kind, id=ids.DATA_REF_ALERT), datasets_table(), views.dataset_names()
 
 
+def upload_predictions(contents: list[str] | None, filenames: list[str] | None, dataset: str | None, model: str | None,
+                       fmt: str | None, universal: list[str] | None) -> tuple[Any, Any]:
+    """Import uploaded prediction files and report the outcome."""
+    if not contents:
+        return dash.no_update, dash.no_update
+    kind, message = import_predictions_upload(list(contents), list(filenames or []), dataset=dataset or "", model=model or "",
+                                              fmt=fmt, universal=bool(universal))
+    return alert(message, kind, id=ids.DATA_PRED_ALERT), datasets_table()
+
+
+# The browser checks the size first: a file over the limit never leaves it (the server would answer
+# HTTP 413, which Dash shows as nothing); the page says the size, the limit and the setting instead.
+_SIZE_CHECK = """
+function(contents, filenames, limit) {
+    const none = window.dash_clientside.no_update;
+    if (!contents) { return ["", none]; }
+    const list = Array.isArray(contents) ? contents : [contents];
+    const names = Array.isArray(filenames) ? filenames : [filenames];
+    for (let i = 0; i < list.length; i++) {
+        const bytes = Math.floor((list[i].length - list[i].indexOf(",") - 1) * 3 / 4);
+        if (bytes > limit) {
+            const mb = (x) => (x / 1048576).toFixed(1);
+            return [`${names[i] || "upload"}: the file is ${mb(bytes)} MB, over the ${Math.round(limit / 1048576)} MB upload limit. `
+                    + "The server's operator can raise the limit with %s (in MB), or import the file on the server: "
+                    + "python -m analysis import FILE.", none];
+        }
+    }
+    return ["", Date.now()];
+}
+""" % LIMIT_SETTING
+for _upload, _too_big, _accepted in ((ids.DATA_REF_UPLOAD, ids.DATA_REF_TOO_BIG, ids.DATA_REF_ACCEPTED),
+                                     (ids.DATA_PRED_UPLOAD, ids.DATA_PRED_TOO_BIG, ids.DATA_PRED_ACCEPTED)):
+    clientside_callback(_SIZE_CHECK, Output(_too_big, "children"), Output(_accepted, "data"), Input(_upload, "contents"),
+                        State(_upload, "filename"), State(ids.DATA_UPLOAD_LIMIT, "data"), prevent_initial_call=True)
+
+
+@callback(
+    Output(ids.DATA_REF_MESSAGE, "children"),
+    Output(ids.DATA_LIST, "children", allow_duplicate=True),
+    Output(ids.DATA_PRED_DATASET, "options", allow_duplicate=True),
+    Input(ids.DATA_REF_ACCEPTED, "data"),
+    State(ids.DATA_REF_UPLOAD, "contents"),
+    State(ids.DATA_REF_UPLOAD, "filename"),
+    State(ids.DATA_REF_NAME, "value"),
+    State(ids.DATA_REF_FORMAT, "value"),
+    State(ids.DATA_REF_ELEMENT, "value"),
+    State(ids.DATA_REF_TEMPERATURE, "value"),
+    background=True,  # parsing a large OUTCAR takes seconds: run it off the request thread
+    running=[(Output(ids.DATA_REF_UPLOAD, "disabled"), True, False)],
+    prevent_initial_call=True,
+)
+def on_reference_upload(_accepted: Any, *args: Any) -> tuple[Any, Any, list[str]]:
+    """A reference file within the limit (the browser checked its size) is imported: :func:`upload_reference`."""
+    return upload_reference(*args)
+
+
 @callback(
     Output(ids.DATA_PRED_MESSAGE, "children"),
     Output(ids.DATA_LIST, "children", allow_duplicate=True),
-    Input(ids.DATA_PRED_UPLOAD, "contents"),
+    Input(ids.DATA_PRED_ACCEPTED, "data"),
+    State(ids.DATA_PRED_UPLOAD, "contents"),
     State(ids.DATA_PRED_UPLOAD, "filename"),
     State(ids.DATA_PRED_DATASET, "value"),
     State(ids.DATA_PRED_MODEL, "value"),
@@ -253,11 +341,6 @@ def upload_reference(contents: str | None, filename: str | None, dataset: str | 
     running=[(Output(ids.DATA_PRED_UPLOAD, "disabled"), True, False)],
     prevent_initial_call=True,
 )
-def upload_predictions(contents: list[str] | None, filenames: list[str] | None, dataset: str | None, model: str | None,
-                       fmt: str | None, universal: list[str] | None) -> tuple[Any, Any]:
-    """Import uploaded prediction files and report the outcome."""
-    if not contents:
-        return dash.no_update, dash.no_update
-    kind, message = import_predictions_upload(list(contents), list(filenames or []), dataset=dataset or "", model=model or "",
-                                              fmt=fmt, universal=bool(universal))
-    return alert(message, kind, id=ids.DATA_PRED_ALERT), datasets_table()
+def on_predictions_upload(_accepted: Any, *args: Any) -> tuple[Any, Any]:
+    """Prediction files within the limit are imported: :func:`upload_predictions`."""
+    return upload_predictions(*args)

@@ -26,6 +26,7 @@ def test_upload_limit_applies_to_requests(dash_app, monkeypatch: pytest.MonkeyPa
     client = dash_app.server.test_client()
     too_big = client.post("/_dash-update-component", data=b"x" * (2 * 1024 * 1024), content_type="application/json")
     assert too_big.status_code == 413
+    assert "limited to 0 MB" in too_big.get_data(as_text=True) and "MLFF_ATLAS_MAX_UPLOAD_MB" in too_big.get_data(as_text=True)
 
 
 def test_every_page_is_registered(dash_app) -> None:

@@ -285,6 +285,26 @@ def test_upload_limit(pages, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFF_ATLAS_MAX_UPLOAD_MB", "0.000001")
     with pytest.raises(InputFileError, match="over the 0 MB upload limit"):
         pages.data.decode_upload(_upload("x" * 100), "big.xyz")
+    message, _table, _options = pages.data.upload_reference(_upload("x" * 100), "big.xyz", None, None, None, None)
+    assert "is 0.0 MB, over the 0 MB upload limit" in message.children and "MLFF_ATLAS_MAX_UPLOAD_MB" in message.children
+
+
+def test_upload_is_decoded_to_disk_in_pieces(pages, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(0)
+    for n in (0, 1, 2, 3, 4, 5, 3 * pages.data.CHUNK_CHARS // 4 + 7):  # every padding, and more than one piece
+        raw = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+        path = tmp_path / f"u{n}"
+        assert pages.data.write_upload("data:application/octet-stream;base64," + base64.b64encode(raw).decode(), path, "u") == n
+        assert path.read_bytes() == raw
+    from analysis.core.errors import InputFileError
+
+    with pytest.raises(InputFileError, match="not valid base64"):
+        pages.data.write_upload("data:text/plain;base64,@@@@", tmp_path / "bad", "bad.xyz")
+    monkeypatch.setenv("MLFF_ATLAS_MAX_UPLOAD_MB", "1")
+    over = "data:text/plain;base64," + "A" * (4 * (2**20 // 3 + 2))
+    with pytest.raises(InputFileError, match="over the 1 MB upload limit"):
+        pages.data.write_upload(over, tmp_path / "over", "over.xyz")
+    assert not (tmp_path / "over").exists()  # refused before anything was written
 
 
 def test_sanitise_filename() -> None:
