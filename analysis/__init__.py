@@ -37,7 +37,7 @@ _EXPORTS: dict[str, str] = {
     "load_predictions": "analysis.datasets.store",
     "save_predictions": "analysis.datasets.store",
     "import_reference": "analysis.datasets.importers",
-    "import_predictions": "analysis.datasets.importers",
+    "import_predictions": "analysis.datasets.predictions",
     "InputFileError": "analysis.core.errors",
     "METAL43": "analysis.core.elements",
     # metrics

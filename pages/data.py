@@ -104,16 +104,19 @@ def _message(exc: Exception, folder: str) -> str:
 
 
 def import_reference_upload(contents: str, filename: str, *, dataset: str | None, fmt: str | None,
-                            element: str | None, temperature: float | None) -> tuple[str, str]:
+                            element: str | None, temperature: float | None, mode: str = "refuse",
+                            type_map: str | None = None) -> tuple[str, str]:
     """Import one uploaded reference file into the user data directory.
 
-    A new data set is created (named after the file unless ``dataset`` is given); an existing
-    user data set without predictions is extended by the new frames.
+    A new data set is created (named after the file unless ``dataset`` is given); an existing one
+    is written into only in ``mode`` append or replace (:func:`analysis.datasets.writing.write_frames`).
 
     Returns:
-        (kind, message) for the alert: ('success', ...) or ('error', the importer's message).
+        (kind, message) for the alert: ('success', ...), ('warning', ...) when frames were dropped
+        on the way in, or ('error', the importer's message).
     """
     from analysis.datasets import importers as io
+    from analysis.datasets.writing import write_frames
 
     if views.read_only():
         return "error", READ_ONLY
@@ -122,25 +125,30 @@ def import_reference_upload(contents: str, filename: str, *, dataset: str | None
         store.check_name(name)
     except ValueError as exc:
         return "error", str(exc)
+    types = [t.strip() for t in (type_map or "").split(",") if t.strip()] or None
     with tempfile.TemporaryDirectory(prefix="atlas-upload-") as folder:
         try:
             path = Path(folder) / sanitise_filename(filename)
             write_upload(contents, path, sanitise_filename(filename))
-            ref = io.import_file(path, fmt=fmt or None, element=element or None, temperature=temperature)
+            ref = io.import_file(path, fmt=fmt or None, element=element or None, temperature=temperature, type_map=types)
         except (InputFileError, ValueError) as exc:
             return "error", _message(exc, folder)
-    existing = next((s for s in views.list_dataset_summaries() if s.name == name), None)
-    if existing is not None:
-        if existing.embedded:
-            return "error", f"{name!r} is the embedded default data set: choose another data set name."
-        if existing.models:
-            return "error", f"data set {name!r} already has predictions ({', '.join(existing.models)}): import into a new data set name."
-        ref = type(ref).merge([store.load_dataset(name), ref])
-        ref.provenance = {"imported_files": [*existing.provenance.get("imported_files", []), filename]}
-    else:
-        ref.provenance = {**ref.provenance, "imported_files": [filename]}
-    store.save_dataset(ref, name)
-    return "success", f"Imported {len(ref.frames) - (existing.n_frames if existing else 0)} frames from {filename} into data set {name!r} ({', '.join(ref.elements)})."
+        warnings = [_message(ValueError(w), folder) for w in ref.provenance.get("warnings", [])]
+    ref.provenance = {**ref.provenance, "source_files": [filename], "imported_files": [filename]}
+    try:
+        outcome = write_frames(ref, name, mode=mode)  # type: ignore[arg-type]
+    except ValueError as exc:
+        return "error", str(exc)
+    except OSError as exc:
+        return "error", f"could not write data set {name!r}: {exc.strerror or exc}; nothing stored was changed"
+    skipped = f", {outcome.skipped_duplicates} identical frames skipped" if outcome.skipped_duplicates else ""
+    unknown = sum(1 for a in ref.frames if a.info["temperature"] != a.info["temperature"])
+    notes = [*warnings]
+    if unknown:
+        notes.append(f"{unknown} frames have no temperature (T unknown): give one in the Temperature field to file them under it")
+    text = (f"Imported {outcome.added} frames from {filename} into data set {name!r}{skipped} "
+            f"({outcome.total} frames; {', '.join(outcome.elements)}).")
+    return ("warning" if notes else "success"), " ".join([text, *notes])
 
 
 def import_predictions_upload(contents: list[str], filenames: list[str], *, dataset: str, model: str, fmt: str | None,
@@ -150,7 +158,7 @@ def import_predictions_upload(contents: list[str], filenames: list[str], *, data
     Returns:
         (kind, message) for the alert.
     """
-    from analysis.datasets import importers as io
+    from analysis.datasets.predictions import import_predictions
 
     if views.read_only():
         return "error", READ_ONLY
@@ -168,11 +176,16 @@ def import_predictions_upload(contents: list[str], filenames: list[str], *, data
                 write_upload(data, path, sanitise_filename(filename))
                 paths.append(path)
             reference = store.load_dataset(dataset)
-            pred = io.import_predictions(paths, reference, model=model.strip(), fmt=fmt or None, universal=universal)
+            pred = import_predictions(paths, reference, model=model.strip(), fmt=fmt or None, universal=universal)
         except (InputFileError, ValueError) as exc:
             return "error", _message(exc, folder)
     store.save_predictions(pred, dataset)
-    return "success", f"Imported predictions of {model.strip()!r} for {len(pred.frame_id)} frames of {dataset!r}."
+    missing = int(pred.meta["frames_without_prediction"])
+    notes = [f"Skipped: {', '.join(pred.meta['skipped_files'])}."] if pred.meta["skipped_files"] else []
+    if missing:
+        notes.append(f"{missing} frames of {dataset!r} have no prediction in these files.")
+    return ("warning" if notes else "success"), " ".join(
+        [f"Imported predictions of {model.strip()!r} for {len(pred.frame_id) - missing} of {len(pred.frame_id)} frames of {dataset!r}.", *notes])
 
 
 def datasets_table() -> Any:
@@ -211,13 +224,19 @@ def upload_sections(names: list[str]) -> list[Any]:
         html.H3("Upload reference data"),
         html.P(f"Extended XYZ, NEP train/test.xyz, VASP OUTCAR or vasprun.xml, or a .zip/.tar.gz of those and of DeePMD "
                f"system folders (up to {limit_mb:.0f} MB; in an archive, a folder named like Cu_1200K gives its temperature). "
-               "Energies in eV, forces in eV/Å.", className="hint"),
+               "Energies in eV, forces in eV/Å (files in other units are refused: docs/import.md). gzip and bzip2 files are read too.",
+               className="hint"),
         html.Div(
             [
-                labelled("Data set name", dcc.Input(id=ids.DATA_REF_NAME, type="text", placeholder="from the file name", debounce=True), width="12rem"),
+                labelled("Data set name", dcc.Input(id=ids.DATA_REF_NAME, type="text", placeholder="from the file name"), width="12rem"),
                 labelled("Format", dcc.Dropdown(id=ids.DATA_REF_FORMAT, options=REFERENCE_FORMATS, placeholder="detect"), width="10rem"),
-                labelled("Element", dcc.Input(id=ids.DATA_REF_ELEMENT, type="text", placeholder="from the frames", debounce=True), width="9rem"),
-                labelled("Temperature (K)", dcc.Input(id=ids.DATA_REF_TEMPERATURE, type="number", min=0, placeholder="from the file", debounce=True), width="11rem"),
+                labelled("Element", dcc.Input(id=ids.DATA_REF_ELEMENT, type="text", placeholder="from the frames"), width="9rem"),
+                labelled("Temperature (K)", dcc.Input(id=ids.DATA_REF_TEMPERATURE, type="number", min=0, placeholder="from the file"), width="11rem"),
+                labelled("If the data set exists", dcc.Dropdown(id=ids.DATA_REF_MODE, options=[
+                    {"label": "refuse", "value": "refuse"}, {"label": "append (skip identical frames)", "value": "append"},
+                    {"label": "replace it", "value": "replace"}], value="refuse", clearable=False), width="15rem"),
+                labelled("DeePMD type map", dcc.Input(id=ids.DATA_REF_TYPE_MAP, type="text", placeholder="e.g. O,H (no type_map.raw)"),
+                         width="12rem"),
             ],
             className="controls",
         ),
@@ -228,12 +247,13 @@ def upload_sections(names: list[str]) -> list[Any]:
         dcc.Store(id=ids.DATA_UPLOAD_LIMIT, data=views.max_upload_bytes()),
         dcc.Loading(html.Div(id=ids.DATA_REF_MESSAGE)),
         html.H3("Upload predictions"),
-        html.P("NEP energy_*.out + force_*.out, or DeePMD dp test *.e.out + *.f.out, computed on one of the data sets below "
-               "in its frame order.", className="hint"),
+        html.P("NEP energy_*.out + force_*.out, or DeePMD dp test *.e.out + *.f.out, computed on one of the data sets below, "
+               "in any frame order (each frame is matched by the reference values the files carry; a folder's other files are skipped).",
+               className="hint"),
         html.Div(
             [
                 labelled("Data set", dcc.Dropdown(id=ids.DATA_PRED_DATASET, options=names, value=names[0] if names else None), width="14rem"),
-                labelled("Model name", dcc.Input(id=ids.DATA_PRED_MODEL, type="text", placeholder="e.g. nep-my-fit", debounce=True), width="12rem"),
+                labelled("Model name", dcc.Input(id=ids.DATA_PRED_MODEL, type="text", placeholder="e.g. nep-my-fit"), width="12rem"),
                 labelled("Format", dcc.Dropdown(id=ids.DATA_PRED_FORMAT, options=PREDICTION_FORMATS, placeholder="detect"), width="10rem"),
                 labelled("Universal model", dcc.Checklist(id=ids.DATA_PRED_UNIVERSAL,
                                                           options=[{"label": " apply the per-element energy shift", "value": "yes"}], value=[])),
@@ -262,12 +282,14 @@ def layout(**_: str) -> html.Div:
 
 
 def upload_reference(contents: str | None, filename: str | None, dataset: str | None, fmt: str | None,
-                     element: str | None, temperature: float | None) -> tuple[Any, Any, list[str]]:
+                     element: str | None, temperature: float | None, mode: str | None = "refuse",
+                     type_map: str | None = None) -> tuple[Any, Any, list[str]]:
     """Import an uploaded reference file and report the outcome."""
     if not contents:
         return dash.no_update, dash.no_update, dash.no_update
     kind, message = import_reference_upload(contents, filename or "upload", dataset=(dataset or "").strip() or None, fmt=fmt,
-                                            element=(element or "").strip() or None, temperature=temperature)
+                                            element=(element or "").strip() or None, temperature=temperature,
+                                            mode=mode or "refuse", type_map=type_map)
     return alert(message, kind, id=ids.DATA_REF_ALERT), datasets_table(), views.dataset_names()
 
 
@@ -318,6 +340,8 @@ for _upload, _too_big, _accepted in ((ids.DATA_REF_UPLOAD, ids.DATA_REF_TOO_BIG,
     State(ids.DATA_REF_FORMAT, "value"),
     State(ids.DATA_REF_ELEMENT, "value"),
     State(ids.DATA_REF_TEMPERATURE, "value"),
+    State(ids.DATA_REF_MODE, "value"),
+    State(ids.DATA_REF_TYPE_MAP, "value"),
     background=True,  # parsing a large OUTCAR takes seconds: run it off the request thread
     running=[(Output(ids.DATA_REF_UPLOAD, "disabled"), True, False)],
     prevent_initial_call=True,

@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     'process_start': 'analysis.core.procs',
     'running_here': 'analysis.core.procs',
     'lazy_exports': 'analysis.core.lazy',
+    'locked': 'analysis.core.locks',
 }
 __all__ = [name for name in _EXPORTS if not name.startswith("_")]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,4 +1,4 @@
-"""Reference data: data sets of frames (:mod:`.frames`), the on-disk store (:mod:`.store`), the importers of extended XYZ, VASP, NEP and DeePMD files (:mod:`.importers`, :mod:`.archive`).
+"""Reference data: data sets of frames (:mod:`.frames`), the on-disk store (:mod:`.store`), the importers of extended XYZ, VASP, NEP and DeePMD files (:mod:`.importers`, :mod:`.xyz`, :mod:`.sniff`, :mod:`.archive`), predictions made elsewhere (:mod:`.predictions`) and writing into a data set (:mod:`.writing`).
 
 Imports only :mod:`analysis.core`.
 """
@@ -41,13 +41,19 @@ _EXPORTS: dict[str, str] = {
     'save_predictions': 'analysis.datasets.store',
     'load_predictions': 'analysis.datasets.store',
     'ReferenceFormat': 'analysis.datasets.importers',
-    'PredictionFormat': 'analysis.datasets.importers',
+    'PredictionFormat': 'analysis.datasets.predictions',
     'ENERGY_UNITS': 'analysis.datasets.importers',
     'MAX_PLAUSIBLE_EV': 'analysis.datasets.importers',
     'detect_format': 'analysis.datasets.importers',
     'import_reference': 'analysis.datasets.importers',
     'RawFrame': 'analysis.datasets.importers',
-    'import_predictions': 'analysis.datasets.importers',
+    'import_predictions': 'analysis.datasets.predictions',
+    'find_outputs': 'analysis.datasets.predictions',
+    'write_frames': 'analysis.datasets.writing',
+    'DatasetExistsError': 'analysis.datasets.writing',
+    'frame_content_hash': 'analysis.datasets.frames',
+    'read_dataset': 'analysis.datasets.store',
+    'read_xyz': 'analysis.datasets.xyz',
     'import_file': 'analysis.datasets.importers',
     'ARCHIVE_SUFFIXES': 'analysis.datasets.archive',
     'MAX_MEMBERS': 'analysis.datasets.archive',

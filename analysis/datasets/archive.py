@@ -50,6 +50,14 @@ def _safe_parts(archive: Path, name: str) -> tuple[str, ...]:
     return parts
 
 
+def limit_text(max_bytes: int | None = None) -> str:
+    """The unpacking limit in words, with the setting that raises it."""
+    from analysis.datasets.sniff import UNPACKED_SETTING, max_unpacked_bytes
+
+    value = max_unpacked_bytes() if max_bytes is None else max_bytes
+    return f"the {value / 2**20:.0f} MB limit set by {UNPACKED_SETTING} (in MB)"
+
+
 def _copy_capped(src: IO[bytes], dst: Path, archive: Path, name: str, budget: list[int]) -> None:
     """Stream ``src`` into ``dst`` while the shared byte budget lasts."""
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -57,7 +65,7 @@ def _copy_capped(src: IO[bytes], dst: Path, archive: Path, name: str, budget: li
         while chunk := src.read(1 << 20):
             budget[0] -= len(chunk)
             if budget[0] < 0:
-                raise InputFileError(archive, f"unpacks to more than the limit while reading {name!r} (zip bomb or too large)")
+                raise InputFileError(archive, f"unpacks to more than {limit_text(budget[1])} while reading {name!r} (zip bomb or too large)")
             out.write(chunk)
 
 
@@ -77,13 +85,16 @@ def extract_archive(path: str | Path, dest: str | Path, *, max_bytes: int, max_m
             ``max_bytes`` unpacked.
     """
     archive, dest = Path(path), Path(dest)
-    budget = [int(max_bytes)]
+    budget = [int(max_bytes), int(max_bytes)]  # bytes left, the limit
     try:
         if archive.name.lower().endswith(".zip"):
             with zipfile.ZipFile(archive) as handle:
                 members = list(_zip_members(archive, handle))
                 if len(members) > max_members:
                     raise InputFileError(archive, f"has {len(members)} members, over the limit of {max_members}")
+                declared = sum(info.file_size for info in handle.infolist())
+                if declared > max_bytes:  # refused before anything is written (the stream cap still holds if sizes lie)
+                    raise InputFileError(archive, f"declares {declared / 2**20:.0f} MB unpacked, over {limit_text(max_bytes)}")
                 for name, is_dir in members:
                     parts = _safe_parts(archive, name)
                     if is_dir or not parts:
@@ -92,6 +103,9 @@ def extract_archive(path: str | Path, dest: str | Path, *, max_bytes: int, max_m
                         _copy_capped(src, dest.joinpath(*parts), archive, name, budget)
         else:
             with tarfile.open(archive, mode="r:*") as handle:
+                sizes = [m.size for m in handle.getmembers()[: max_members + 1] if m.isfile()]
+                if sum(sizes) > max_bytes:
+                    raise InputFileError(archive, f"declares {sum(sizes) / 2**20:.0f} MB unpacked, over {limit_text(max_bytes)}")
                 count = 0
                 for member in handle:
                     count += 1
@@ -126,8 +140,9 @@ def reference_sources(root: Path) -> list[Path]:
             continue
         if any(s in path.parents for s in systems):
             continue
-        name = path.name
-        if name.startswith("OUTCAR") or (name.startswith("vasprun") and name.endswith(".xml")) or name.endswith((".xyz", ".extxyz")):
+        from analysis.datasets.sniff import sniff_name
+
+        if sniff_name(path.name) in ("outcar", "vasprun", "extxyz"):
             sources.append(path)
     return sorted(sources)
 
@@ -156,18 +171,18 @@ def import_archive(
         element, energy_unit: as in :func:`analysis.datasets.importers.import_reference`, for every source.
         temperature_k: for every frame; when None, from each source's path (``Cu_1200K/OUTCAR``)
             or from the frames themselves.
-        max_bytes: cap on the unpacked size (default: 10x the upload limit, MLFF_ATLAS_MAX_UPLOAD_MB).
+        max_bytes: cap on the unpacked size (default: MLFF_ATLAS_MAX_UNPACKED_MB, else 10x the upload limit).
 
     Raises:
         InputFileError: naming the archive and, for a bad source, the member's path inside it.
     """
-    from analysis.core.config import max_upload_bytes
     from analysis.datasets.importers import import_reference
+    from analysis.datasets.sniff import max_unpacked_bytes
 
     archive = Path(path)
     if not archive.is_file():
         raise InputFileError(archive, "no such file")
-    limit = int(max_bytes if max_bytes is not None else 10 * max_upload_bytes())
+    limit = int(max_bytes if max_bytes is not None else max_unpacked_bytes())
     folder = Path(tempfile.mkdtemp(prefix="atlas-archive-"))
     try:
         extract_archive(archive, folder, max_bytes=limit)

@@ -8,59 +8,72 @@ import sys
 from analysis.core.errors import InputFileError
 from analysis.datasets import store
 from analysis.datasets.frames import ReferenceSet
-from analysis.datasets.importers import (
-    ENERGY_UNITS,
-    import_predictions,
-    import_reference,
-)
+from analysis.datasets.importers import ENERGY_UNITS, import_reference
+from analysis.datasets.predictions import import_predictions
+from analysis.datasets.writing import MODES, write_frames
 
 
 DEFAULT_DATASET = "metal43-gpaw"
 
 
 def import_main(argv: list[str]) -> int:
-    """``python -m analysis import PATH... [--element X] [--temperature T] [--dataset NAME]``.
+    """``python -m analysis import PATH... [--dataset NAME] [--mode refuse|append|replace]``.
 
-    Reference files are merged into the data set (created when absent); with ``--predictions
-    --model NAME`` the files are a model's outputs on that data set instead.
+    Reference files go into the data set (created when absent; an existing one is written into only
+    with ``--mode append`` or ``--mode replace``); with ``--predictions --model NAME`` the files are
+    a model's outputs on that data set instead, matched to its frames by their reference columns.
     """
     parser = argparse.ArgumentParser(prog="python -m analysis import", description=import_main.__doc__)
-    parser.add_argument("paths", nargs="+", help="files, DeePMD folders, or .zip/.tar.gz archives of them")
-    parser.add_argument("--element", help="element label for every frame (default: from the species)")
+    parser.add_argument("paths", nargs="+", help="files (also .gz/.bz2), DeePMD folders, folders of outputs, or .zip/.tar.gz archives")
+    parser.add_argument("--element", help="element label for every frame (checked against the atoms; default: from the species)")
     parser.add_argument("--temperature", type=float, help="temperature in K for every frame")
-    parser.add_argument("--dataset", default="imported", help="data set to add to (default: %(default)s)")
+    parser.add_argument("--dataset", default="imported", help="data set to write into (default: %(default)s)")
+    parser.add_argument("--mode", choices=MODES, default="refuse",
+                        help="when the data set exists: refuse (default), append (identical frames skipped) or replace")
     parser.add_argument("--format", dest="fmt", help="force a format (extxyz, nep, outcar, vasprun, deepmd, archive, nep-out, deepmd-out)")
-    parser.add_argument("--energy-unit", default="eV", choices=sorted(ENERGY_UNITS))
+    parser.add_argument("--energy-unit", default="eV", choices=sorted(ENERGY_UNITS), help="unit of the file's energies (forces: the same per Å)")
+    parser.add_argument("--type-map", help="elements of a DeePMD system's type numbers, comma-separated (when it has no type_map.raw)")
     parser.add_argument("--predictions", action="store_true", help="the files are a model's predictions")
     parser.add_argument("--model", help="model name for --predictions")
     parser.add_argument("--universal", action="store_true", help="the model is universal (apply the per-element shift)")
     args = parser.parse_args(argv)
+    if args.predictions and not args.model:
+        parser.error("--predictions needs --model NAME")
+    type_map = [t.strip() for t in args.type_map.split(",") if t.strip()] if args.type_map else None
     try:
         if args.predictions:
-            if not args.model:
-                parser.error("--predictions needs --model NAME")
             reference = store.load_dataset(args.dataset)
             pred = import_predictions(args.paths, reference, model=args.model, fmt=args.fmt, universal=args.universal)
             path = store.save_predictions(pred, args.dataset)
-            print(f"stored predictions of {args.model} for {len(pred.frame_id)} frames in {path}")
+            for name in pred.meta["skipped_files"]:
+                print(f"skipped {name}")
+            missing = pred.meta["frames_without_prediction"]
+            note = f" ({missing} frames of the data set have no prediction in these files)" if missing else ""
+            print(f"stored predictions of {args.model} for {len(pred.frame_id) - missing} of {len(pred.frame_id)} frames in {path}{note}")
             return 0
         sets = [
-            import_reference(p, fmt=args.fmt, element=args.element, temperature_k=args.temperature, energy_unit=args.energy_unit)
+            import_reference(p, fmt=args.fmt, element=args.element, temperature_k=args.temperature,
+                             energy_unit=args.energy_unit, type_map=type_map)
             for p in args.paths
         ]
-    except InputFileError as exc:
+        merged = ReferenceSet.merge(sets) if len(sets) > 1 else sets[0]
+        merged.provenance = {"source_files": [f for s in sets for f in s.provenance.get("source_files", [])],
+                             **({"warnings": w} if (w := [x for s in sets for x in s.provenance.get("warnings", [])]) else {})}
+        for warning in merged.provenance.get("warnings", []):
+            print(f"warning: {warning}", file=sys.stderr)
+        outcome = write_frames(merged, args.dataset, mode=args.mode)
+    except (InputFileError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyError as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 1
-    existing = [s.name for s in store.list_datasets() if not s.embedded]
-    if args.dataset in existing:
-        sets.insert(0, store.load_dataset(args.dataset))
-    merged = ReferenceSet.merge(sets) if len(sets) > 1 else sets[0]
-    merged.provenance = {"source_files": [f for s in sets for f in s.provenance.get("source_files", [])]}
-    path = store.save_dataset(merged, args.dataset)
-    print(f"data set {args.dataset!r}: {len(merged)} frames, {len(merged.elements)} elements -> {path}")
+    except OSError as exc:
+        print(f"error: cannot write data set {args.dataset!r}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    skipped = f", {outcome.skipped_duplicates} identical frames skipped" if outcome.skipped_duplicates else ""
+    print(f"data set {args.dataset!r}: {outcome.added} frames added{skipped}; {outcome.total} frames, "
+          f"{len(outcome.elements)} elements -> {outcome.path}")
     return 0
 
 

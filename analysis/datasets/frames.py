@@ -368,3 +368,15 @@ def structure_hash(atoms: Atoms) -> str:
         digest.update(np.ascontiguousarray(np.round(np.asarray(block, dtype=np.float64), 6) + 0.0).tobytes())
     digest.update(np.asarray(atoms.pbc, dtype=np.uint8).tobytes())
     return digest.hexdigest()[:32]
+
+
+def frame_content_hash(atoms: Atoms) -> str:
+    """SHA-256 (32 hex digits) of a frame's structure and DFT labels at the store's precision.
+
+    Two frames with the same hash are the same data (the same structure, energy and forces): an
+    import that appends skips them. Ids, sources and temperatures do not enter.
+    """
+    digest = hashlib.sha256(structure_hash(atoms).encode())
+    digest.update(_fixed_text(np.array([frame_energy(atoms)])))
+    digest.update(_fixed_text(frame_forces(atoms)))
+    return digest.hexdigest()[:32]

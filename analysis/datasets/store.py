@@ -120,8 +120,11 @@ def save_dataset(
     *,
     root: Path | None = None,
     dft_settings: dict[str, Any] | None = None,
+    keep_predictions: bool = True,
 ) -> Path:
     """Write ``ref`` as data set ``name`` under ``root`` (default: the user data directory).
+
+    Predictions stored beside a previous version are kept unless ``keep_predictions`` is False.
 
     The whole data set is written into a temporary folder and swapped in by renames, so an
     interrupted save leaves any previous version of the data set intact.
@@ -147,6 +150,8 @@ def save_dataset(
                     "file": f"frames/{fname}",
                     "n_frames": len(frames),
                     "n_atoms": int(sum(len(a) for a in frames)),
+                    # compounds are importable but marked (elemental groups carry no key: older manifests stay as they were)
+                    **({} if all(len(set(a.numbers)) == 1 for a in frames) else {"elemental": False}),
                 }
             )
         manifest = {
@@ -161,7 +166,7 @@ def save_dataset(
         atomic_write_json(tmp / MANIFEST, manifest)
         final = base / name
         old_predictions = final / "predictions"
-        if old_predictions.is_dir():
+        if old_predictions.is_dir() and keep_predictions:
             shutil.copytree(old_predictions, tmp / "predictions")
         _swap_in(tmp, final)
     except BaseException:
@@ -241,7 +246,11 @@ def load_dataset(name: str) -> ReferenceSet:
 
 @lru_cache(maxsize=8)
 def _load_cached(path: str, _mtime_ns: int) -> ReferenceSet:
-    folder = Path(path)
+    return read_dataset(Path(path))
+
+
+def read_dataset(folder: Path) -> ReferenceSet:
+    """The data set stored in ``folder`` (read now, not cached)."""
     manifest = json.loads((folder / MANIFEST).read_text())
     frames = []
     seen: set[str] = set()

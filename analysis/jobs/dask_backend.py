@@ -82,8 +82,7 @@ def run_job(
     pid = coord.pid
     try:
         ref = load_dataset(rec.dataset)
-        if ref.content_hash() != rec.dataset_hash:
-            raise ValueError(f"data set {rec.dataset!r} changed since the job was submitted; submit it again")
+        rec = q.follow_content(rec, ref.content_hash(), pid)
         done = q._chunk_files(job_id)
         q._update(job_id, pid, frames_total=len(ref), frames_reused=q._chunk_frames_done(job_id), device_used=f"dask:{rec.device}")
         starts = [s for s in range(0, len(ref), rec.chunk_frames) if s not in done]

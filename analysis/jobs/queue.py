@@ -541,11 +541,7 @@ class Worker:
         try:
             spec = ModelSpec.from_dict(rec.spec)
             ref = load_dataset(rec.dataset)
-            if ref.content_hash() != rec.dataset_hash:
-                raise ValueError(
-                    f"data set {rec.dataset!r} changed since the job was submitted "
-                    f"(hash {ref.content_hash()} != {rec.dataset_hash}); submit it again"
-                )
+            rec = follow_content(rec, ref.content_hash(), self.pid)
             frames = ref.frames
             t_load = time.perf_counter()
             evaluator = self._evaluator(spec, rec)
@@ -710,6 +706,18 @@ def _predict_chunk(
         if err is not None:
             failed[i] = err
     return FrameResults(energy, forces), failed, len(hits)
+
+
+def follow_content(rec: JobRecord, current_hash: str, pid: int) -> JobRecord:
+    """A job whose data set changed since submission (frames appended) evaluates the new content.
+
+    Its chunks, computed on the old frame order, are dropped; the per-frame cache still holds every
+    frame the model has seen, so only the new frames reach the model.
+    """
+    if current_hash == rec.dataset_hash:
+        return rec
+    _remove_chunks(rec.job_id)
+    return _update(rec.job_id, pid, dataset_hash=current_hash, frames_done=0, frames_failed=0) or rec
 
 
 def _remove_chunks(job_id: str) -> None:

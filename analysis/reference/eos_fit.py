@@ -4,13 +4,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from ase import units
 
+from analysis.core.locks import locked
 from analysis.core.config import PACKAGE_DATA_DIR
 from analysis.core.errors import InputFileError
 from analysis.datasets.store import atomic_write_json
@@ -113,20 +113,6 @@ def compute_eos(symbol: str, settings: TierSettings) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive ``fcntl`` lock on ``<path>.lock`` for a read-modify-write of ``path``."""
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def load_eos_table(path: Path) -> dict[str, Any]:
     """The EOS cache file (``{"entries": {"<hash>/<El>": {...}}}``); empty when absent."""
     if not path.is_file():
@@ -149,7 +135,7 @@ def eos_for(symbol: str, settings: TierSettings, path: Path, *, timings: Path | 
     with _Timer() as t:
         result = compute_eos(symbol, settings)
     # Re-read before writing, under a lock: another worker (process or Dask task) may add an element meanwhile.
-    with _locked(path):
+    with locked(path):
         table = load_eos_table(path)
         table["entries"][key] = result
         table["units"] = {"V0": "Å^3/atom", "B0": "GPa", "E0": "eV/atom"}

@@ -476,3 +476,43 @@ def test_eos_card_shows_the_flag_and_the_refit_of_a_doubtful_fit(pages) -> None:
     k = _text(pages.element.eos_card("K"))
     assert "flagged: B' = -1.04 outside [2, 8]" in k and "refit" in k and "4.85" in k
     assert "flagged" not in _text(pages.element.eos_card("Cu"))
+
+
+def test_a_data_set_without_temperatures_is_served_on_every_page(pages, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Uploaded with the temperature field empty, evaluated by a real job: 'T unknown' on the map, the
+    element page and the distributions, never an error (issue 13 item 2)."""
+    import io
+
+    from ase.io import write
+
+    from analysis import views
+    from analysis.jobs import queue as jobs
+    from tests.analysis.helpers import emt_reference
+
+    monkeypatch.setenv("MLFF_ATLAS_DATA", str(tmp_path / "user"))
+    monkeypatch.setenv("MLFF_ATLAS_DEFAULT_DATA", str(tmp_path / "empty-default"))
+    monkeypatch.setenv("MLFF_ATLAS_CACHE", str(tmp_path / "cache"))
+    frames = list(emt_reference(elements=("Cu", "Al"), temperatures=(300.0,), n_frames=2).frames)
+    for atoms in frames:
+        atoms.info.pop("temperature")
+    buffer = io.StringIO()
+    write(buffer, frames, format="extxyz")
+    message, _table, _options = pages.data.upload_reference(_upload(buffer.getvalue()), "cual.xyz", "cual", None, None, None)
+    assert "4 frames have no temperature (T unknown)" in message.children, message.children
+    jobs.submit_job("emt", "cual", device="cpu")
+    jobs.Worker(poll_s=0.1).run(once=True)
+    assert views.models("cual") == ["emt"]
+    assert [v for v, _ in views.temperature_options("cual")] == ["all", "unknown"]
+    home = pages.home.layout(dataset="cual", temperature="unknown")
+    assert "Cu" in str(_find(home, ids.MAP_GRAPH).figure)
+    fig, _config = pages.home.update_map(["emt"], "force_rmse", "unknown", "absolute", "linear", "ptable", None, None, "cual")
+    assert any(np.isfinite(np.asarray(t.z, dtype=float)).any() for t in fig.data if getattr(t, "z", None) is not None)
+    element = pages.element.layout(symbol="Cu", dataset="cual")
+    rows = _find(element, ids.ELEMENT_TABLE).data
+    assert {r["temperature"] for r in rows} >= {"unknown"}
+    hist, _scatter, stats = pages.distributions.figures("cual", "force_rmse", "unknown", "overlay", None, None)
+    assert hist.layout.meta is None or not hist.layout.meta.get("empty")
+    assert "emt" in str(stats)
+    # typed into the temperature field without leaving it: the value is read (no debounce on the field)
+    layout = pages.data.layout()
+    assert not getattr(_find(layout, ids.DATA_REF_TEMPERATURE), "debounce", False)

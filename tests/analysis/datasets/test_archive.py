@@ -134,8 +134,9 @@ def test_zip_bomb_stops_at_the_cap(tmp_path: Path) -> None:
     archive = tmp_path / "bomb.zip"
     archive.write_bytes(_zip_bytes({"big.xyz": b"0" * (20 * 2**20)}))
     assert archive.stat().st_size < 100_000
-    with pytest.raises(InputFileError, match="more than the limit"):
+    with pytest.raises(InputFileError, match="declares 20 MB unpacked, over the 1 MB limit set by MLFF_ATLAS_MAX_UNPACKED_MB"):
         extract_archive(archive, tmp_path / "x", max_bytes=2**20)
+    assert not (tmp_path / "x").exists() or not any((tmp_path / "x").rglob("*"))  # refused before anything was written
 
 
 def test_bad_archives_name_the_archive_and_member(tmp_path: Path) -> None:
