@@ -98,6 +98,18 @@ def decode_upload(contents: str, filename: str) -> bytes:
     return data
 
 
+BUSY = ("The server is importing {n} upload(s) already (the limit set by MLFF_ATLAS_MAX_IMPORTS): try again when one has "
+        "finished. Nothing was stored.")
+
+
+def _import_slot() -> Any:
+    """One of the server's import slots (:func:`analysis.core.locks.slot`), or NoSlotFree."""
+    from analysis.core.config import cache_dir, max_imports
+    from analysis.core.locks import slot
+
+    return slot(cache_dir() / "import-slots", max_imports())
+
+
 def _message(exc: Exception, folder: str) -> str:
     """The exception's message with the temporary folder removed (the user sees their own file name)."""
     return str(exc).replace(folder + os.sep, "").replace(folder, "")
@@ -115,9 +127,6 @@ def import_reference_upload(contents: str, filename: str, *, dataset: str | None
         (kind, message) for the alert: ('success', ...), ('warning', ...) when frames were dropped
         on the way in, or ('error', the importer's message).
     """
-    from analysis.datasets import importers as io
-    from analysis.datasets.writing import write_frames
-
     if views.read_only():
         return "error", READ_ONLY
     name = dataset or Path(sanitise_filename(filename)).stem.replace(".", "-") or "imported"
@@ -126,6 +135,22 @@ def import_reference_upload(contents: str, filename: str, *, dataset: str | None
     except ValueError as exc:
         return "error", str(exc)
     types = [t.strip() for t in (type_map or "").split(",") if t.strip()] or None
+    from analysis.core.config import max_imports
+    from analysis.core.locks import NoSlotFree
+
+    try:
+        with _import_slot():
+            return _import_reference_file(contents, filename, name, fmt, element, temperature, mode, types)
+    except NoSlotFree:
+        return "error", BUSY.format(n=max_imports())
+
+
+def _import_reference_file(contents: str, filename: str, name: str, fmt: str | None, element: str | None,
+                           temperature: float | None, mode: str, types: list[str] | None) -> tuple[str, str]:
+    """Parse the upload and write it into data set ``name`` (inside an import slot)."""
+    from analysis.datasets import importers as io
+    from analysis.datasets.writing import write_frames
+
     with tempfile.TemporaryDirectory(prefix="atlas-upload-") as folder:
         try:
             path = Path(folder) / sanitise_filename(filename)
@@ -158,8 +183,6 @@ def import_predictions_upload(contents: list[str], filenames: list[str], *, data
     Returns:
         (kind, message) for the alert.
     """
-    from analysis.datasets.predictions import import_predictions
-
     if views.read_only():
         return "error", READ_ONLY
     if not dataset:
@@ -168,6 +191,21 @@ def import_predictions_upload(contents: list[str], filenames: list[str], *, data
         return "error", "Give the model a name."
     if "," in model:
         return "error", f"Model name {model.strip()!r} contains a comma: links list models separated by commas, choose another name."
+    from analysis.core.config import max_imports
+    from analysis.core.locks import NoSlotFree
+
+    try:
+        with _import_slot():
+            return _import_prediction_files(contents, filenames, dataset, model.strip(), fmt, universal)
+    except NoSlotFree:
+        return "error", BUSY.format(n=max_imports())
+
+
+def _import_prediction_files(contents: list[str], filenames: list[str], dataset: str, model: str, fmt: str | None,
+                             universal: bool) -> tuple[str, str]:
+    """Parse uploaded prediction files and store them for ``dataset`` (inside an import slot)."""
+    from analysis.datasets.predictions import import_predictions
+
     with tempfile.TemporaryDirectory(prefix="atlas-upload-") as folder:
         try:
             paths = []
@@ -177,6 +215,8 @@ def import_predictions_upload(contents: list[str], filenames: list[str], *, data
                 paths.append(path)
             reference = store.load_dataset(dataset)
             pred = import_predictions(paths, reference, model=model.strip(), fmt=fmt or None, universal=universal)
+        except KeyError as exc:
+            return "error", str(exc.args[0])
         except (InputFileError, ValueError) as exc:
             return "error", _message(exc, folder)
     store.save_predictions(pred, dataset)
@@ -197,7 +237,8 @@ def datasets_table() -> Any:
         {
             "data set": [s.name for s in summaries],
             "frames": [s.n_frames for s in summaries],
-            "elements": [" ".join(s.elements) for s in summaries],
+            "elements": [" ".join(e for e in s.elements if e not in s.compounds) or "—" for s in summaries],
+            "non-elemental": [" ".join(s.compounds) or "—" for s in summaries],
             "models": [", ".join(s.models) or "—" for s in summaries],
             "where": ["embedded default" if s.embedded else "user data" for s in summaries],
             "created (UTC)": [s.created for s in summaries],

@@ -7,6 +7,9 @@ Variables:
     MLFF_ATLAS_DEFAULT_DATA: the embedded default data (default ``analysis/data/default``).
     MLFF_ATLAS_HOST, MLFF_ATLAS_PORT: where the dashboard listens (default 127.0.0.1:8050).
     MLFF_ATLAS_MAX_UPLOAD_MB: largest accepted upload (default 50 MB).
+    MLFF_ATLAS_MAX_UNPACKED_MB: most an archive or gzip/bzip2 file may unpack to (default 10x the upload limit).
+    MLFF_ATLAS_MAX_LINE_MB: longest line an extended XYZ file may have (default 1 MB).
+    MLFF_ATLAS_MAX_IMPORTS: uploads imported at once by the dashboard (default 2; more are answered 'busy').
     MLFF_ATLAS_MODEL_DIR: folder of model weights placed by hand (default ``<data dir>/models``).
     MLFF_ATLAS_SEVENN_VENV: the separate SevenNet environment (default ``.venv-sevenn``).
     MLFF_ATLAS_DASK_SCHEDULER: a Dask scheduler address; when set, `evaluate` runs jobs on Dask.
@@ -96,6 +99,14 @@ def max_upload_bytes() -> int:
     if not mb > 0:
         raise ValueError(f"MLFF_ATLAS_MAX_UPLOAD_MB={raw!r} must be positive")
     return int(mb * 1024 * 1024)
+
+
+def max_imports() -> int:
+    """How many uploads the dashboard imports at once (``MLFF_ATLAS_MAX_IMPORTS``, default 2); more are answered 'busy'."""
+    raw = os.environ.get("MLFF_ATLAS_MAX_IMPORTS", "2")
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"MLFF_ATLAS_MAX_IMPORTS={raw!r} must be a positive integer")
+    return int(raw)
 
 
 MODEL_DIR_ENV = "MLFF_ATLAS_MODEL_DIR"

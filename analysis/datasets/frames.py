@@ -87,6 +87,9 @@ def make_frame(
     frame.info["temperature"] = float(temperature_k)
     frame.info["source"] = source
     frame.calc = SinglePointCalculator(frame, energy=float(energy_ev), forces=forces)
+    # the calculator's own copy of the atoms doubled an import's memory: the labels belong to this
+    # frame, which is data (never moved in place; models evaluate copies), so it is its own reference
+    frame.calc.atoms = frame
     return frame
 
 

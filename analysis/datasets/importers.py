@@ -153,7 +153,9 @@ def import_reference(
         raise InputFileError(path, "no frames found")
     scale = ENERGY_UNITS[energy_unit]
     frames = []
-    for index, (atoms, energy, forces) in enumerate(raw):
+    raw.reverse()  # popped from the end, so each parsed frame is freed once its labelled copy exists
+    for index in range(len(raw)):
+        atoms, energy, forces = raw.pop()
         _check_frame(path, index, atoms, energy, forces, scale)
         label = check_label(path, index, atoms, element)
         temp = temperature_k if temperature_k is not None else _info_temperature(atoms)

@@ -103,6 +103,11 @@ class DatasetInfo:
     def elements(self) -> list[str]:
         return sorted({g["element"] for g in self.manifest.get("groups", [])})
 
+    @property
+    def compounds(self) -> list[str]:
+        """Labels of the groups that are not elemental (marked ``"elemental": false`` in the manifest)."""
+        return sorted({g["element"] for g in self.manifest.get("groups", []) if g.get("elemental") is False})
+
 
 def roots() -> list[tuple[Path, bool]]:
     """The store roots searched in order: the user data directory, then the embedded default data."""

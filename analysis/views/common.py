@@ -12,7 +12,7 @@ component) in the tables; parity data in eV/atom and eV/Å.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -65,6 +65,7 @@ class DatasetSummary:
         created: creation time stamp from the manifest (UTC).
         provenance: the manifest's provenance dictionary.
         path: the data set's folder.
+        compounds: the labels of its non-elemental groups (compounds are importable, marked as such).
     """
 
     name: str
@@ -75,6 +76,7 @@ class DatasetSummary:
     created: str
     provenance: dict[str, Any]
     path: str
+    compounds: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- signatures
@@ -137,6 +139,7 @@ def _summaries(_signature: tuple[Any, ...]) -> tuple[DatasetSummary, ...]:
                 created=str(info.manifest.get("created", "")),
                 provenance=dict(info.manifest.get("provenance", {})),
                 path=str(info.path),
+                compounds=info.compounds,
             )
         )
     return tuple(out)

@@ -516,3 +516,34 @@ def test_a_data_set_without_temperatures_is_served_on_every_page(pages, tmp_path
     # typed into the temperature field without leaving it: the value is read (no debounce on the field)
     layout = pages.data.layout()
     assert not getattr(_find(layout, ids.DATA_REF_TEMPERATURE), "debounce", False)
+
+
+def test_data_page_modes_busy_slots_and_compounds(pages, own_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An upload into an existing data set is refused unless a mode says otherwise; a compound is listed as
+    non-elemental; with every import slot held, an upload is answered 'busy' and nothing is stored."""
+    import io
+
+    from ase.io import write
+
+    from analysis.core.config import cache_dir
+    from analysis.core.locks import slot
+    from analysis.datasets import store
+    from tests.analysis.datasets.test_fidelity import _alloy
+
+    buffer = io.StringIO()
+    write(buffer, _alloy(3, 11), format="extxyz")
+    text = _upload(buffer.getvalue())
+    ok, table, _ = pages.data.upload_reference(text, "cuni.xyz", "cuni", None, None, 300)
+    assert "Imported 3 frames" in ok.children, ok.children
+    row = next(r for r in _find(table, ids.DATA_LIST_TABLE).data if r["data set"] == "cuni")
+    assert row["elements"] == "—" and row["non-elemental"] == " ".join(store.find_dataset("cuni").compounds) != "—"
+    refused, _, _ = pages.data.upload_reference(text, "cuni.xyz", "cuni", None, None, 300)
+    assert "alert-error" in refused.className and "choose a mode: append" in refused.children
+    again, _, _ = pages.data.upload_reference(text, "cuni.xyz", "cuni", None, None, 300, "append")
+    assert "Imported 0 frames" in again.children and "3 identical frames skipped" in again.children
+    assert store.find_dataset("cuni").compounds
+    monkeypatch.setenv("MLFF_ATLAS_MAX_IMPORTS", "1")
+    with slot(cache_dir() / "import-slots", 1):
+        busy, _, _ = pages.data.upload_reference(text, "other.xyz", "other", None, None, 300)
+    assert "importing 1 upload(s) already" in busy.children and "MLFF_ATLAS_MAX_IMPORTS" in busy.children
+    assert "other" not in [i.name for i in store.list_datasets()]
