@@ -165,6 +165,11 @@ def _import_reference_file(contents: str, filename: str, name: str, fmt: str | N
     except ValueError as exc:
         return "error", str(exc)
     except OSError as exc:
+        from analysis.core.config import data_dir
+        from analysis.core.storage import disk_full_message, is_disk_full
+
+        if is_disk_full(exc):
+            return "error", f"could not write data set {name!r}: {disk_full_message(data_dir() / 'datasets', len(contents) * 3 // 4)}; nothing stored was changed"
         return "error", f"could not write data set {name!r}: {exc.strerror or exc}; nothing stored was changed"
     skipped = f", {outcome.skipped_duplicates} identical frames skipped" if outcome.skipped_duplicates else ""
     unknown = sum(1 for a in ref.frames if a.info["temperature"] != a.info["temperature"])

@@ -107,6 +107,7 @@ def figures(dataset: str | None, metric: str, temperature: str, mode: str, x_mod
     return hist, scatter, data_table(stats, id=ids.DIST_STATS_TABLE, page_size=20)
 
 
+@views.memo_on_store()
 def layout(dataset: str | None = None, **query: str) -> html.Div:
     """The page for a URL query."""
     name = views.resolve_dataset(dataset)

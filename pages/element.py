@@ -147,6 +147,7 @@ def _nav_link(target: str | None, label: str, cid: str, query: dict[str, Any]) -
     return dcc.Link(f"{label} {target}" if label == "←" else f"{target} {label}", href=f"/element/{target}" + encode_query(query), id=cid)
 
 
+@views.memo_on_store()
 def layout(symbol: str | None = None, dataset: str | None = None, model: str | None = None, methods: str | None = None,
            present: str | None = None, **_: str) -> html.Div:
     """The page of ``symbol`` (Dash passes the path variable and the query parameters)."""

@@ -146,6 +146,7 @@ def export_name(dataset: str | None, models: list[str], metric: str, temperature
     return "_".join(["error-map", dataset or "none", "+".join(models) or "all", metric, temperature, normalise])
 
 
+@views.memo_on_store()
 def layout(dataset: str | None = None, present: str | None = None, **query: str) -> html.Div:
     """The page for a URL query (Dash passes the query parameters as keyword arguments).
 

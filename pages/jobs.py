@@ -110,6 +110,8 @@ def jobs_table(records: list[Any]) -> Any:
             html.Td(rec.state, className=f"state-{rec.state}", id=f"{ids.JOBS_STATE_PREFIX}-{rec.job_id[:12]}"),
             html.Td(progress), html.Td(_when(rec.created)), html.Td(f"{rec.seconds:.1f}" if rec.seconds else ""), html.Td(cancel),
         ]))
+        if rec.integrity_notes:
+            rows.append(html.Tr(html.Td(alert([html.Strong("Repaired: "), "; ".join(rec.integrity_notes)], "warning"), colSpan=10)))
         if rec.state == "failed":
             rows.append(html.Tr(html.Td(alert([html.Strong("Error: "), rec.error, html.Details([html.Summary("traceback"), html.Pre(rec.traceback)])],
                                               "error"), colSpan=10)))

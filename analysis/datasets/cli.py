@@ -40,6 +40,7 @@ def import_main(argv: list[str]) -> int:
     if args.predictions and not args.model:
         parser.error("--predictions needs --model NAME")
     type_map = [t.strip() for t in args.type_map.split(",") if t.strip()] if args.type_map else None
+    sets: list[ReferenceSet] = []
     try:
         if args.predictions:
             reference = store.load_dataset(args.dataset)
@@ -69,7 +70,15 @@ def import_main(argv: list[str]) -> int:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"error: cannot write data set {args.dataset!r}: {exc.strerror or exc}", file=sys.stderr)
+        from analysis.core.config import data_dir
+        from analysis.core.storage import disk_full_message, is_disk_full
+
+        if is_disk_full(exc):
+            needed = sum(120 * len(a) + 400 for s in sets for a in s.frames)  # the store's extended XYZ, about
+            print(f"error: cannot write data set {args.dataset!r}: {disk_full_message(data_dir() / 'datasets', needed)}; "
+                  "nothing stored was changed", file=sys.stderr)
+        else:
+            print(f"error: cannot write data set {args.dataset!r}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     skipped = f", {outcome.skipped_duplicates} identical frames skipped" if outcome.skipped_duplicates else ""
     print(f"data set {args.dataset!r}: {outcome.added} frames added{skipped}; {outcome.total} frames, "

@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 
 from analysis.core.errors import InputFileError
 from analysis.datasets import sniff
-from analysis.datasets.frames import ReferenceSet, make_frame, temperature_key
+from analysis.datasets.frames import ReferenceSet, frame_content_hash, make_frame, temperature_key
 
 ReferenceFormat = Literal["extxyz", "nep", "outcar", "vasprun", "deepmd", "archive"]
 
@@ -170,6 +170,8 @@ def import_reference(
                 extra_info={k: v for k, v in atoms.info.items() if k in ("config_type", "sampler", "weight")},
             )
         )
+    for frame in frames:  # the frame's identity: its source (file#index) and its content
+        frame.info["content_hash"] = frame_content_hash(frame)
     check_units(path, frames)
     provenance = {"source_files": [str(path)], "format": fmt, "energy_unit_in_file": energy_unit}
     if warnings:

@@ -13,12 +13,14 @@ reader never sees half a result and an interrupted write leaves the previous sta
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
 import shutil
 import tempfile
 import time
+import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -297,13 +299,25 @@ def save_predictions(pred: Predictions, dataset: str, *, root: Path | None = Non
         **({"structure_hash": pred.structure_hash.astype(str)} if pred.structure_hash is not None else {}),
     )
     atomic_write_bytes(folder / f"{slug}.npz", buffer.getvalue())
-    meta = {"model": pred.model, "dataset_hash": pred.dataset_hash, "units": UNITS, **pred.meta}
+    from analysis.core.storage import array_digest
+
+    meta = {"model": pred.model, "dataset_hash": pred.dataset_hash, "units": UNITS, **pred.meta,
+            "checksum": array_digest(_prediction_arrays(pred.frame_id.astype(str), pred.energy, pred.forces, pred.n_atoms))}
     atomic_write_json(folder / f"{slug}.json", meta)
     return folder / f"{slug}.npz"
 
 
+def _prediction_arrays(frame_id: Any, energy: Any, forces: Any, n_atoms: Any) -> list[Any]:
+    return [np.asarray(frame_id, dtype=str), np.asarray(energy, dtype=np.float64), np.asarray(forces, dtype=np.float64),
+            np.asarray(n_atoms, dtype=np.int64)]
+
+
 def load_predictions(dataset: str) -> dict[str, Predictions]:
-    """All stored predictions for ``dataset``, keyed by model name (user data overrides embedded)."""
+    """All stored predictions for ``dataset``, keyed by model name (user data overrides embedded).
+
+    Damaged files (unreadable, or failing their checksum) are left out, never served: they are
+    logged, and ``python -m analysis jobs --repair`` moves them aside.
+    """
     out: dict[str, Predictions] = {}
     for root, _embedded in reversed(roots()):
         folder = root / "datasets" / dataset / "predictions"
@@ -313,15 +327,36 @@ def load_predictions(dataset: str) -> dict[str, Predictions]:
             npz_path = meta_path.with_suffix(".npz")
             if not npz_path.is_file():
                 continue
-            pred = _read_predictions(npz_path, meta_path)
+            try:
+                pred = _read_predictions(npz_path, meta_path)
+            except InputFileError as exc:
+                logging.getLogger(__name__).warning("left out: %s", exc)
+                continue
             out[pred.model] = pred
     return out
 
 
+def damaged_predictions(root: Path) -> list[tuple[Path, str]]:
+    """(npz path, problem) of every stored prediction under ``root`` that cannot be read or fails its checksum."""
+    bad = []
+    for meta_path in sorted((root / "datasets").glob("*/predictions/*.json")):
+        npz_path = meta_path.with_suffix(".npz")
+        try:
+            _read_predictions(npz_path, meta_path)
+        except InputFileError as exc:
+            bad.append((npz_path, exc.reason))
+    return bad
+
+
 def _read_predictions(npz_path: Path, meta_path: Path) -> Predictions:
+    from analysis.core.storage import array_digest
+
     try:
         meta = json.loads(meta_path.read_text())
         with np.load(npz_path, allow_pickle=False) as npz:
+            if "checksum" in meta and meta["checksum"] != array_digest(
+                    _prediction_arrays(npz["frame_id"].astype(str), npz["energy"], npz["forces"], npz["n_atoms"])):
+                raise ValueError("its arrays fail the checksum recorded beside them (damaged or changed by hand)")
             return Predictions(
                 model=str(meta["model"]),
                 dataset_hash=str(meta.get("dataset_hash", "")),
@@ -329,8 +364,8 @@ def _read_predictions(npz_path: Path, meta_path: Path) -> Predictions:
                 energy=npz["energy"],
                 forces=npz["forces"],
                 n_atoms=npz["n_atoms"],
-                meta={k: v for k, v in meta.items() if k not in ("model", "dataset_hash")},
+                meta={k: v for k, v in meta.items() if k not in ("model", "dataset_hash", "checksum")},
                 structure_hash=npz["structure_hash"].astype(str) if "structure_hash" in npz.files else None,
             )
-    except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
         raise InputFileError(npz_path, f"cannot read stored predictions: {exc}") from exc

@@ -178,7 +178,13 @@ def jobs_main(argv: list[str]) -> int:
     parser.add_argument("--show", metavar="JOB_ID", help="print one job in full (with its traceback)")
     parser.add_argument("--cache", action="store_true", help="print the per-frame result cache's size")
     parser.add_argument("--clear-cache", action="store_true", help="empty the per-frame result cache (results are computed again)")
+    parser.add_argument("--repair", action="store_true", help="check the queue and cache databases, chunks, cached values and "
+                        "stored predictions; move aside or discard what is damaged and rebuild the queue")
     args = parser.parse_args(argv)
+    if args.repair:
+        for line in repair():
+            print(line)
+        return 0
     if args.cache or args.clear_cache:
         from analysis.models.frame_cache import FrameCache
 
@@ -203,10 +209,54 @@ def jobs_main(argv: list[str]) -> int:
             f"{r.job_id:<16} {r.state:<9} {r.frames_done:>5}/{r.frames_total:<5} {r.model[:30]:<30} "
             f"{r.dataset[:20]:<20} {r.device:<7} {r.dtype:<7} {_age(r.created):>5}"
         )
+        for note in r.integrity_notes:
+            print(f"{'':<16} {note}")
         if r.state == "failed":
             print(f"{'':<16} {r.error}")
         elif r.frames_failed:
             print(f"{'':<16} {r.frames_failed} frame(s) refused by the model (left out of its errors)")
     if not recs:
         print("(no jobs)")
+    from analysis.jobs.queue import REPAIRS
+
+    for line in REPAIRS:
+        print(f"note: {line}")
     return 0
+
+
+def repair() -> list[str]:
+    """``jobs --repair``: every store of the queue checked; what is damaged moved aside, discarded or rebuilt.
+
+    Returns:
+        One line per part: what was checked and what was done.
+    """
+    from analysis.core.config import cache_dir, data_dir
+    from analysis.core.storage import check_db
+    from analysis.datasets.store import damaged_predictions
+    from analysis.jobs import queue as q
+    from analysis.jobs.integrity import discard_damaged_chunks, move_predictions_aside
+    from analysis.models.frame_cache import FrameCache
+
+    lines = []
+    problem = check_db(q.jobs_dir())
+    with q._open(check=True) as cache:
+        n_jobs = len(q._all(cache))
+    lines.append(f"job queue {q.jobs_dir()}: " + (f"damaged ({problem}); " + "; ".join(q.REPAIRS) if problem else f"sound, {n_jobs} jobs"))
+    chunks_root = q.jobs_dir() / "chunks"
+    bad_chunks = [f"{folder.name}/{name}" for folder in sorted(chunks_root.iterdir()) if folder.is_dir()
+                  for name in discard_damaged_chunks(folder)] if chunks_root.is_dir() else []
+    lines.append(f"chunks: {len(bad_chunks)} damaged discarded (their frames are computed again)"
+                 + (f": {', '.join(bad_chunks[:5])}" if bad_chunks else ""))
+    folder = cache_dir() / "frame-results"
+    cache_problem = check_db(folder)
+    with FrameCache(folder, check=True) as fcache:
+        bad_values = fcache.verify_all()
+        size = len(fcache)
+    lines.append(f"per-frame cache {folder}: " + (f"database damaged ({cache_problem}), moved aside and made anew; " if cache_problem else "")
+                 + f"{bad_values} values failing their checksum deleted, {size} kept")
+    bad_preds = damaged_predictions(data_dir())
+    for npz, reason in bad_preds:
+        move_predictions_aside(npz, reason)
+    lines.append(f"stored predictions under {data_dir()}: {len(bad_preds)} damaged moved aside"
+                 + "".join(f"\n  {npz.parent.parent.name}/{npz.stem}: {reason}" for npz, reason in bad_preds))
+    return lines

@@ -83,6 +83,7 @@ def run_job(
     try:
         ref = load_dataset(rec.dataset)
         rec = q.follow_content(rec, ref.content_hash(), pid)
+        rec = q.check_chunks(rec, pid)
         done = q._chunk_files(job_id)
         q._update(job_id, pid, frames_total=len(ref), frames_reused=q._chunk_frames_done(job_id), device_used=f"dask:{rec.device}")
         starts = [s for s in range(0, len(ref), rec.chunk_frames) if s not in done]

@@ -14,7 +14,7 @@ with :func:`analysis.datasets.store.save_predictions` and the chunks are removed
 
 Cancelling a running job takes effect between chunks. Records are stored as JSON strings.
 
-The module is long (about 750 lines) but one coherent thing: the job records, their claims and
+The module is long (about 870 lines) but one coherent thing: the job records, their claims and
 heartbeats, the chunks on disk and the worker loop share one database and its transactions, and a
 split would scatter the crash-safety argument above over several files.
 
@@ -26,13 +26,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import socket
 import threading
 import time
 import traceback
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterator, Literal
 
@@ -47,6 +48,7 @@ from analysis.datasets.store import model_slug
 
 State = Literal["queued", "running", "done", "failed", "cancelled"]
 STATES: tuple[str, ...] = ("queued", "running", "done", "failed", "cancelled")
+log = logging.getLogger(__name__)
 DEFAULT_CHUNK_FRAMES = 32
 DEFAULT_BATCH_SIZE = 16
 HEARTBEAT_S = 30.0
@@ -85,6 +87,8 @@ class JobRecord:
             :data:`HEARTBEAT_S` while it runs the job); how a job on another host is found stale.
         frames_cached: frames answered from the per-frame result cache (:mod:`analysis.models.frame_cache`)
             because this model had already evaluated the same structure, in any job.
+        integrity_notes: what was found damaged and discarded or recomputed for this job (chunks,
+            cached values, a rebuilt database), one line each (:mod:`analysis.jobs.integrity`).
     """
 
     job_id: str
@@ -114,6 +118,7 @@ class JobRecord:
     frames_failed: int = 0
     frames_cached: int = 0
     heartbeat: float | None = None
+    integrity_notes: list[str] = field(default_factory=list)
 
     @property
     def progress(self) -> float:
@@ -143,14 +148,43 @@ def jobs_dir() -> Path:
 
 
 @contextmanager
-def _open() -> Iterator[Any]:
-    import diskcache
+def _open(*, check: bool = False) -> Iterator[Any]:
+    """The queue database; a damaged one is moved aside and rebuilt from the job folders and the
+    stored predictions (:func:`analysis.jobs.integrity.rebuild_records`)."""
+    from analysis.core.storage import open_cache
 
-    cache = diskcache.Cache(str(jobs_dir()), timeout=60)
+    cache = open_cache(jobs_dir(), timeout=60, check=check, on_damage=_rebuild)
     try:
         yield cache
     finally:
         cache.close()
+
+
+def _rebuild(aside: Path, reason: str) -> None:
+    import diskcache
+
+    from analysis.datasets.store import roots
+    from analysis.jobs.integrity import rebuild_records
+
+    metas = []
+    for root, _embedded in roots():
+        for meta_path in sorted((root / "datasets").glob("*/predictions/*.json")):
+            try:
+                metas.append((meta_path.parent.parent.name, json.loads(meta_path.read_text())))
+            except (OSError, json.JSONDecodeError):
+                continue
+    records = rebuild_records(jobs_dir() / "chunks", metas)
+    names = {f.name for f in fields(JobRecord)}
+    with diskcache.Cache(str(jobs_dir()), timeout=60) as cache:
+        for data in records:
+            rec = JobRecord(**{k: v for k, v in data.items() if k in names})
+            rec.frames_done = _chunk_frames_done(rec.job_id) if rec.state == "queued" else rec.frames_done
+            _put(cache, rec)
+    REPAIRS.append(f"the job queue database was damaged ({reason}): moved aside to {aside}; {len(records)} jobs recovered")
+
+
+#: what this process found damaged and repaired (printed by the CLI, shown on the Jobs page)
+REPAIRS: list[str] = []
 
 
 def _get(cache: Any, job_id: str) -> JobRecord | None:
@@ -402,9 +436,11 @@ def _chunk_frames_done(job_id: str) -> int:
 
 def _chunk_frames_failed(job_id: str) -> int:
     total = 0
+    from analysis.jobs.integrity import read_chunk
+
     for path in _chunk_files(job_id).values():
-        with np.load(path, allow_pickle=False) as npz:
-            total += len(npz["failed_index"]) if "failed_index" in npz.files else 0
+        arrays = read_chunk(path)
+        total += len(arrays["failed_index"]) if arrays is not None else 0
     return total
 
 
@@ -416,17 +452,18 @@ def _write_chunk(
     seconds: float,
     failed: dict[int, str] | None = None,
 ) -> None:
+    from analysis.jobs.integrity import chunk_checksum
+
     failed = failed or {}
+    arrays = {
+        "energy": energy.astype(np.float64),
+        "forces": np.concatenate(forces).astype(np.float64) if forces else np.zeros((0, 3)),
+        "n_atoms": np.array([len(f) for f in forces], dtype=np.int64),
+        "failed_index": np.array(sorted(failed), dtype=np.int64),
+        "failed_error": np.array([failed[i] for i in sorted(failed)], dtype=np.str_),
+    }
     buffer = io.BytesIO()
-    np.savez(
-        buffer,
-        energy=energy.astype(np.float64),
-        forces=np.concatenate(forces).astype(np.float64) if forces else np.zeros((0, 3)),
-        n_atoms=np.array([len(f) for f in forces], dtype=np.int64),
-        seconds=np.float64(seconds),
-        failed_index=np.array(sorted(failed), dtype=np.int64),
-        failed_error=np.array([failed[i] for i in sorted(failed)], dtype=np.str_),
-    )
+    np.savez(buffer, seconds=np.float64(seconds), checksum=np.str_(chunk_checksum(arrays)), **arrays)
     end = start + len(energy)
     atomic_write_bytes(chunk_dir(job_id) / f"{start:07d}-{end:07d}.npz", buffer.getvalue())
 
@@ -440,6 +477,18 @@ def _stored_result_matches(rec: JobRecord) -> bool:
     except (OSError, json.JSONDecodeError):
         return False
     return meta.get("job_id") == rec.job_id and meta.get("dataset_hash") == rec.dataset_hash
+
+
+class DiskFull(Exception):
+    """The disk filled up while a job ran (its chunks so far are kept)."""
+
+    def __init__(self, job_id: str | None, cause: BaseException) -> None:
+        super().__init__(f"{cause}")
+        self.job_id, self.cause = job_id, cause
+
+
+#: seconds a worker waits after the disk filled up before it tries again
+DISK_FULL_WAIT_S = 30.0
 
 
 class Worker:
@@ -456,6 +505,7 @@ class Worker:
         self.pid = os.getpid()
         self._evaluators: dict[str, Any] = {}
         self.jobs_run = 0
+        self.disk_full_waits = 0
 
     # -- registration, so `evaluate` can tell whether a worker is running
     def _heartbeat(self) -> None:
@@ -485,28 +535,62 @@ class Worker:
             job_id: run only this job (if it is queued), then stop.
             on_progress: called with the record after each chunk.
         """
+        from analysis.core.storage import disk_full_message, is_disk_full
+
         run = 0
         try:
             while max_jobs is None or run < max_jobs:
-                self._heartbeat()
-                requeue_stale()
-                rec = claim_job(job_id)
-                if rec is None:
-                    if once or job_id is not None:
+                try:
+                    self._heartbeat()
+                    requeue_stale()
+                    rec = claim_job(job_id)
+                    if rec is None:
+                        if once or job_id is not None:
+                            break
+                        time.sleep(self.poll_s)
+                        continue
+                    self.run_job(rec, on_progress=on_progress)
+                except DiskFull as full:
+                    self._wait_for_space(full.job_id, full.cause)
+                    if once:
                         break
-                    time.sleep(self.poll_s)
                     continue
-                self.run_job(rec, on_progress=on_progress)
+                except Exception as exc:  # the heartbeat or the claim hit a full disk
+                    if not is_disk_full(exc):
+                        raise
+                    log.error("%s", disk_full_message(cache_dir()))
+                    self._wait_for_space(None, exc)
+                    if once:
+                        break
+                    continue
                 run += 1
                 if job_id is not None:
                     break
         finally:
-            self._unregister()
+            try:
+                self._unregister()
+            except Exception as exc:  # a full disk must not turn the exit into a traceback
+                if not is_disk_full(exc):
+                    raise
             for ev in self._evaluators.values():
                 ev.close()
             self._evaluators.clear()
         self.jobs_run += run
         return run
+
+    def _wait_for_space(self, job_id: str | None, cause: BaseException) -> None:
+        """Say which folder is full, put the job back in the queue when the database lets us, wait."""
+        from analysis.core.storage import disk_full_message
+
+        log.error("worker %d: %s (%s); waiting %.0f s, then retrying", self.pid, disk_full_message(cache_dir(), 2**20),
+                  cause, DISK_FULL_WAIT_S)
+        self.disk_full_waits += 1
+        if job_id is not None:
+            try:
+                _update(job_id, self.pid, state="queued", worker_pid=None, frames_done=_chunk_frames_done(job_id))
+            except Exception:  # still full: requeue_stale puts it back once this worker is gone
+                log.warning("job %s stays 'running' until the disk has space again", job_id)
+        time.sleep(DISK_FULL_WAIT_S)
 
     def _evaluator(self, spec: ModelSpec, rec: JobRecord) -> Any:
         from analysis.models.evaluate import make_evaluator
@@ -542,6 +626,7 @@ class Worker:
             spec = ModelSpec.from_dict(rec.spec)
             ref = load_dataset(rec.dataset)
             rec = follow_content(rec, ref.content_hash(), self.pid)
+            rec = check_chunks(rec, self.pid)
             frames = ref.frames
             t_load = time.perf_counter()
             evaluator = self._evaluator(spec, rec)
@@ -578,6 +663,11 @@ class Worker:
                 )
                 if updated is not None and on_progress is not None:
                     on_progress(updated)
+            if fcache.discarded or fcache.moved_aside:
+                notes = [*rec.integrity_notes, *(f"per-frame cache database moved aside: {m}" for m in fcache.moved_aside)]
+                if fcache.discarded:
+                    notes.append(f"{fcache.discarded} cached frame result(s) failed their checksum: discarded and computed again")
+                rec = _update(rec.job_id, self.pid, integrity_notes=notes) or rec
             pred = self._assemble(rec, spec, ref, evaluator, load_s, hashes)
             current = self._refresh(rec)
             if current is None or current.state != "running" or current.worker_pid != self.pid:
@@ -593,6 +683,10 @@ class Worker:
             )
             _remove_chunks(rec.job_id)
         except BaseException as exc:  # record every failure, including KeyboardInterrupt
+            from analysis.core.storage import is_disk_full
+
+            if is_disk_full(exc):  # not the job's fault: back in the queue, the worker waits and retries
+                raise DiskFull(rec.job_id, exc) from exc
             state = "failed" if isinstance(exc, Exception) else "queued"
             final = _update(
                 rec.job_id,
@@ -628,14 +722,19 @@ class Worker:
         files = _chunk_files(rec.job_id)
         energies, forces, n_atoms, seconds = [], [], [], 0.0
         failed_at: dict[int, str] = {}
+        from analysis.jobs.integrity import read_chunk
+
         for start in sorted(files):
-            with np.load(files[start], allow_pickle=False) as npz:
-                energies.append(npz["energy"])
-                forces.append(npz["forces"])
-                n_atoms.append(npz["n_atoms"])
-                seconds += float(npz["seconds"])
-                if "failed_index" in npz.files:
-                    failed_at.update({start + int(i): str(e) for i, e in zip(npz["failed_index"], npz["failed_error"])})
+            npz = read_chunk(files[start])
+            if npz is None:
+                files[start].unlink(missing_ok=True)
+                raise RuntimeError(f"chunk {files[start].name} of job {rec.job_id} was damaged after it was written: "
+                                   "discarded; submit the job again to recompute its frames")
+            energies.append(npz["energy"])
+            forces.append(npz["forces"])
+            n_atoms.append(npz["n_atoms"])
+            seconds += float(npz["seconds"])
+            failed_at.update({start + int(i): str(e) for i, e in zip(npz["failed_index"], npz["failed_error"])})
         energy = np.concatenate(energies)
         arrays = ref.arrays()
         n = np.concatenate(n_atoms)
@@ -718,6 +817,19 @@ def follow_content(rec: JobRecord, current_hash: str, pid: int) -> JobRecord:
         return rec
     _remove_chunks(rec.job_id)
     return _update(rec.job_id, pid, dataset_hash=current_hash, frames_done=0, frames_failed=0) or rec
+
+
+def check_chunks(rec: JobRecord, pid: int) -> JobRecord:
+    """Discard the job's chunks that fail their checksum (they are computed again), note it in the
+    record, and keep the claimed record beside the chunks for a database rebuild."""
+    from analysis.jobs.integrity import discard_damaged_chunks, write_job_file
+
+    bad = discard_damaged_chunks(chunk_dir(rec.job_id))
+    write_job_file(chunk_dir(rec.job_id), rec.to_json())
+    if not bad:
+        return rec
+    note = f"discarded {len(bad)} damaged chunk(s) ({', '.join(bad[:3])}): unreadable or failing their checksum; computed again"
+    return _update(rec.job_id, pid, integrity_notes=[*rec.integrity_notes, note], frames_done=_chunk_frames_done(rec.job_id)) or rec
 
 
 def _remove_chunks(job_id: str) -> None:

@@ -13,8 +13,11 @@ missing ones to the model. Frames the model refused are cached too (with the err
 not retried.
 
 The cache is a diskcache ``Cache`` in ``<cache dir>/frame-results`` (size-limited; an evicted
-entry is simply computed again). Values are raw bytes, never pickles: ``b"F"`` + float64
-energy + float64 forces, or ``b"E"`` + the UTF-8 error.
+entry is simply computed again). Values are raw bytes, never pickles, each with a checksum:
+``b"H"`` + 16-byte BLAKE2b digest + float64 energy + float64 forces, or ``b"R"`` + digest + the
+UTF-8 error. A value whose digest does not match (a flipped byte) is deleted and counted in
+:attr:`FrameCache.discarded`; the frame is computed again. A database SQLite cannot read is moved
+aside and a new one made (:func:`analysis.core.storage.open_cache`).
 """
 from __future__ import annotations
 
@@ -42,17 +45,30 @@ def model_key(identity: dict[str, Any], versions: dict[str, str], dtype: str, de
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _digest(payload: bytes) -> bytes:
+    return hashlib.blake2b(payload, digest_size=16).digest()
+
+
 def _encode(energy: float, forces: NDArray[np.float64]) -> bytes:
-    return b"F" + np.concatenate([[energy], np.asarray(forces, dtype=np.float64).ravel()]).astype("<f8").tobytes()
+    payload = np.concatenate([[energy], np.asarray(forces, dtype=np.float64).ravel()]).astype("<f8").tobytes()
+    return b"H" + _digest(payload) + payload
+
+
+def _encode_error(error: str) -> bytes:
+    payload = error.encode("utf-8")
+    return b"R" + _digest(payload) + payload
 
 
 def _decode(value: bytes, n_atoms: int) -> tuple[float, NDArray[np.float64], str | None] | None:
-    """(energy, forces, error) of a stored value; None when it does not fit ``n_atoms``."""
-    if value[:1] == b"E":
-        return float("nan"), np.full((n_atoms, 3), np.nan), value[1:].decode("utf-8", "replace")
-    if value[:1] != b"F" or len(value) != 1 + 8 * (1 + 3 * n_atoms):
+    """(energy, forces, error) of a stored value; None when it does not fit ``n_atoms`` or fails its checksum."""
+    kind, digest, payload = value[:1], value[1:17], value[17:]
+    if kind not in (b"H", b"R") or len(digest) != 16 or _digest(payload) != digest:
         return None
-    data = np.frombuffer(value, dtype="<f8", offset=1)
+    if kind == b"R":
+        return float("nan"), np.full((n_atoms, 3), np.nan), payload.decode("utf-8", "replace")
+    if len(payload) != 8 * (1 + 3 * n_atoms):
+        return None
+    data = np.frombuffer(payload, dtype="<f8")
     return float(data[0]), data[1:].reshape(n_atoms, 3).astype(np.float64), None
 
 
@@ -64,22 +80,63 @@ class FrameCache:
         size_limit: bytes kept before the least recently stored entries are evicted.
     """
 
-    def __init__(self, path: Path | None = None, *, size_limit: int = SIZE_LIMIT_BYTES) -> None:
-        import diskcache
-
+    def __init__(self, path: Path | None = None, *, size_limit: int = SIZE_LIMIT_BYTES, check: bool = False) -> None:
         self.path = Path(path) if path is not None else cache_dir() / "frame-results"
-        self._cache = diskcache.Cache(str(self.path), timeout=60, size_limit=size_limit)
+        self.size_limit = size_limit
+        self.discarded = 0  # values that failed their checksum (deleted, computed again)
+        self.moved_aside: list[str] = []  # damaged databases moved aside (folder: reason)
+        self._cache = self._open(check)
+
+    def _open(self, check: bool) -> Any:
+        from analysis.core.storage import open_cache
+
+        return open_cache(self.path, check=check, timeout=60, size_limit=self.size_limit,
+                          on_damage=lambda aside, why: self.moved_aside.append(f"{aside}: {why}"))
+
+    def _recover(self, exc: BaseException) -> None:
+        """A read or write hit a damaged database: move it aside and continue on a new one."""
+        from analysis.core.storage import is_damaged_db, move_aside
+
+        if not is_damaged_db(exc):
+            raise exc
+        self._cache.close()
+        self.moved_aside.append(f"{move_aside(self.path, f'{type(exc).__name__}: {exc}')}: {exc}")
+        self._cache = self._open(False)
 
     def get_many(self, key: str, hashes: Sequence[str], n_atoms: Sequence[int]) -> dict[int, tuple[float, NDArray[np.float64], str | None]]:
         """Index -> (energy eV, forces eV/Å, error or None) for the frames found under model ``key``."""
+        import sqlite3
+
+        try:
+            return self._get_many(key, hashes, n_atoms)
+        except sqlite3.DatabaseError as exc:
+            self._recover(exc)
+            return {}
+
+    def _get_many(self, key: str, hashes: Sequence[str], n_atoms: Sequence[int]) -> dict[int, tuple[float, NDArray[np.float64], str | None]]:
         found: dict[int, tuple[float, NDArray[np.float64], str | None]] = {}
         for i, (h, n) in enumerate(zip(hashes, n_atoms)):
             value = self._cache.get(f"{key}:{h}")
-            if isinstance(value, bytes):
-                decoded = _decode(value, int(n))
-                if decoded is not None:
-                    found[i] = decoded
+            if value is None:
+                continue
+            decoded = _decode(value, int(n)) if isinstance(value, bytes) else None
+            if decoded is None:
+                self._cache.delete(f"{key}:{h}")
+                self.discarded += 1
+                continue
+            found[i] = decoded
         return found
+
+    def verify_all(self) -> int:
+        """Delete every value that fails its checksum; returns how many (for ``jobs --repair``)."""
+        bad = 0
+        for key in list(self._cache.iterkeys()):
+            value = self._cache.get(key)
+            kind, digest, payload = (value[:1], value[1:17], value[17:]) if isinstance(value, bytes) else (b"", b"", b"")
+            if kind not in (b"H", b"R") or _digest(payload) != digest:
+                self._cache.delete(key)
+                bad += 1
+        return bad
 
     def put_many(
         self,
@@ -90,10 +147,15 @@ class FrameCache:
         failed: dict[int, str],
     ) -> None:
         """Store the results of frames ``hashes`` (``failed``: index -> error of refused frames)."""
-        with self._cache.transact():
-            for i, h in enumerate(hashes):
-                value = b"E" + failed[i].encode("utf-8") if i in failed else _encode(float(energy[i]), forces[i])
-                self._cache.set(f"{key}:{h}", value)
+        import sqlite3
+
+        try:
+            with self._cache.transact():
+                for i, h in enumerate(hashes):
+                    value = _encode_error(failed[i]) if i in failed else _encode(float(energy[i]), forces[i])
+                    self._cache.set(f"{key}:{h}", value)
+        except sqlite3.DatabaseError as exc:
+            self._recover(exc)  # the results are in the job's chunks; the cache only saves recomputation
 
     def __len__(self) -> int:
         return len(self._cache)

@@ -17,6 +17,7 @@ _EXPORTS: dict[str, str] = {
     'dataset_signature': 'analysis.views.common',
     '_manifest_path': 'analysis.views.common',
     '_store_signature': 'analysis.views.common',
+    'memo_on_store': 'analysis.views.common',
     'list_dataset_summaries': 'analysis.views.common',
     '_summaries': 'analysis.views.common',
     '_model_names': 'analysis.views.common',

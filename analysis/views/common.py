@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import numpy as np
 import pandas as pd
@@ -359,3 +359,59 @@ def temperature_text(temperature_k: float) -> str:
     """'300 K', or 'unknown' for NaN."""
     label = temperature_label(temperature_k)
     return label if label == "unknown" else f"{label} K"
+
+
+def _side_data_signature() -> tuple[Any, ...]:
+    """What else a page shows besides the store: the electronic curves and EOS folders, the access mode."""
+    import os
+
+    from analysis.core.config import data_dir, default_data_dir, reference_state_dir
+
+    out: list[Any] = [str(data_dir()), os.environ.get("MLFF_ATLAS_READ_ONLY", "")]
+    for folder in (reference_state_dir(), default_data_dir() / "electronic", reference_state_dir() / "electronic"):
+        try:
+            out.append((str(folder), folder.stat().st_mtime_ns))  # files are written by rename: the folder's time moves
+        except OSError:
+            out.append((str(folder), None))
+    return tuple(out)
+
+
+def memo_on_store(maxsize: int = 64) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Memoise a pure page builder on its arguments and the store's state (manifests, predictions).
+
+    A page's layout depends only on the URL's query and the data on disk: building it again for the
+    same query on unchanged data (20 users opening the map) is spent work; most of it is Plotly's
+    figure validation. Any write to the store (an import, new predictions) changes the signature.
+    Returned objects are shared between requests and must not be changed by callers (Dash only
+    serialises them).
+    """
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        from collections import OrderedDict
+        from functools import wraps
+        import threading
+
+        memo: OrderedDict[Any, Any] = OrderedDict()
+        lock = threading.Lock()
+
+        @wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                key = (_store_signature(), _side_data_signature(), args, tuple(sorted(kwargs.items())))
+                hash(key)
+            except TypeError:
+                return fn(*args, **kwargs)
+            with lock:
+                if key in memo:
+                    memo.move_to_end(key)
+                    return memo[key]
+            value = fn(*args, **kwargs)
+            with lock:
+                memo[key] = value
+                while len(memo) > maxsize:
+                    memo.popitem(last=False)
+            return value
+
+        wrapper.cache_clear = memo.clear  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate

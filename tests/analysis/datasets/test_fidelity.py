@@ -403,3 +403,19 @@ def test_cli_import_modes_and_warnings(tmp_path: Path) -> None:
     assert refused.returncode == 1 and "--mode" not in refused.stderr and "append" in refused.stderr
     appended = run(str(tmp_path / "cu.xyz"), "--dataset", "cu", "--mode", "append")
     assert appended.returncode == 0 and "0 frames added, 3 identical frames skipped; 3 frames" in appended.stdout
+
+
+def test_each_frame_keeps_its_source_index_and_content_hash_through_the_store(tmp_path: Path) -> None:
+    from analysis.datasets.frames import frame_content_hash
+
+    frames = emt_reference(elements=("Cu",), temperatures=(300.0, 900.0), n_frames=2).frames
+    write(tmp_path / "mixed.xyz", frames, format="extxyz")
+    ref = import_reference(tmp_path / "mixed.xyz")
+    assert sorted(a.info["source"] for a in ref.frames) == [f"mixed.xyz#{i}" for i in range(4)]
+    write_frames(ref, "ids", root=tmp_path)
+    stored = store.read_dataset(tmp_path / "datasets" / "ids")
+    by_source = {a.info["source"]: a for a in stored.frames}
+    for i, original in enumerate(frames):
+        again = by_source[f"mixed.xyz#{i}"]
+        assert again.info["content_hash"] == frame_content_hash(again) == frame_content_hash(original)
+        assert again.info["temperature"] == original.info["temperature"]

@@ -93,5 +93,8 @@ def test_corrupt_predictions_file_named_in_error():
     path.write_bytes(b"not an npz")
     from analysis.core.errors import InputFileError
 
+    assert "m" not in store.load_predictions("emt")  # a damaged file is never served
+    (bad, reason), = store.damaged_predictions(store.data_dir())
+    assert bad == path and "cannot read stored predictions" in reason
     with pytest.raises(InputFileError, match=os.path.basename(path)):
-        store.load_predictions("emt")
+        store._read_predictions(path, path.with_suffix(".json"))
