@@ -114,6 +114,7 @@ def presentation_style(fig: go.Figure, present: bool) -> go.Figure:
     """``fig`` in presentation style (large black type, thicker lines) when ``present``, else unchanged."""
     if not present:
         return fig
+    fig = go.Figure(fig)  # a copy: the figure given may be shared (memoised page builders)
     fig.update_layout(font={"size": PRESENTATION_FONT_SIZE, "color": "#000000"}, title_font_size=PRESENTATION_FONT_SIZE + 4)
     fig.update_traces(selector={"type": "scatter", "mode": "lines+markers"}, line_width=4, marker_size=10)
     fig.update_traces(selector={"type": "scatter", "mode": "text"}, textfont_size=14)  # periodic-table symbols

@@ -64,6 +64,7 @@ def coverage_note() -> str:
     return note
 
 
+@views.memo_on_store()
 def descriptor_section(dataset: str | None, metric: str, temperature: str, descriptor: str,
                        normalise: str = "absolute") -> tuple[go.Figure, Any, Any]:
     """Scatter of the per-element errors against one electronic descriptor, the correlation table and its caveats."""
@@ -92,6 +93,7 @@ def descriptor_section(dataset: str | None, metric: str, temperature: str, descr
     return fig, table, caveats
 
 
+@views.memo_on_store()
 def figures(dataset: str | None, metric: str, temperature: str, mode: str, x_model: str | None, y_model: str | None,
             hscale: str = "linear") -> tuple[go.Figure, go.Figure, Any]:
     """Histogram, scatter and statistics table for a selection."""

@@ -74,6 +74,7 @@ def compare_options(dataset: str | None) -> list[dict[str, str]]:
     return temps + others
 
 
+@views.memo_on_store()
 def comparison_figure(dataset: str, model: str, metric: str, temperature: str, relative: bool, log: bool, cmax: float | None,
                       vs: str | None) -> go.Figure:
     """Selection A (this data set, temperature) beside B (``vs``: 'T:<temperature>' or 'D:<data set>') and B - A."""
@@ -104,6 +105,7 @@ def state_to_search(dataset: str | None, state: dict[str, Any]) -> str:
     return encode_query(params)
 
 
+@views.memo_on_store()
 def map_figure(
     dataset: str | None,
     models: list[str],
