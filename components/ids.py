@@ -113,3 +113,11 @@ DATA_LIST_TABLE = "data-list-table"
 
 # export controls of a page: components.export.export_id(prefix, part) -> "<prefix>-export-<part>"
 # with prefix 'map', 'dist' or 'element' and part 'figure', 'format', 'size', 'font', 'button', 'download'
+
+# curves ('/curves'): small multiples of the eigenvalue-sum curves (SI Figs S3-S18)
+CURVES_URL = "curves-url"
+CURVES_ELEMENTS = "curves-elements"
+CURVES_GROUP = "curves-group"  # which six-element figure of the SI layout, or 'all'
+CURVES_KINDS = "curves-kinds"
+CURVES_METHODS = "curves-methods"
+CURVES_GRAPH = "curves-graph"

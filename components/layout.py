@@ -15,6 +15,7 @@ from components.numbers import format_number
 NAV_PAGES: tuple[tuple[str, str], ...] = (
     ("/", "Error map"),
     ("/distributions", "Distributions"),
+    ("/curves", "Curves"),
     ("/jobs", "Jobs"),
     ("/data", "Data"),
 )

@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -28,10 +29,8 @@ from plotly.offline import get_plotlyjs
 from analysis.core import elements as el_table
 from analysis import views
 from analysis.metrics.tables import POOLED
-from components.curves import eigenvalue_sum_curve
 from components.distributions import error_histogram, model_scatter
 from components.numbers import format_number
-from components.parity import parity_plot
 from components.ptable import ptable_heatmap_grid
 
 REPORT_METRICS: tuple[str, ...] = ("energy_rmse", "force_rmse")
@@ -54,19 +53,42 @@ def _table_html(frame: pd.DataFrame) -> str:
                          border=0, escape=True, na_rep="n/a")
 
 
-def _curve_figures(element: str) -> list[go.Figure]:
-    """Eigenvalue-sum curves of ``element`` when the electronic analysis has them."""
-    from components.curves import curves_from_electronic
+def _parity_section(body: list[str], add: Callable[[go.Figure], None], name: str, max_points: int) -> None:
+    """Energy and force parity of every element with predictions, six elements a figure."""
+    from components.curves import six_element_groups
+    from components.parity import parity_small_multiples
 
-    panels = curves_from_electronic(views.load_curves(element))
-    labels = {
-        "displacement": ("Displacement δ (Å)", "E_band(δ) − E_band(0) (eV/cell)"),
-        "fermi_shift": ("Fermi-level shift ΔE_F (eV)", "Σε below E_F + ΔE_F (eV/cell)"),
-    }
-    return [
-        eigenvalue_sum_curve(curves, x_label=labels[key][0], y_label=labels[key][1], title=f"{element}: {key.replace('_', ' ')}")
-        for key, curves in panels.items()
-    ]
+    elements = [e for e in views.elements_with_data(name) if len(views.element_table(name, e))]
+    body.append("<h2 id='parity'>Parity, element by element</h2>")
+    if not elements or not views.models(name):
+        body.append("<p>No model predictions to compare with the reference yet.</p>")
+        return
+    body.append("<p class='note'>Predicted against reference per-atom energies (eV/atom, after the per-element shift for "
+                f"universal models) and force components (eV/Å); the dotted line is y = x; at most {max_points} points a panel "
+                "(a uniform subsample with a fixed seed, split evenly over the models). Each element's table above gives the errors "
+                "over every frame.</p>")
+    for i, group in enumerate(six_element_groups(elements)):
+        series = {e: {q: views.parity_data(name, e, quantity=q, max_points=max_points) for q in ("energy", "force")} for e in group}
+        add(parity_small_multiples(series, group, title=f"Parity {i + 1}: {', '.join(group)}"))
+
+
+def _curves_section(body: list[str], add: Callable[[go.Figure], None]) -> None:
+    """The eigenvalue-sum curves of every element as small multiples, six elements a figure (SI Figs S3-S18).
+
+    One figure per six elements instead of two full-width plots per element keeps the report
+    small and quick to draw (43 elements: 8 figures, not 86).
+    """
+    from components.curves import CAPTION, curves_from_electronic, curves_small_multiples, six_element_groups
+
+    elements = views.elements_with_curves()
+    body.append("<h2 id='curves'>Eigenvalue-sum curves</h2>")
+    if not elements:
+        body.append("<p>No element has eigenvalue-sum curves yet.</p>")
+        return
+    body.append(f"<p class='note'>{html.escape(CAPTION)} Computed at the frames' reference state.</p>")
+    for i, group in enumerate(six_element_groups(elements)):
+        panels = {e: curves_from_electronic(views.load_curves(e)) for e in group}
+        add(curves_small_multiples(panels, group, title=f"Figure {i + 1}: {', '.join(group)}"))
 
 
 #: the correlation table's columns in the report (adjusted p-values beside the raw rank statistics)
@@ -106,7 +128,7 @@ def report_notes(name: str) -> list[str]:
     return [caveat.text for caveat in views.caveats(name)]
 
 
-def build_report(dataset: str | None = None, *, max_parity_points: int = 4000) -> str:
+def build_report(dataset: str | None = None, *, max_parity_points: int = 150) -> str:
     """The report's HTML text for ``dataset`` (default: the default data set).
 
     Raises:
@@ -170,15 +192,13 @@ def build_report(dataset: str | None = None, *, max_parity_points: int = 4000) -
         table = views.element_table(name, element)
         if len(table):
             body.append(_table_html(table))
-            for quantity in ("energy", "force"):
-                series = views.parity_data(name, element, quantity=quantity, max_points=max_parity_points)
-                add(parity_plot(series, quantity=quantity, title=f"{element}: {quantity} parity"))
         rows = views.computed_as(element, views.load_curves(element))
         if rows:
-            body.append("<p class='note'>Eigenvalue-sum curves computed on:</p>"
+            body.append("<p class='note'>Eigenvalue-sum curves computed on (drawn with the others under "
+                        "<a href='#curves'>Eigenvalue-sum curves</a>):</p>"
                         + _table_html(pd.DataFrame(rows, columns=["quantity", "value"])))
-        for fig in _curve_figures(element):
-            add(fig)
+    _parity_section(body, add, name, max_parity_points)
+    _curves_section(body, add)
     body.append("<h2 id='provenance'>Data provenance and settings</h2>")
     body.append("<pre>" + html.escape(json.dumps(summary.provenance, indent=2, sort_keys=True, default=str)) + "</pre>")
     head = (

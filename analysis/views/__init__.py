@@ -62,6 +62,8 @@ _EXPORTS: dict[str, str] = {
     'eos_path': 'analysis.views.element',
     'load_eos': 'analysis.views.element',
     'load_curves': 'analysis.views.element',
+    'elements_with_curves': 'analysis.views.element',
+    'curve_methods': 'analysis.views.element',
     'computed_as': 'analysis.views.element',
     'prediction_coverage': 'analysis.views.jobs',
     'provenance_summary': 'analysis.views.provenance',

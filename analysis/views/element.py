@@ -244,6 +244,26 @@ def load_curves(element: str) -> dict[str, Any] | None:
     return load(element)
 
 
+def elements_with_curves() -> list[str]:
+    """Elements with eigenvalue-sum curves, in the Metal-43 table's (periodic-table) order."""
+    from analysis.core.elements import METAL43
+    from analysis.electronic.protocols import electronic_roots
+
+    roots = electronic_roots(None)
+    return [e for e in METAL43 if any((r / "electronic" / f"curves_{e}.json").is_file() for r in roots)]
+
+
+def curve_methods(elements: list[str]) -> list[str]:
+    """The smearing methods of the elements' curves, in first-seen order."""
+    out: list[str] = []
+    for element in elements[:3]:  # every element's curves carry the same methods (one protocol); three are enough
+        raw = load_curves(element) or {}
+        for method in ((raw.get("displacement") or {}).get("methods") or {}):
+            if method not in out:
+                out.append(str(method))
+    return out
+
+
 def computed_as(element: str, curves: dict[str, Any] | None) -> list[tuple[str, str]]:
     """What the element's electronic curves were computed on, as (label, value) rows for the page and report.
 

@@ -547,3 +547,23 @@ def test_data_page_modes_busy_slots_and_compounds(pages, own_data: Path, monkeyp
         busy, _, _ = pages.data.upload_reference(text, "other.xyz", "other", None, None, 300)
     assert "importing 1 upload(s) already" in busy.children and "MLFF_ATLAS_MAX_IMPORTS" in busy.children
     assert "other" not in [i.name for i in store.list_datasets()]
+
+
+def test_curves_page_groups_selection_url_and_export_name(pages, atlas_data, tmp_path: Path) -> None:
+    """Small multiples of the eigenvalue-sum curves: the SI's six-element figures, a custom selection, the URL kept in step."""
+    import os
+
+    curves = importlib.import_module("pages.curves")
+    root = Path(os.environ["MLFF_ATLAS_DEFAULT_DATA"])
+    for i, element in enumerate(("Al", "Cu", "Ni")):
+        write_tight_binding_curves(root, element, t_perp=0.3 + 0.2 * i)
+    layout = curves.layout(group="1")
+    graph = _find(layout, ids.CURVES_GRAPH)
+    assert graph.figure.layout.meta["elements"] == ["Al", "Ni", "Cu"]  # the Metal-43 table's order
+    assert graph.config["toImageButtonOptions"]["filename"] == "curves_figure-1_displacement_fermi_shift"
+    fig, config, search = curves.update(None, ["Cu", "Al"], ["fermi_shift"], ["tetrahedron"])
+    assert fig.layout.meta["elements"] == ["Al", "Cu"] and fig.layout.meta["kinds"] == ["fermi_shift"]
+    assert {t.name for t in fig.data if t.visible is True} == {"tetrahedron"}
+    assert search == "?elements=Al%2CCu&kinds=fermi_shift&methods=tetrahedron"
+    assert config["toImageButtonOptions"]["filename"] == "curves_Al-Cu_fermi_shift"
+    assert [o["value"] for o in curves.groups(["Al", "Ni", "Cu"])] == ["1", "all"]
