@@ -121,3 +121,4 @@ CURVES_GROUP = "curves-group"  # which six-element figure of the SI layout, or '
 CURVES_KINDS = "curves-kinds"
 CURVES_METHODS = "curves-methods"
 CURVES_GRAPH = "curves-graph"
+ELEMENT_BORROWED = "element-borrowed"  # the note that the EOS and curves come from the embedded default set

@@ -96,6 +96,9 @@ def _hover(symbol: str, model: str | None, row: pd.Series | None, label: str, mi
         lines.append(f"frames: {int(row['n_frames'])}" + (f" ({unscored} not scored by this model)" if unscored else ""))
     if "temperatures" in row.index and row["temperatures"]:
         lines.append(f"temperatures (K): {row['temperatures']}")
+    if "per_model" in row.index and isinstance(row["per_model"], dict) and row["per_model"]:
+        lines.append(f"mean of {len(row['per_model'])} models, spread {format_number(row.get('spread'))}:")
+        lines.extend(f"  {m}: {format_number(v)}" for m, v in row["per_model"].items())
     return "<br>".join(lines)
 
 

@@ -169,6 +169,7 @@ def layout(symbol: str | None = None, dataset: str | None = None, model: str | N
         className="element-header",
     )
     info = html.Div([metal43_card(symbol), eos_card(symbol, name)], className="two-col")
+    borrowed = views.borrowed_data_note(name, symbol)
     eos_graph = dcc.Graph(id=ids.ELEMENT_EOS_CURVE, config=graph_config(f"{symbol}_eos"),
                           figure=presentation_style(eos_figure(views.load_eos(symbol, name), symbol=symbol), present))
     body: list[Any]
@@ -236,6 +237,7 @@ def layout(symbol: str | None = None, dataset: str | None = None, model: str | N
             dcc.Location(id=ids.ELEMENT_URL, refresh=False),
             dcc.Store(id=ids.ELEMENT_CURVES_STORE, data={"symbol": symbol, "dataset": name, "present": present}),
             header,
+            *([alert(borrowed, "info", id=ids.ELEMENT_BORROWED)] if borrowed else []),
             info,
             html.Details([html.Summary("Energy-volume curve"), eos_graph], open=False),
             *body,

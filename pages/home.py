@@ -57,12 +57,27 @@ def parse_state(query: dict[str, str], dataset: str | None) -> dict[str, Any]:
         state["cmax"] = float(query["cmax"]) if query.get("cmax") else None
     except ValueError:
         state["cmax"] = None
-    for key, allowed in (("view", ("tiles", "grid", "compare")), ("scale", ("linear", "log")), ("normalise", ("absolute", "relative"))):
+    for key, allowed in (("view", ("tiles", "grid", "mean", "compare")), ("scale", ("linear", "log")), ("normalise", ("absolute", "relative"))):
         if state[key] not in allowed:
             state[key] = DEFAULTS[key]
     options = [o["value"] for o in compare_options(dataset)]
-    state["vs"] = query.get("vs") if query.get("vs") in options else next((o for o in options if o != f"T:{state['temperature']}"), None)
+    state["vs"] = query.get("vs") if query.get("vs") in options else default_comparison(dataset, state, options)
     return state
+
+
+def default_comparison(dataset: str | None, state: dict[str, Any], options: list[str]) -> str | None:
+    """What the compare view starts with, chosen to show something: another model on the same
+    frames; else the temperature class holding the most elements; else another data set."""
+    first = state["model"][0] if state.get("model") else None
+    other_models = [o for o in options if o.startswith("M:") and o[2:] != first]
+    if other_models:
+        return other_models[0]
+    temps = [o for o in options if o.startswith("T:") and o != f"T:{state['temperature']}"]
+    if temps and dataset and first:
+        counts = {o: int(views.element_values(dataset, model=first, metric=state["metric"], temperature=o[2:])["value"].notna().sum())
+                  for o in temps}
+        return max(temps, key=lambda o: counts[o])
+    return next((o for o in options if o.startswith("D:")), temps[0] if temps else None)
 
 
 def compare_options(dataset: str | None) -> list[dict[str, str]]:
@@ -70,28 +85,30 @@ def compare_options(dataset: str | None) -> list[dict[str, str]]:
     if not dataset:
         return []
     temps = [{"label": f"{lab}", "value": f"T:{v}"} for v, lab in views.temperature_options(dataset)]
+    models = [{"label": f"model {m}", "value": f"M:{m}"} for m in views.models(dataset)]
     others = [{"label": f"data set {n}", "value": f"D:{n}"} for n in views.dataset_names() if n != dataset]
-    return temps + others
+    return temps + models + others
 
 
 @views.memo_on_store()
 def comparison_figure(dataset: str, model: str, metric: str, temperature: str, relative: bool, log: bool, cmax: float | None,
                       vs: str | None) -> go.Figure:
     """Selection A (this data set, temperature) beside B (``vs``: 'T:<temperature>' or 'D:<data set>') and B - A."""
-    if not vs or vs[:2] not in ("T:", "D:"):
+    if not vs or vs[:2] not in ("T:", "D:", "M:"):
         return empty_figure("Choose what to compare with.")
     kind, target = vs[:1], vs[2:]
-    b_dataset, b_temp = (dataset, target) if kind == "T" else (target, temperature)
-    if b_dataset not in views.dataset_names() or model not in views.models(b_dataset):
-        return empty_figure(f"{model} has no predictions on data set {b_dataset!r}.")
+    b_dataset, b_temp, b_model = {"T": (dataset, target, model), "D": (target, temperature, model), "M": (dataset, temperature, target)}[kind]
+    if b_dataset not in views.dataset_names() or b_model not in views.models(b_dataset):
+        return empty_figure(f"{b_model} has no predictions on data set {b_dataset!r}.")
     label = views.metric_label(metric, relative=relative)
     a = views.element_values(dataset, model=model, metric=metric, temperature=temperature, relative=relative)
-    b = views.element_values(b_dataset, model=model, metric=metric, temperature=b_temp, relative=relative)
+    b = views.element_values(b_dataset, model=b_model, metric=metric, temperature=b_temp, relative=relative)
     names_t = dict(views.temperature_options(dataset))
-    name_a = f"{dataset}, {names_t.get(temperature, temperature)}"
-    name_b = f"{b_dataset}, {dict(views.temperature_options(b_dataset)).get(b_temp, b_temp)}"
-    return ptable_comparison(a, b, views.difference(a, b), names=(name_a, name_b), label=label, log=log, cmax=cmax,
-                             title=f"{model}: {label.split(' (')[0]}")
+    name_a = f"{model}, {dataset}, {names_t.get(temperature, temperature)}" if kind == "M" else f"{dataset}, {names_t.get(temperature, temperature)}"
+    name_b = f"{b_model}, {b_dataset}, {dict(views.temperature_options(b_dataset)).get(b_temp, b_temp)}" if kind == "M" else \
+        f"{b_dataset}, {dict(views.temperature_options(b_dataset)).get(b_temp, b_temp)}"
+    title = f"{model} against {b_model}: {label.split(' (')[0]}" if kind == "M" else f"{model}: {label.split(' (')[0]}"
+    return ptable_comparison(a, b, views.difference(a, b), names=(name_a, name_b), label=label, log=log, cmax=cmax, title=title)
 
 
 def state_to_search(dataset: str | None, state: dict[str, Any]) -> str:
@@ -128,6 +145,12 @@ def map_figure(
     shown = all_models if view == "grid" else (models or [views.default_model(dataset) or all_models[0]])
     if view == "compare":
         return comparison_figure(dataset, shown[0], metric, temperature, relative, scale == "log", cmax, vs)
+    if view == "mean":  # SI Fig. S2 a/b: per element the mean over the chosen models (all when fewer than two are chosen)
+        averaged = models if len(models) >= 2 else all_models
+        mean = views.model_average(dataset, averaged, metric=metric, temperature=temperature, relative=relative)
+        temp_text = "all temperatures" if temperature == POOLED else dict(views.temperature_options(dataset)).get(temperature, temperature)
+        return ptable_heatmap(mean, label=label, log=scale == "log", cmax=cmax,
+                              title=f"Mean of {len(averaged)} models: {label.split(' (')[0]} · {temp_text} · {dataset}")
     values = {m: views.element_values(dataset, model=m, metric=metric, temperature=temperature, relative=relative) for m in shown}
     pending = {e: "not labelled yet: the data set is still being built" for e in views.pending_elements(dataset)}
     kwargs: dict[str, Any] = {"label": label, "log": scale == "log", "cmax": cmax, "missing_notes": pending}
@@ -183,6 +206,7 @@ def layout(dataset: str | None = None, present: str | None = None, **query: str)
                                                     value=state["scale"], inline=True)),
             labelled("View", dcc.RadioItems(id=ids.MAP_VIEW, options=[{"label": " selected models", "value": "tiles"},
                                                                     {"label": " all models (grid)", "value": "grid"},
+                                                                    {"label": " mean of models (SI Fig. S2)", "value": "mean"},
                                                                     {"label": " compare", "value": "compare"}],
                                              value=state["view"], inline=True)),
             labelled("Compare with (first model)", dcc.Dropdown(id=ids.MAP_COMPARE, options=compare_options(name), value=state["vs"],

@@ -244,6 +244,27 @@ def load_curves(element: str) -> dict[str, Any] | None:
     return load(element)
 
 
+def borrowed_data_note(dataset: str | None, element: str) -> str | None:
+    """What an element page of a user data set must say: its equation of state and electronic curves
+    come from the embedded default reference set, not from the data set shown. None when nothing is borrowed."""
+    if not dataset:
+        return None
+    try:
+        info = summary(dataset)
+    except KeyError:
+        return None
+    if info.embedded:
+        return None
+    own_eos = isinstance((info.provenance.get("eos") or {}).get(element), dict)
+    borrowed = [what for what, has in (("equation of state", not own_eos and load_eos(element, dataset) is not None),
+                                       ("eigenvalue-sum curves", load_curves(element) is not None)) if has]
+    if not borrowed:
+        return None
+    verb = "are" if len(borrowed) > 1 or borrowed[0].endswith("curves") else "is"
+    return (f"The {' and the '.join(borrowed)} shown for {element} {verb} the embedded default reference set's (GPAW PBE at its "
+            f"reference state), not computed for {dataset!r}: they describe the element, not this data set's frames.")
+
+
 def elements_with_curves() -> list[str]:
     """Elements with eigenvalue-sum curves, in the Metal-43 table's (periodic-table) order."""
     from analysis.core.elements import METAL43

@@ -23,12 +23,13 @@ def temperature_options(name: str) -> list[tuple[str, str]]:
     resolved per element), and the absolute temperatures present (in K).
     """
     table = metrics_table(name)
-    temps = sorted({t for t in table["temperature"].unique() if t != POOLED}, key=_temp_key)
-    classes = []
-    for value, label in TEMPERATURE_CLASSES.items():
-        if any(_matches(el, t, value) for el, t in table[["element", "temperature"]].drop_duplicates().itertuples(index=False) if t != POOLED):
-            classes.append((value, label))
-    return [(POOLED, "all temperatures (pooled)"), *classes, *[(t, f"{t} K") for t in temps]]
+    rows = [(el, t) for el, t in table[["element", "temperature"]].drop_duplicates().itertuples(index=False) if t != POOLED]
+    classes = [(value, label) for value, label in TEMPERATURE_CLASSES.items() if any(_matches(el, t, value) for el, t in rows)]
+    # an exact temperature is offered only where some element's frames at it belong to no class (a user's
+    # 500 K run, unknown temperatures): the Metal-43 set's 43 distinct Tc values stay under their classes
+    loose = sorted({t for el, t in rows if not any(_matches(el, t, value) for value in TEMPERATURE_CLASSES)}, key=_temp_key)
+    exact = [(t, "T unknown" if t == "unknown" else f"{t} K (exact)") for t in loose]
+    return [(POOLED, "all temperatures (pooled)"), *classes, *exact]
 
 
 def _temp_key(label: str) -> float:
@@ -95,6 +96,34 @@ def element_values(
         index=pd.Index(sub["element"].to_numpy(), name="element"),
     )
     return out[~out.index.duplicated(keep="first")]
+
+
+def model_average(
+    name: str, models: list[str], *, metric: str = "force_rmse", temperature: str = POOLED, relative: bool = False,
+) -> pd.DataFrame:
+    """Per element, the mean of ``models``' values (SI Fig. S2 a/b) and their spread.
+
+    Returns:
+        DataFrame indexed by element: value (the mean over the models that have a value there),
+        n_models, spread (max - min), n_frames (the most any model scored), temperatures, and
+        per_model (model -> value, for the hover). Elements no model scored are left out.
+    """
+    per_model = {m: element_values(name, model=m, metric=metric, temperature=temperature, relative=relative) for m in models}
+    values = pd.DataFrame({m: f["value"] for m, f in per_model.items()})
+    if values.empty:
+        return pd.DataFrame(columns=["value", "n_models", "spread", "n_frames", "temperatures", "per_model"])
+    finite = values.notna()
+    frames = pd.DataFrame({m: f["n_frames"] for m, f in per_model.items()}).max(axis=1)
+    temps = pd.concat([f["temperatures"] for f in per_model.values()], axis=1).bfill(axis=1).iloc[:, 0]
+    out = pd.DataFrame({
+        "value": values.mean(axis=1, skipna=True),
+        "n_models": finite.sum(axis=1).astype(np.int64),
+        "spread": values.max(axis=1) - values.min(axis=1),
+        "n_frames": frames.fillna(0).astype(np.int64),
+        "temperatures": temps.fillna(""),
+        "per_model": [{m: float(v) for m, v in row.items() if np.isfinite(v)} for _, row in values.iterrows()],
+    })
+    return out[out["n_models"] > 0]
 
 
 def _temperatures_by_element(table: pd.DataFrame) -> dict[str, str]:

@@ -567,3 +567,35 @@ def test_curves_page_groups_selection_url_and_export_name(pages, atlas_data, tmp
     assert search == "?elements=Al%2CCu&kinds=fermi_shift&methods=tetrahedron"
     assert config["toImageButtonOptions"]["filename"] == "curves_Al-Cu_fermi_shift"
     assert [o["value"] for o in curves.groups(["Al", "Ni", "Cu"])] == ["1", "all"]
+
+
+def test_mean_of_models_map_and_model_against_model(pages) -> None:
+    """SI Fig. S2 a/b: per element the mean of the models, their values on hover; and the compare view
+    between two models, its default chosen so that it shows something."""
+    views = pages.home.views
+    fig, _ = pages.home.update_map([], "force_rmse", "all", "absolute", "linear", "mean", None, None, TEST_DATASET)
+    assert fig.layout.title.text.startswith("Mean of 2 models")
+    a = views.element_values(TEST_DATASET, model="emt-asap-cutoff")
+    b = views.element_values(TEST_DATASET, model="lj-nn")
+    mean = views.model_average(TEST_DATASET, ["emt-asap-cutoff", "lj-nn"])
+    assert mean.loc["Cu", "value"] == pytest.approx((a.loc["Cu", "value"] + b.loc["Cu", "value"]) / 2)
+    assert mean.loc["Cu", "spread"] == pytest.approx(abs(a.loc["Cu", "value"] - b.loc["Cu", "value"]))
+    hover = str([t.customdata for t in fig.data])
+    assert "mean of 2 models" in hover and "lj-nn" in hover
+    vs, _ = pages.home.update_map(["lj-nn"], "force_rmse", "all", "absolute", "linear", "compare", None, "M:emt-asap-cutoff", TEST_DATASET)
+    assert vs.layout.meta["names"] == [f"lj-nn, {TEST_DATASET}, all temperatures (pooled)",
+                                       f"emt-asap-cutoff, {TEST_DATASET}, all temperatures (pooled)"]
+    state = pages.home.parse_state({"view": "compare", "model": "lj-nn"}, TEST_DATASET)
+    assert state["vs"] == "M:emt-asap-cutoff"
+
+
+def test_element_page_of_a_user_data_set_says_whose_eos_and_curves_it_shows(pages, own_data: Path) -> None:
+    import os
+
+    write_tight_binding_curves(Path(os.environ["MLFF_ATLAS_DEFAULT_DATA"]), "Cu")
+    page = pages.element.layout(symbol="Cu", dataset=TEST_DATASET)
+    note = _find(page, ids.ELEMENT_BORROWED)
+    assert note is not None and "eigenvalue-sum curves shown for Cu are the embedded default reference set's" in note.children
+    assert f"not computed for {TEST_DATASET!r}" in note.children
+    al = _find(pages.element.layout(symbol="Al", dataset=TEST_DATASET), ids.ELEMENT_BORROWED)
+    assert al is None or ("curves" not in al.children and "equation of state shown for Al is" in al.children)

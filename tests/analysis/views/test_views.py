@@ -32,10 +32,23 @@ def test_metrics_table_matches_store_and_refreshes_on_new_predictions(own_data: 
 
 def test_temperature_options_resolve_metal43_classes(atlas_data: Path) -> None:
     options = dict(views.temperature_options(TEST_DATASET))
-    assert options["all"].startswith("all") and options["1.2Tc"] == "1.2 Tc" and options["1358"] == "1358 K"
+    assert options["all"].startswith("all") and options["1.2Tc"] == "1.2 Tc" and options["Tc"] == "Tc"
+    assert "1358" not in options  # Cu's Tc: offered as the class, not as one more exact temperature
+    assert len(options) == len(set(options.values()))  # no two entries read alike
     hot = views.element_values(TEST_DATASET, model="lj-nn", temperature="1.2Tc")
     assert dict(zip(hot.index, hot["temperatures"])) == {"Al": "1120", "Cu": "1630", "Ni": "2138"}
-    assert list(views.element_values(TEST_DATASET, model="lj-nn", temperature="1358").index) == ["Cu"]
+    assert list(views.element_values(TEST_DATASET, model="lj-nn", temperature="1358").index) == ["Cu"]  # old links still work
+
+
+def test_exact_temperatures_are_offered_where_no_class_holds_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from analysis.datasets import store
+    from tests.analysis.helpers import emt_reference, noisy_predictions
+
+    monkeypatch.setenv("MLFF_ATLAS_DATA", str(tmp_path))
+    ref = emt_reference(elements=("Cu",), temperatures=(300.0, 500.0), n_frames=2)
+    store.save_dataset(ref, "cu500")
+    store.save_predictions(noisy_predictions(ref, "m", energy_noise=0.01, force_noise=0.05), "cu500")
+    assert views.temperature_options("cu500") == [("all", "all temperatures (pooled)"), ("300K", "300 K"), ("500", "500 K (exact)")]
 
 
 def test_element_values_relative_is_metric_over_reference_spread(atlas_data: Path) -> None:
