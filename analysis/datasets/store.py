@@ -149,7 +149,7 @@ def save_dataset(
         groups = []
         for (element, temp), frames in ref.groups().items():
             fname = group_filename(element, temp)
-            write(tmp / "frames" / fname, frames, format="extxyz")
+            _write_frames(tmp / "frames" / fname, frames)
             groups.append(
                 {
                     "element": element,
@@ -181,6 +181,21 @@ def save_dataset(
         raise
     _load_cached.cache_clear()
     return base / name
+
+
+def _write_frames(path: Path, frames: list[Any]) -> None:
+    """Extended XYZ of ``frames``; info values that are empty strings are left out while writing: ASE
+    writes ``key=`` and its reader then takes the next ``key=value`` pair as that value (a frame
+    with ``source=`` before ``frame_id=`` lost its id)."""
+    held = [(a, {k: v for k, v in a.info.items() if isinstance(v, str) and not v}) for a in frames]
+    for atoms, empty in held:
+        for key in empty:
+            del atoms.info[key]
+    try:
+        write(path, frames, format="extxyz")
+    finally:
+        for atoms, empty in held:
+            atoms.info.update(empty)
 
 
 def _created_stamp(previous: Path, ref: ReferenceSet, dft_settings: dict[str, Any] | None) -> str:

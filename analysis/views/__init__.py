@@ -75,6 +75,7 @@ _EXPORTS: dict[str, str] = {
     'Caveat': 'analysis.views.provenance',
     '_join_names': 'analysis.views.provenance',
     'caveats': 'analysis.views.provenance',
+    'close_contacts': 'analysis.views.provenance',
     '_electronic_signature': 'analysis.views.distributions',
     'descriptor_table': 'analysis.views.distributions',
     '_descriptors_cached': 'analysis.views.distributions',

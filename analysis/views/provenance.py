@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 from analysis.views.common import (
+    dataset_signature,
     refused_frames,
     stale_predictions,
     summary,
@@ -130,6 +132,22 @@ def _join_names(names: list[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
+def close_contacts(name: str) -> list[tuple[str, str]]:
+    """(element, 'T K') of the frames of ``name`` flagged by :mod:`analysis.reference.contacts`, cached per data set state."""
+    return list(_close_contacts_cached(name, dataset_signature(name)))
+
+
+@lru_cache(maxsize=8)
+def _close_contacts_cached(name: str, _signature: tuple[Any, ...]) -> tuple[tuple[str, str], ...]:
+    from analysis.datasets import store
+    from analysis.datasets.frames import temperature_label
+    from analysis.reference.contacts import screen_many
+
+    frames = store.load_dataset(name).frames
+    return tuple((str(a.info["element"]), f"{temperature_label(a.info['temperature'])} K")
+                 for a, c in zip(frames, screen_many(frames)) if c is not None and c.flagged)
+
+
 def caveats(name: str) -> list[Caveat]:
     """Every caveat the map page and the exported report show beside ``name``'s numbers, in one wording.
 
@@ -154,6 +172,15 @@ def caveats(name: str) -> list[Caveat]:
         out.append(Caveat("info", f"{_join_names(group)} {verb} no predictions for {count} frame(s) added or changed since the last "
                                   "evaluation: they are left out of the errors.",
                           "Evaluate again on the Jobs page (only those frames are computed)."))
+    contacts = close_contacts(name)
+    if contacts:
+        listed = ", ".join(f"{el} {t}" for el, t in contacts[:6]) + (f" and {len(contacts) - 6} more" if len(contacts) > 6 else "")
+        from analysis.reference.contacts import CONTACT_RATIO
+
+        out.append(Caveat("info", f"{len(contacts)} frame(s) have a close contact (shortest distance below {CONTACT_RATIO:g} of the "
+                                  f"crystal's nearest-neighbour distance at their volume): {listed}. A close contact can carry large "
+                                  "repulsive DFT forces that dominate an element's force error.",
+                          "See the frame table on each element page."))
     for model, info in refused_frames(name).items():
         out.append(Caveat("info", f"{model} refused {info['count']} frame(s) of {', '.join(info['elements'])}; they are left out of its "
                                   f"errors (elements with none left are grey). The model said: {info['error']}"))

@@ -98,3 +98,19 @@ def test_corrupt_predictions_file_named_in_error():
     assert bad == path and "cannot read stored predictions" in reason
     with pytest.raises(InputFileError, match=os.path.basename(path)):
         store._read_predictions(path, path.with_suffix(".json"))
+
+
+def test_an_empty_info_value_does_not_swallow_the_next_key(tmp_path):
+    """ASE writes ``source=`` for an empty string and its reader takes the next pair as the value."""
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+
+    from analysis.datasets.frames import ReferenceSet, make_frame
+
+    atoms = bulk("Cu", cubic=True)
+    atoms.calc = EMT()
+    ref = ReferenceSet([make_frame(atoms, atoms.get_potential_energy(), atoms.get_forces(), temperature_k=300.0, source="")])
+    store.save_dataset(ref, "empty-source", root=tmp_path)
+    again = store.read_dataset(tmp_path / "datasets" / "empty-source")
+    assert again.frames[0].info["frame_id"] == "Cu/300K/0000" and again.content_hash() == ref.content_hash()
+    assert ref.frames[0].info["source"] == ""  # the frame itself is left as it was

@@ -336,3 +336,21 @@ def test_element_table_atoms_column_is_the_cell_size() -> None:
     table = views.element_table(name, element)
     cells = set(views.frame_table(name, element)["n_atoms"])
     assert len(table) and set(table["n_atoms"]) <= {float(c) for c in cells} | {sum(cells) / len(cells)}
+
+
+def test_close_contacts_are_named_among_the_caveats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ase.calculators.emt import EMT
+
+    from analysis.datasets import store
+    from analysis.datasets.frames import ReferenceSet, make_frame
+    from tests.analysis.helpers import emt_reference
+
+    monkeypatch.setenv("MLFF_ATLAS_DATA", str(tmp_path))
+    frames = list(emt_reference(elements=("Cu",), temperatures=(300.0,), n_frames=3).frames)
+    squeezed = frames[0].copy()
+    squeezed.positions[1] = squeezed.positions[0] + [1.6, 0.0, 0.0]  # 1.6 Å against Cu's 2.55 Å
+    squeezed.calc = EMT()
+    frames.append(make_frame(squeezed, squeezed.get_potential_energy(), squeezed.get_forces(), temperature_k=300.0))
+    store.save_dataset(ReferenceSet(frames), "squeezed")
+    assert views.close_contacts("squeezed") == [("Cu", "300 K")]
+    assert any("1 frame(s) have a close contact" in c.text and "Cu 300 K" in c.text for c in views.caveats("squeezed"))
