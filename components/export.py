@@ -15,11 +15,12 @@ import plotly.io as pio
 from dash import dcc, html
 
 from components.layout import labelled
-from components.theme import EXPORT_SIZES, FONT_SIZE, safe_filename
+from components.theme import EXPORT_SIZES, safe_filename
 
 EXPORT_FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
 ExportFormat = Literal["png", "svg", "pdf"]
-SIZE_LABELS: dict[str, str] = {"single": "single column (8.5 cm)", "double": "double column (17.8 cm)", "screen": "screen"}
+SIZE_LABELS: dict[str, str] = {"single": "single column (8.5 cm)", "double": "double column (17.8 cm)", "slide": "16:9 slide",
+                               "screen": "as on screen"}
 
 
 def export_id(prefix: str, part: str) -> str:
@@ -44,7 +45,8 @@ def export_controls(prefix: str, figures: Sequence[tuple[str, str]]) -> html.Det
                     labelled("Format", dcc.RadioItems(id=export_id(prefix, "format"), options=list(EXPORT_FORMATS), value="pdf", inline=True)),
                     labelled("Size", dcc.RadioItems(id=export_id(prefix, "size"), options=[{"label": f" {v}", "value": k} for k, v in SIZE_LABELS.items()],
                                                     value="double", inline=True)),
-                    labelled("Font size (pt)", dcc.Input(id=export_id(prefix, "font"), type="number", min=5, max=40, value=FONT_SIZE, style={"width": "5rem"})),
+                    labelled("Font size (pt, at the printed size; at least the size's minimum)",
+                             dcc.Input(id=export_id(prefix, "font"), type="number", min=5, max=40, value=8, style={"width": "5rem"})),
                     html.Button("Export", id=export_id(prefix, "button"), className="button"),
                     dcc.Download(id=export_id(prefix, "download")),
                 ],
@@ -56,24 +58,24 @@ def export_controls(prefix: str, figures: Sequence[tuple[str, str]]) -> html.Det
 
 
 def styled_for_export(figure: go.Figure | Mapping[str, Any], *, size: str, font_size: float) -> go.Figure:
-    """A copy of ``figure`` at a publication size and font size (the original is untouched)."""
-    if size not in EXPORT_SIZES:
-        raise ValueError(f"{size=} must be one of {', '.join(EXPORT_SIZES)}")
+    """A copy of ``figure`` for ``size``: a preset of :mod:`components.presets` (single, double, slide:
+    fonts in pt at the printed size, legend and colour bar below, wrapped title), or 'screen' (the
+    figure's own layout at 1100 px). The original is untouched."""
+    from components.presets import PRESETS, apply_preset
+
     if not 1 <= font_size <= 100:
         raise ValueError(f"{font_size=} must be between 1 and 100 pt")
+    if size in PRESETS:
+        return apply_preset(figure, size, font_pt=font_size)
+    if size != "screen":
+        raise ValueError(f"{size=} must be one of {', '.join([*PRESETS, 'screen'])}")
     fig = go.Figure(copy.deepcopy(figure.to_dict() if isinstance(figure, go.Figure) else dict(figure)))
-    width, height = EXPORT_SIZES[size]
-    if size != "screen":  # keep the figure's own aspect for tall figures (periodic-table grids)
-        own_w, own_h = fig.layout.width, fig.layout.height
-        if own_w and own_h:
-            height = int(width * own_h / own_w)
-        elif own_h and own_h > 500:
-            height = int(width * own_h / 1100)
-    fig.update_layout(width=width, height=height, font={"size": font_size}, margin={"l": 50, "r": 10, "t": 40, "b": 40})
+    width, height = EXPORT_SIZES["screen"]
+    fig.update_layout(width=width, height=fig.layout.height or height, font={"size": font_size})
     return fig
 
 
-def export_figure_bytes(figure: go.Figure | Mapping[str, Any], *, fmt: str, size: str = "double", font_size: float = FONT_SIZE,
+def export_figure_bytes(figure: go.Figure | Mapping[str, Any], *, fmt: str, size: str = "double", font_size: float = 8.0,
                         scale: float = 3.0) -> bytes:
     """Render ``figure`` to PNG, SVG or PDF bytes with kaleido.
 
@@ -109,5 +111,5 @@ def export_download(graph_id: str, graphs: Mapping[str, tuple[Any, Any]], *, fmt
     if graph_id not in graphs:
         raise ValueError(f"unknown figure {graph_id!r} (choose one of {', '.join(graphs)})")
     figure, config = graphs[graph_id]
-    data = export_figure_bytes(figure, fmt=fmt, size=size, font_size=float(font_size or FONT_SIZE))
+    data = export_figure_bytes(figure, fmt=fmt, size=size, font_size=float(font_size or 8.0))
     return dcc.send_bytes(data, export_filename(config, fallback, fmt, size))

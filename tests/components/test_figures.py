@@ -258,7 +258,7 @@ def test_styled_for_export_sets_size_and_font_without_touching_original() -> Non
 
     fig = ptable_heatmap(VALUES, label="x")
     out = styled_for_export(fig, size="single", font_size=9)
-    assert out.layout.width == 321 and out.layout.font.size == 9
+    assert out.layout.width == 321 and out.layout.font.size == pytest.approx(9 * 96 / 72)  # 9 pt at the printed size
     assert fig.layout.width is None
     with pytest.raises(ValueError, match="size='A4'"):
         styled_for_export(fig, size="A4", font_size=9)
