@@ -1,7 +1,7 @@
 """Distributions of per-element errors across models (Supplementary Figure 2 c,d) and model-vs-model scatter."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -75,18 +75,21 @@ def error_histogram(
     for i, c in enumerate(columns):
         mean, std = stats[c]
         where = {"row": i + 1, "col": 1} if mode == "side" else {}
+        values = _finite(errors[c])
+        overlay = mode == "overlay"
         fig.add_trace(
             go.Histogram(
-                x=tx(_finite(errors[c]).to_numpy()),
+                x=tx(values.to_numpy()),
                 xbins={"start": lo, "end": hi + size, "size": size},
                 name=f"{c} (mean {format_number(mean)} ± {format_number(std)})",
-                marker_color=color(i),
-                opacity=0.6 if mode == "overlay" else 0.9,
-                customdata=_finite(errors[c]).index.to_numpy(),
-                hovertemplate=("10^%{x:.2f}" if log_x else "%{x}") + "<br>%{y} elements<extra>" + c + "</extra>",
+                legendgroup=c,
+                # overlaid: a faint fill under a solid outline, so overlapping bars keep their model's colour
+                marker={"color": _rgba(color(i), 0.15 if overlay else 0.85), "line": {"color": color(i), "width": 2 if overlay else 0.5}},
+                hoverinfo="skip",
             ),
             **where,
         )
+        fig.add_trace(_bin_hover(values, tx, lo, size, bins, c, color(i), log_x), **where)
         band = tx(np.array([mean - std, mean + std]))
         fig.add_vrect(x0=float(band[0]), x1=float(band[1]), fillcolor=color(i), opacity=0.07 if mode == "overlay" else 0.12,
                       line_width=0, **where)
@@ -105,6 +108,25 @@ def error_histogram(
     fig.update_yaxes(title_text="elements (count)")
     fig.update_layout(meta={**fig.layout.meta, "log_x": log_x})
     return fig
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    h = hex_colour.lstrip("#")
+    return f"rgba({int(h[0:2], 16)},{int(h[2:4], 16)},{int(h[4:6], 16)},{alpha})"
+
+
+def _bin_hover(values: pd.Series, tx: Any, lo: float, size: float, bins: int, model: str, colour: str, log_x: bool) -> go.Bar:
+    """Invisible bars over a histogram's bins whose hover lists the elements in each bin."""
+    index = np.clip(np.floor((tx(values.to_numpy()) - lo) / size).astype(int), 0, bins)
+    members: dict[int, list[str]] = {}
+    for k, element in zip(index, values.index):
+        members.setdefault(int(k), []).append(str(element))
+    ks = sorted(members)
+    left = [lo + k * size for k in ks]
+    ranges = [f"{format_number(10 ** a if log_x else a)}–{format_number(10 ** (a + size) if log_x else a + size)}" for a in left]
+    return go.Bar(x=[a + size / 2 for a in left], y=[len(members[k]) for k in ks], width=size, name=model, legendgroup=model,
+                  showlegend=False, marker={"color": colour, "opacity": 0.0}, customdata=list(zip(ranges, [", ".join(members[k]) for k in ks])),
+                  hovertemplate="%{customdata[0]}: %{y} element(s)<br>%{customdata[1]}<extra>" + model + "</extra>")
 
 
 def model_scatter(

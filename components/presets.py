@@ -68,16 +68,20 @@ def _wrap(text: str, chars: int) -> tuple[str, int]:
     return "<br>".join(lines), max(1, len(lines))
 
 
+#: what Plotly adds to a legend entry's text width: the symbol and the gaps around it (px)
+LEGEND_SYMBOL_PX = 60
+
+
 def _legend_entry_px(names: list[str], font_px: float) -> float:
-    """Width given to every legend entry: the longest name (0.62 em a character) and the symbol."""
-    return 0.62 * font_px * max(len(n) for n in names) + 45
+    """Text width given to every legend entry (Plotly's ``entrywidth``): the longest name at 0.62 em a character."""
+    return 0.62 * font_px * max(len(n) for n in names) + 4
 
 
 def _legend_rows(names: list[str], width_px: float, font_px: float) -> int:
-    """Rows a horizontal legend of equal-width entries (:func:`_legend_entry_px`) needs."""
+    """Rows a horizontal legend of equal-width entries (:func:`_legend_entry_px` plus the symbol) needs."""
     if not names:
         return 0
-    per_row = max(1, int(width_px // _legend_entry_px(names, font_px)))
+    per_row = max(1, int(width_px // (_legend_entry_px(names, font_px) + LEGEND_SYMBOL_PX)))
     return -(-len(names) // per_row)
 
 

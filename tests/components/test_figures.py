@@ -324,3 +324,13 @@ def test_ptable_tile_text_shows_a_large_error_in_full() -> None:
     texts = [t for trace in fig.data for t in (trace.text or []) if isinstance(t, str)]
     texts += [a.text for a in fig.layout.annotations or []]
     assert any("<b>Os</b><br>1364" in t for t in texts), texts
+
+
+def test_error_histogram_bins_list_their_elements_and_overlaid_bars_keep_their_outline() -> None:
+    fig = error_histogram(ERRORS, label="Force RMSE (meV/Å)")
+    hover = [t for t in fig.data if isinstance(t, go.Bar) and t.legendgroup == "m1"][0]
+    listed = {e for _, members in hover.customdata for e in members.split(", ")}
+    assert listed == {"Al", "Cu", "Ni", "Ag", "Au"} and sum(hover.y) == 5
+    assert hover.marker.opacity == 0.0 and hover.showlegend is False  # hover only: the histogram draws the bars
+    hist = [t for t in fig.data if isinstance(t, go.Histogram)]
+    assert all(h.marker.line.width == 2 and h.marker.color.endswith(",0.15)") for h in hist)
