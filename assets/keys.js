@@ -9,6 +9,15 @@ document.addEventListener("keydown", function (event) {
     const link = target && document.getElementById(target);
     if (link && link.tagName === "A") {
         event.preventDefault();
-        link.click();
+        // carry the selections made on this page since it was drawn (the ticked smearing methods)
+        const here = new URLSearchParams(window.location.search);
+        const next = new URL(link.href, window.location.origin);
+        for (const key of ["methods", "model", "dataset", "present"]) {
+            if (here.has(key)) { next.searchParams.set(key, here.get(key)); }
+        }
+        // navigate as dcc.Link does (its href lives in React state, not in the attribute)
+        window.history.pushState({}, "", next.pathname + next.search);
+        window.dispatchEvent(new CustomEvent("_dashprivate_pushstate"));
+        window.scrollTo(0, 0);
     }
 });

@@ -114,8 +114,11 @@ def presentation_style(fig: go.Figure, present: bool) -> go.Figure:
     """``fig`` in presentation style (large black type, thicker lines) when ``present``, else unchanged."""
     if not present:
         return fig
-    fig = go.Figure(fig)  # a copy: the figure given may be shared (memoised page builders)
-    fig.update_layout(font={"size": PRESENTATION_FONT_SIZE, "color": "#000000"}, title_font_size=PRESENTATION_FONT_SIZE + 4)
+    from components.presets import apply_preset
+
+    # the slide preset's layout rules (18 pt, legend and colour bar in their own strip below, wrapped
+    # title, tile fonts scaled), at the browser's width; a copy: the figure given may be shared
+    fig = apply_preset(fig, "slide")
+    fig.update_layout(width=None, autosize=True, font={"color": "#000000"})
     fig.update_traces(selector={"type": "scatter", "mode": "lines+markers"}, line_width=4, marker_size=10)
-    fig.update_traces(selector={"type": "scatter", "mode": "text"}, textfont_size=14)  # periodic-table symbols
     return fig

@@ -158,7 +158,7 @@ def layout(symbol: str | None = None, dataset: str | None = None, model: str | N
         return html.Div([html.H2("Element"), alert(f"Unknown element symbol {symbol!r}.", "error")])
     name = views.resolve_dataset(dataset)
     present = is_presentation(present)
-    query = {"dataset": name, "model": split_list(model), "present": "1" if present else None}
+    query = {"dataset": name, "model": split_list(model), "methods": methods, "present": "1" if present else None}
     prev_el, next_el = views.neighbours(name, symbol)
     header = html.Div(
         [

@@ -80,6 +80,13 @@ def default_comparison(dataset: str | None, state: dict[str, Any], options: list
     return next((o for o in options if o.startswith("D:")), temps[0] if temps else None)
 
 
+def concerns_view(text: str, models: list[str], state: dict[str, Any]) -> bool:
+    """Whether a caveat concerns the models the map shows: one naming only models not on screen does not."""
+    shown = set(models) if state.get("view") in ("grid", "mean") else set(state.get("model") or [])
+    named = {m for m in models if m in text}
+    return not named or bool(named & shown)
+
+
 def compare_options(dataset: str | None) -> list[dict[str, str]]:
     """What the map can be compared with: another temperature of this data set, or another data set."""
     if not dataset:
@@ -218,6 +225,8 @@ def layout(dataset: str | None = None, present: str | None = None, **query: str)
     )
     message = [] if models else [alert(f"Data set {name!r} has no model predictions yet: submit an evaluation on the Jobs page.", "info")]
     for caveat in views.caveats(name):
+        if present_mode and not concerns_view(caveat.text, models, state):
+            continue  # on a projector only what concerns the map on screen
         message.append(alert(f"{caveat.text} {caveat.action}".strip(), caveat.level))
     return html.Div(
         [

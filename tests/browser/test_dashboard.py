@@ -82,6 +82,7 @@ def test_map_click_opens_element_page_with_curves(dash_duo, dash_app, atlas_data
     # arrow keys step through elements (presentation mode's navigation); Cu's predecessor here is Ni
     dash_duo.find_element("body").send_keys(Keys.ARROW_LEFT)
     dash_duo.wait_for_text_to_equal(f"#{ids.ELEMENT_TITLE}", "Ni (Z = 28)", timeout=30)
+    assert "methods=" in dash_duo.driver.current_url and "gaussian" not in dash_duo.driver.current_url  # the ticked methods go along
     assert _console_errors(dash_duo) == []
 
 

@@ -133,10 +133,14 @@ def test_map_csv_download(pages) -> None:
 def test_presentation_mode(pages) -> None:
     layout = pages.home.layout(present="1")
     assert layout.className == "presentation"
-    assert _find(layout, ids.MAP_GRAPH).figure.layout.font.size == 20
+    fig = _find(layout, ids.MAP_GRAPH).figure
+    assert fig.layout.font.size == pytest.approx(18 * 96 / 72)  # the slide preset's 18 pt
+    assert fig.layout.width is None and fig.layout.legend.yref in (None, "container")  # responsive; legend in its strip
     element = pages.element.layout(symbol="Cu", present="1")
     assert element.className == "presentation"
     assert "present=1" in _find(element, ids.ELEMENT_PREV).href  # stepping keeps the mode
+    kept = pages.element.layout(symbol="Cu", present="1", methods="tetrahedron")
+    assert "methods=tetrahedron" in _find(kept, ids.ELEMENT_PREV).href  # and the smearing methods
     assert pages.home.layout().className is None
 
 
@@ -599,3 +603,12 @@ def test_element_page_of_a_user_data_set_says_whose_eos_and_curves_it_shows(page
     assert f"not computed for {TEST_DATASET!r}" in note.children
     al = _find(pages.element.layout(symbol="Al", dataset=TEST_DATASET), ids.ELEMENT_BORROWED)
     assert al is None or ("curves" not in al.children and "equation of state shown for Al is" in al.children)
+
+
+def test_presentation_mode_hides_caveats_about_models_not_on_screen(pages) -> None:
+    state = {"view": "tiles", "model": ["lj-nn"]}
+    models = ["emt-asap-cutoff", "lj-nn"]
+    assert pages.home.concerns_view("emt-asap-cutoff refused 2 frame(s) of W", models, state) is False
+    assert pages.home.concerns_view("lj-nn refused 2 frame(s) of W", models, state) is True
+    assert pages.home.concerns_view("Configurations come from Langevin MD with CHGNet", models, state) is True  # about the data
+    assert pages.home.concerns_view("emt-asap-cutoff refused 2 frame(s) of W", models, {"view": "grid", "model": []}) is True
