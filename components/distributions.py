@@ -137,6 +137,7 @@ def model_scatter(
     label: str,
     log: bool = True,
     title: str | None = None,
+    labels: bool | None = None,
 ) -> go.Figure:
     """Per-element errors of one model against another, with Spearman's rank correlation.
 
@@ -146,6 +147,7 @@ def model_scatter(
         label: the metric with units, used on both axes.
         log: logarithmic axes (errors span decades across the periodic table).
         title: figure title (default: the rank correlation).
+        labels: element symbols beside the points (default: when at most :data:`LABEL_LIMIT` elements).
 
     Returns:
         The figure, with ``layout.meta['spearman_rho']`` and ``['p_value']`` (None with fewer
@@ -168,7 +170,8 @@ def model_scatter(
         rho_text = f"Spearman ρ undefined ({len(pair)} elements)"
     fig = go.Figure(
         go.Scatter(
-            x=x, y=y, mode="markers+text" if len(pair) <= LABEL_LIMIT else "markers", text=pair.index.to_numpy(), textposition="top center",
+            x=x, y=y, mode="markers+text" if (labels if labels is not None else len(pair) <= LABEL_LIMIT) else "markers",
+            text=pair.index.to_numpy(), textposition="top center", textfont={"size": 10},
             marker={"color": color(0), "size": 9}, name="elements",
             customdata=[[format_number(a), format_number(b)] for a, b in zip(x, y)],
             hovertemplate="%{text}<br>" + x_model + ": %{customdata[0]}<br>" + y_model + ": %{customdata[1]}<extra></extra>",
@@ -194,6 +197,7 @@ def descriptor_scatter(
     error_label: str,
     log_y: bool = True,
     title: str | None = None,
+    labels: bool | None = None,
 ) -> go.Figure:
     """Per-element errors of each model against an electronic descriptor, with Spearman's rho per model.
 
@@ -221,7 +225,8 @@ def descriptor_scatter(
         rho = float(spearmanr(x, yv).statistic) if len(x) >= 3 and np.ptp(x) > 0 and np.ptp(yv) > 0 else None
         rhos[str(model)] = rho
         fig.add_trace(go.Scatter(
-            x=x, y=yv, mode="markers+text" if len(els) <= LABEL_LIMIT else "markers", text=els, textposition="top center", marker={"color": color(i), "size": 9},
+            x=x, y=yv, mode="markers+text" if (labels if labels is not None else len(els) <= LABEL_LIMIT) else "markers", text=els,
+            textposition="top center", textfont={"size": 10}, marker={"color": color(i), "size": 9},
             name=f"{model} (ρ = {rho:.2f})" if rho is not None else f"{model} (ρ undefined)",
             customdata=[[format_number(a), format_number(b)] for a, b in zip(x, yv)],
             hovertemplate="%{text}<br>%{customdata[0]}, %{customdata[1]}<extra>" + str(model) + "</extra>",

@@ -122,3 +122,4 @@ CURVES_KINDS = "curves-kinds"
 CURVES_METHODS = "curves-methods"
 CURVES_GRAPH = "curves-graph"
 ELEMENT_BORROWED = "element-borrowed"  # the note that the EOS and curves come from the embedded default set
+DIST_LABELS = "dist-labels"  # element symbols beside the scatter points: on / off

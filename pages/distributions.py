@@ -19,7 +19,7 @@ from components.theme import empty_figure, graph_config
 
 dash.register_page(__name__, path="/distributions", title="Distributions · MLFF Error Atlas", name="Distributions")
 
-DEFAULTS = {"metric": "force_rmse", "temperature": POOLED, "mode": "overlay", "normalise": "absolute", "hscale": "linear"}
+DEFAULTS = {"metric": "force_rmse", "temperature": POOLED, "mode": "overlay", "normalise": "absolute", "hscale": "linear", "labels": "on"}
 URL_CONTROLS: tuple[tuple[str, str], ...] = (
     ("metric", ids.DIST_METRIC),
     ("temperature", ids.DIST_TEMPERATURE),
@@ -29,6 +29,7 @@ URL_CONTROLS: tuple[tuple[str, str], ...] = (
     ("descriptor", ids.DIST_DESCRIPTOR),
     ("hscale", ids.DIST_HSCALE),
     ("normalise", ids.DIST_NORMALISE),
+    ("labels", ids.DIST_LABELS),
 )
 
 
@@ -43,6 +44,8 @@ def parse_state(query: dict[str, str], dataset: str | None) -> dict[str, Any]:
         state["hscale"] = "linear"
     if state["normalise"] not in ("absolute", "relative"):
         state["normalise"] = "absolute"
+    if state["labels"] not in ("on", "off"):
+        state["labels"] = "on"
     models = views.models(dataset) if dataset else []
     temps = [v for v, _ in views.temperature_options(dataset)] if dataset else [POOLED]
     if state["temperature"] not in temps:
@@ -66,7 +69,7 @@ def coverage_note() -> str:
 
 @views.memo_on_store()
 def descriptor_section(dataset: str | None, metric: str, temperature: str, descriptor: str,
-                       normalise: str = "absolute") -> tuple[go.Figure, Any, Any]:
+                       normalise: str = "absolute", labels: str = "on") -> tuple[go.Figure, Any, Any]:
     """Scatter of the per-element errors against one electronic descriptor, the correlation table and its caveats."""
     desc = views.descriptor_table()
     if desc.empty:
@@ -82,7 +85,7 @@ def descriptor_section(dataset: str | None, metric: str, temperature: str, descr
     if relative:
         error_label = f"{error_label.split(' (')[0]} / reference spread"
     fig = descriptor_scatter(desc[descriptor], errors, descriptor_label=f"{meaning[0].upper()}{meaning[1:]} ({unit})",
-                             error_label=error_label, title=f"Per-element errors vs descriptor {descriptor}")
+                             error_label=error_label, title=f"Per-element errors vs descriptor {descriptor}", labels=labels == "on")
     corr = views.correlation_table(dataset, metric=metric, temperature=temperature, relative=relative)
     shown = corr.drop(columns=["metric"]).assign(descriptor=lambda f: f["descriptor"].map(descriptor_name)) if not corr.empty else corr
     table = data_table(shown, id=ids.DIST_CORRELATIONS_TABLE, page_size=20, columns=CORRELATION_HEADERS) if not corr.empty else html.Div()
@@ -95,7 +98,7 @@ def descriptor_section(dataset: str | None, metric: str, temperature: str, descr
 
 @views.memo_on_store()
 def figures(dataset: str | None, metric: str, temperature: str, mode: str, x_model: str | None, y_model: str | None,
-            hscale: str = "linear") -> tuple[go.Figure, go.Figure, Any]:
+            hscale: str = "linear", labels: str = "on") -> tuple[go.Figure, go.Figure, Any]:
     """Histogram, scatter and statistics table for a selection."""
     if not dataset or not views.models(dataset):
         message = "No model predictions yet."
@@ -103,7 +106,8 @@ def figures(dataset: str | None, metric: str, temperature: str, mode: str, x_mod
     errors = views.per_element_errors(dataset, metric=metric, temperature=temperature)
     label = views.metric_label(metric)
     hist = error_histogram(errors, label=label, mode=mode, log_x=hscale == "log", title=f"Per-element {label.split(' (')[0]} · {dataset}")
-    scatter = model_scatter(errors, x_model, y_model, label=label) if x_model and y_model else empty_figure("Choose two models.")
+    scatter = (model_scatter(errors, x_model, y_model, label=label, labels=labels == "on") if x_model and y_model
+               else empty_figure("Choose two models."))
     stats = errors.agg(["mean", "std", "median", "count"]).T.reset_index(names="model")
     stats = stats.rename(columns={"mean": f"mean ({label.split('(')[-1].rstrip(')')})", "std": "std (ddof=1)", "count": "elements"})
     return hist, scatter, data_table(stats, id=ids.DIST_STATS_TABLE, page_size=20)
@@ -117,9 +121,10 @@ def layout(dataset: str | None = None, **query: str) -> html.Div:
         return html.Div([html.H2("Distributions"), no_data_message()])
     state = parse_state(query, name)
     models = views.models(name)
-    hist, scatter, stats = figures(name, state["metric"], state["temperature"], state["mode"], state["x"], state["y"], state["hscale"])
+    hist, scatter, stats = figures(name, state["metric"], state["temperature"], state["mode"], state["x"], state["y"], state["hscale"],
+                                   state["labels"])
     desc_fig, corr_table, caveats = descriptor_section(name, state["metric"], state["temperature"], state["descriptor"],
-                                                       state["normalise"])
+                                                       state["normalise"], state["labels"])
     return html.Div(
         [
             dcc.Location(id=ids.DIST_URL, refresh=False),
@@ -138,6 +143,9 @@ def layout(dataset: str | None = None, **query: str) -> html.Div:
                                                           value=state["hscale"], inline=True)),
                     labelled("Scatter x", dcc.Dropdown(id=ids.DIST_X_MODEL, options=models, value=state["x"], clearable=False), width="14rem"),
                     labelled("Scatter y", dcc.Dropdown(id=ids.DIST_Y_MODEL, options=models, value=state["y"], clearable=False), width="14rem"),
+                    labelled("Element labels", dcc.RadioItems(id=ids.DIST_LABELS, options=[{"label": " on", "value": "on"},
+                                                                                          {"label": " off", "value": "off"}],
+                                                              value=state["labels"], inline=True)),
                 ],
                 className="controls",
             ),
@@ -170,7 +178,8 @@ def layout(dataset: str | None = None, **query: str) -> html.Div:
             html.Div(corr_table, id=ids.DIST_CORRELATIONS),
             html.Button("Download descriptors and correlations (CSV)", id=ids.DIST_DESC_CSV_BUTTON, className="button"),
             dcc.Download(id=ids.DIST_DESC_CSV_DOWNLOAD),
-            export_controls("dist", [("Histograms", ids.DIST_HISTOGRAM), ("Model-vs-model scatter", ids.DIST_SCATTER)]),
+            export_controls("dist", [("Histograms", ids.DIST_HISTOGRAM), ("Model-vs-model scatter", ids.DIST_SCATTER),
+                                     ("Errors vs descriptor", ids.DIST_DESCRIPTOR_SCATTER)]),
         ]
     )
 
@@ -211,10 +220,10 @@ def sync_url(*args: Any) -> tuple[Any, ...]:
     prevent_initial_call=True,
 )
 def update(metric: str, temperature: str, mode: str, x_model: str | None, y_model: str | None, descriptor: str, hscale: str,
-           normalise: str, dataset: str) -> tuple[go.Figure, go.Figure, Any, go.Figure, Any, Any]:
+           normalise: str, labels: str, dataset: str) -> tuple[go.Figure, go.Figure, Any, go.Figure, Any, Any]:
     """Redraw the histogram, scatter, statistics and descriptor panel for the current controls."""
-    return (*figures(dataset, metric, temperature, mode, x_model, y_model, hscale),
-            *descriptor_section(dataset, metric, temperature, descriptor, normalise))
+    return (*figures(dataset, metric, temperature, mode, x_model, y_model, hscale, labels),
+            *descriptor_section(dataset, metric, temperature, descriptor, normalise, labels))
 
 
 @callback(Output(ids.DIST_DESC_CSV_DOWNLOAD, "data"), Input(ids.DIST_DESC_CSV_BUTTON, "n_clicks"), State(ids.DIST_DATASET, "data"),
@@ -241,9 +250,12 @@ def download_csv(_n: int, dataset: str, metric: str, temperature: str) -> dict[s
           State(export_id("dist", "figure"), "value"), State(export_id("dist", "format"), "value"), State(export_id("dist", "size"), "value"),
           State(export_id("dist", "font"), "value"), State(ids.DIST_HISTOGRAM, "figure"), State(ids.DIST_HISTOGRAM, "config"),
           State(ids.DIST_SCATTER, "figure"), State(ids.DIST_SCATTER, "config"),
+          State(ids.DIST_DESCRIPTOR_SCATTER, "figure"), State(ids.DIST_DESCRIPTOR_SCATTER, "config"),
           background=True, running=[(Output(export_id("dist", "button"), "disabled"), True, False)], prevent_initial_call=True)
 def export_figure(_n: int, graph_id: str, fmt: str, size: str, font: float | None, hist: dict[str, Any], hist_config: dict[str, Any],
-                  scatter: dict[str, Any], scatter_config: dict[str, Any]) -> dict[str, Any]:
+                  scatter: dict[str, Any], scatter_config: dict[str, Any], desc: dict[str, Any] | None = None,
+                  desc_config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Render the chosen figure with kaleido (a background job) and send the file."""
-    graphs = {ids.DIST_HISTOGRAM: (hist, hist_config), ids.DIST_SCATTER: (scatter, scatter_config)}
+    graphs = {ids.DIST_HISTOGRAM: (hist, hist_config), ids.DIST_SCATTER: (scatter, scatter_config),
+              ids.DIST_DESCRIPTOR_SCATTER: (desc, desc_config)}
     return export_download(graph_id, graphs, fmt=fmt, size=size, font_size=font, fallback="distributions")

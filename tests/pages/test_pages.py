@@ -155,8 +155,12 @@ def test_distributions_layout_and_update(pages) -> None:
     layout = pages.distributions.layout(dataset=TEST_DATASET, mode="side")
     assert _find(layout, ids.DIST_MODE).value == "side"
     hist, scatter, stats, desc_fig, corr, _caveats = pages.distributions.update(
-        "force_rmse", "all", "overlay", "emt-asap-cutoff", "lj-nn", "dos_ef_tetra_per_atom", "log", "absolute", TEST_DATASET)
+        "force_rmse", "all", "overlay", "emt-asap-cutoff", "lj-nn", "dos_ef_tetra_per_atom", "log", "absolute", "on", TEST_DATASET)
     assert hist.layout.meta["log_x"] is True
+    assert scatter.data[0].mode == "markers+text"  # element labels on
+    _, unlabelled, *_ = pages.distributions.update(
+        "force_rmse", "all", "overlay", "emt-asap-cutoff", "lj-nn", "dos_ef_tetra_per_atom", "log", "absolute", "off", TEST_DATASET)
+    assert unlabelled.data[0].mode == "markers"
     assert desc_fig.layout.meta["empty"] is True and "No electronic descriptors yet" in _text(corr)
     assert set(hist.layout.meta["stats"]) == {"emt-asap-cutoff", "lj-nn"}
     assert scatter.layout.meta["n"] == 3
@@ -165,8 +169,8 @@ def test_distributions_layout_and_update(pages) -> None:
 
 def test_distributions_sync_url(pages) -> None:
     out = _run(pages.distributions.sync_url, f"{ids.DIST_MODE}.value", "force_rmse", "all", "side", "lj-nn", "emt-asap-cutoff",
-               "disp_roughness_mev", "linear", "relative", "", TEST_DATASET)
-    assert out[-1] == f"?dataset={TEST_DATASET}&mode=side&x=lj-nn&y=emt-asap-cutoff&descriptor=disp_roughness_mev&normalise=relative"
+               "disp_roughness_mev", "linear", "relative", "off", "", TEST_DATASET)
+    assert out[-1] == f"?dataset={TEST_DATASET}&mode=side&x=lj-nn&y=emt-asap-cutoff&descriptor=disp_roughness_mev&normalise=relative&labels=off"
 
 
 def test_descriptor_panel_with_curves(pages) -> None:
@@ -175,7 +179,7 @@ def test_descriptor_panel_with_curves(pages) -> None:
     for symbol, t_perp in (("Al", 0.3), ("Cu", 0.6), ("Ni", 0.9)):
         write_tight_binding_curves(Path(os.environ["MLFF_ATLAS_DEFAULT_DATA"]), symbol, t_perp=t_perp)
     *_, fig, corr, caveats = pages.distributions.update("force_rmse", "all", "overlay", "emt-asap-cutoff", "lj-nn",
-                                                        "dos_ef_gauss_per_atom", "linear", "absolute", TEST_DATASET)
+                                                        "dos_ef_gauss_per_atom", "linear", "absolute", "on", TEST_DATASET)
     assert "Descriptors of 3 elements" in _text(caveats)
     assert set(fig.layout.meta["spearman"]) == {"emt-asap-cutoff", "lj-nn"}
     rows = corr.data
