@@ -348,7 +348,8 @@ def ptable_heatmap_grid(
     zrange = _color_range(frames, log=log, cmin=cmin, cmax=cmax)
     n_rows = _n_rows(frames)
     for i, frame in enumerate(frames):
-        for trace in _tile_traces([frame], [names[i]], label=label, log=log, zrange=zrange, coloraxis="coloraxis", show_values=False,
+        # values in the tiles where a tile holds four digits (two tables a row at screen width do; export presets re-check)
+        for trace in _tile_traces([frame], [names[i]], label=label, log=log, zrange=zrange, coloraxis="coloraxis", show_values=cols <= 2,
                                   missing_notes=missing_notes):
             fig.add_trace(trace, row=i // cols + 1, col=i % cols + 1)
     fig.update_xaxes(range=[0.5, 18.5], visible=False, constrain="domain")

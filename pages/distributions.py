@@ -90,6 +90,9 @@ def descriptor_section(dataset: str | None, metric: str, temperature: str, descr
     shown = corr.drop(columns=["metric"]).assign(descriptor=lambda f: f["descriptor"].map(descriptor_name)) if not corr.empty else corr
     table = data_table(shown, id=ids.DIST_CORRELATIONS_TABLE, page_size=20, columns=CORRELATION_HEADERS) if not corr.empty else html.Div()
     notes = [coverage_note(), *views.correlation_caveats(dataset, temperature=temperature)]
+    if not views.summary(dataset).embedded:
+        notes.append(f"The descriptors are the embedded default set's (GPAW curves at its reference state), not computed for "
+                     f"{dataset!r}: they describe the elements, and are paired here with {dataset!r}'s errors.")
     if not corr.empty and "partial_spearman_r" not in corr.columns:
         notes.append("The partial correlation needs elements sampled at different temperatures; the selection has one.")
     caveats = html.Div([alert(n, "info" if i == 0 else "warning") for i, n in enumerate(notes)])

@@ -334,3 +334,11 @@ def test_error_histogram_bins_list_their_elements_and_overlaid_bars_keep_their_o
     assert hover.marker.opacity == 0.0 and hover.showlegend is False  # hover only: the histogram draws the bars
     hist = [t for t in fig.data if isinstance(t, go.Histogram)]
     assert all(h.marker.line.width == 2 and h.marker.color.endswith(",0.15)") for h in hist)
+
+
+def test_the_two_column_grid_prints_values_in_its_tiles() -> None:
+    grid = ptable_heatmap_grid({"a": VALUES, "b": VALUES}, label="x")
+    texts = [str(t) for trace in grid.data if getattr(trace, "mode", None) == "text" for t in (trace.text or [])]
+    assert any("<br>" in t for t in texts)  # symbol and value
+    wide = ptable_heatmap_grid({"a": VALUES, "b": VALUES, "c": VALUES}, label="x", cols=3)
+    assert not any("<br>" in str(t) for trace in wide.data if getattr(trace, "mode", None) == "text" for t in (trace.text or []))
