@@ -137,8 +137,10 @@ def apply_preset(figure: go.Figure | Mapping[str, Any], preset: str, *, font_pt:
     fig.update_xaxes(tickfont={"size": font}, title_font={"size": font}, automargin=False)
     fig.update_yaxes(tickfont={"size": font}, title_font={"size": font}, automargin=False)
     fig.update_annotations(font_size=max(font, min(font * 1.1, 14 * PX_PER_PT)))
-    if heatmap and preset == "single" and kind in ("ptable_comparison", "ptable_heatmap_grid"):
-        _stack_tables(fig, width, font, top, bottom)
+    if heatmap and preset in ("single", "double") and kind in ("ptable_comparison", "ptable_heatmap_grid"):
+        # side by side, a tile (1/18 of half the width) must hold a bold two-letter symbol (about 1.9 em)
+        if width / 18 / 2 < 1.9 * font:
+            _stack_tables(fig, width, font, top, bottom)
     if heatmap:
         _heatmap_rules(fig, width, font)
     if kind.endswith("small_multiples"):
@@ -237,8 +239,9 @@ def _heatmap_rules(fig: go.Figure, width: int, font: float) -> None:
                            "thickness": max(8, int(font * 0.9)), "len": 0.9 / holders, "tickfont": {"size": font},
                            "title": {"text": (holder.colorbar.title.text if holder.colorbar and holder.colorbar.title else None),
                                      "font": {"size": font}, "side": "top"}}
-    columns = max(1, sum(1 for key in fig.layout.to_plotly_json() if key.startswith("xaxis")))
-    tile_px = width / 18 / columns
+    layout = fig.layout.to_plotly_json()
+    domains = [(layout[k].get("domain") or [0, 1]) for k in layout if k.startswith("xaxis")] or [[0, 1]]
+    tile_px = min(d[1] - d[0] for d in domains) * (width - 30) / 18  # the narrowest table's tiles
     for trace in fig.data:
         if getattr(trace, "mode", None) == "text":
             size = getattr(trace.textfont, "size", None) or font

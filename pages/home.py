@@ -173,9 +173,13 @@ def map_figure(
         return empty_figure(f"Cannot draw this selection: {exc}")
 
 
-def export_name(dataset: str | None, models: list[str], metric: str, temperature: str, normalise: str) -> str:
-    """File name for exported figures and tables, carrying the selection."""
-    return "_".join(["error-map", dataset or "none", "+".join(models) or "all", metric, temperature, normalise])
+def export_name(dataset: str | None, models: list[str], metric: str, temperature: str, normalise: str, view: str = "tiles",
+                vs: str | None = None) -> str:
+    """File name for exported figures and tables, carrying the view and the selection (a compare export
+    never overwrites the grid's)."""
+    what = {"grid": "all-models-grid", "mean": "mean-of-" + ("+".join(models) if len(models) >= 2 else "all"),
+            "compare": "+".join(models[:1]) + "-vs-" + (vs or "none").replace(":", "-")}.get(view, "+".join(models) or "all")
+    return "_".join(["error-map", view, dataset or "none", what, metric, temperature, normalise])
 
 
 @views.memo_on_store()
@@ -238,7 +242,8 @@ def layout(dataset: str | None = None, present: str | None = None, **query: str)
             dcc.Loading(dcc.Graph(id=ids.MAP_GRAPH, figure=presentation_style(map_figure(
                                       name, state["model"], state["metric"], state["temperature"], state["normalise"], state["scale"],
                                       state["view"], state["cmax"], state["vs"]), present_mode),
-                                  config=graph_config(export_name(name, state["model"], state["metric"], state["temperature"], state["normalise"]))),
+                                  config=graph_config(export_name(name, state["model"], state["metric"], state["temperature"], state["normalise"],
+                                                                  state["view"], state["vs"]))),
                         delay_show=300),
             html.P(["Click an element to open its page. Grey tiles: no data for this selection. The address bar holds the view: ",
                     dcc.Clipboard(id=ids.MAP_COPY_LINK, title="copy a link to this view", style={"display": "inline-block"}),
@@ -289,7 +294,7 @@ def update_map(models: list[str] | None, metric: str, temperature: str, normalis
     """Redraw the map for the current controls (the layout drew the first one)."""
     models = split_list(models)[:MAX_SPLIT_MODELS]
     fig = map_figure(dataset, models, metric, temperature, normalise, scale, view, cmax, vs)
-    return fig, graph_config(export_name(dataset, models, metric, temperature, normalise))
+    return fig, graph_config(export_name(dataset, models, metric, temperature, normalise, view, vs))
 
 
 @callback(Output(ids.MAP_NAV, "href"), Input(ids.MAP_GRAPH, "clickData"), Input(ids.MAP_DATASET, "value"),

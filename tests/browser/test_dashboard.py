@@ -178,7 +178,7 @@ def test_export_map_as_pdf_through_background_callback(dash_duo, dash_app, atlas
     dash_duo.find_element(f"#{export_id('map', 'button')}").click()
     _wait(dash_duo, lambda: any(p.suffix == ".pdf" for p in tmp_path.iterdir()), timeout=60)
     pdf = next(p for p in tmp_path.iterdir() if p.suffix == ".pdf")
-    assert pdf.name == f"error-map_{TEST_DATASET}_lj-nn_energy_rmse_all_absolute_double.pdf"
+    assert pdf.name == f"error-map_tiles_{TEST_DATASET}_lj-nn_energy_rmse_all_absolute_double.pdf"
     assert pdf.read_bytes()[:5] == b"%PDF-"
     assert _console_errors(dash_duo) == []
 

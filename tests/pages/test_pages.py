@@ -85,8 +85,12 @@ def test_home_no_data_says_so(pages, empty_store) -> None:
 def test_update_map_split_tiles_and_grid(pages) -> None:
     fig, config = pages.home.update_map(["emt-asap-cutoff", "lj-nn"], "force_rmse", "all", "absolute", "linear", "tiles", None, None, TEST_DATASET)
     assert fig.layout.meta["models"] == ["emt-asap-cutoff", "lj-nn"]
-    assert config["toImageButtonOptions"]["filename"] == f"error-map_{TEST_DATASET}_emt-asap-cutoff_lj-nn_force_rmse_all_absolute"
-    grid, _ = pages.home.update_map([], "energy_rmse", "all", "relative", "log", "grid", None, None, TEST_DATASET)
+    assert config["toImageButtonOptions"]["filename"] == f"error-map_tiles_{TEST_DATASET}_emt-asap-cutoff_lj-nn_force_rmse_all_absolute"
+    grid, grid_config = pages.home.update_map([], "energy_rmse", "all", "relative", "log", "grid", None, None, TEST_DATASET)
+    _, compare_config = pages.home.update_map(["lj-nn"], "energy_rmse", "all", "relative", "log", "compare", None, "T:Tc", TEST_DATASET)
+    names = {grid_config["toImageButtonOptions"]["filename"], compare_config["toImageButtonOptions"]["filename"]}
+    assert names == {f"error-map_grid_{TEST_DATASET}_all-models-grid_energy_rmse_all_relative",
+                     f"error-map_compare_{TEST_DATASET}_lj-nn-vs-T-Tc_energy_rmse_all_relative"}  # the view is in the name
     assert grid.layout.meta["kind"] == "ptable_heatmap_grid"
     assert "reference std" in grid.layout.coloraxis.colorbar.title.text
 
