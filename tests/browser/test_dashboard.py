@@ -193,3 +193,19 @@ def test_no_data_pages_say_so_without_console_errors(dash_duo, dash_app, empty_s
     dash_duo.driver.get(dash_duo.server_url + "/data")
     dash_duo.wait_for_contains_text(f"#{ids.DATA_LIST}", "No data sets yet", timeout=30)
     assert _console_errors(dash_duo) == []
+
+
+def test_curves_page_small_multiples_in_the_browser(dash_duo, dash_app, atlas_data):
+    """/curves draws the SI layout's first figure, a method switched off leaves every panel, the URL follows."""
+    for i, element in enumerate(("Al", "Cu", "Ni")):
+        write_tight_binding_curves(Path(os.environ["MLFF_ATLAS_DEFAULT_DATA"]), element, t_perp=0.3 + 0.2 * i)
+    dash_duo.start_server(dash_app)
+    dash_duo.driver.get(f"{dash_duo.server_url}/curves?group=1")
+    dash_duo.wait_for_element(GRAPH_READY.format(ids.CURVES_GRAPH), timeout=30)
+    assert _figure_title(dash_duo, ids.CURVES_GRAPH) == "Eigenvalue-sum curves: Al, Ni, Cu"
+    assert len(_visible_traces(dash_duo, ids.CURVES_GRAPH)) == 3 * 2 * 5  # elements x panels x smearing methods
+    dash_duo.find_element(f"#{ids.CURVES_METHODS} input[value='gaussian']").click()
+    _wait(dash_duo, lambda: "gaussian" not in _visible_traces(dash_duo, ids.CURVES_GRAPH))
+    assert len(_visible_traces(dash_duo, ids.CURVES_GRAPH)) == 3 * 2 * 4
+    _wait(dash_duo, lambda: "methods=" in dash_duo.driver.current_url and "gaussian" not in dash_duo.driver.current_url)
+    assert _console_errors(dash_duo) == []
