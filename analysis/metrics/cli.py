@@ -8,6 +8,7 @@ import pandas as pd
 
 from analysis.core.errors import InputFileError
 from analysis.datasets import store
+from analysis.datasets.frames import Predictions
 from analysis.metrics.tables import (
     METRIC_COLUMNS,
     compute_metrics_table,
@@ -16,6 +17,22 @@ from analysis.metrics.tables import (
 
 
 DEFAULT_DATASET = "metal43-gpaw"
+
+
+def without_frames(pred: Predictions, frame_ids: set[str]) -> Predictions:
+    """``pred`` with the frames ``frame_ids`` unscored (NaN energy and forces): left out of every error."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    drop = np.isin(pred.frame_id.astype(str), sorted(frame_ids))
+    if not drop.any():
+        return pred
+    energy = pred.energy.copy()
+    energy[drop] = np.nan
+    forces = pred.forces.copy()
+    forces[np.repeat(drop, pred.n_atoms)] = np.nan
+    return replace(pred, energy=energy, forces=forces)
 
 
 def metrics_main(argv: list[str]) -> int:
@@ -27,6 +44,9 @@ def metrics_main(argv: list[str]) -> int:
     parser.add_argument("--shift", choices=["auto", "on", "off"], default="auto", help="per-element constant energy shift")
     parser.add_argument("--csv", action="store_true", help="print CSV")
     parser.add_argument("--stats", metavar="METRIC", help="print mean/std across elements of METRIC instead")
+    parser.add_argument("--exclude-close-contacts", action="store_true",
+                        help="leave out frames with a close contact (analysis.reference.contacts: shortest distance below "
+                             "0.78 of the crystal's nearest-neighbour distance); they count as unscored")
     args = parser.parse_args(argv)
     try:
         reference = store.load_dataset(args.dataset)
@@ -40,6 +60,12 @@ def metrics_main(argv: list[str]) -> int:
             print(f"error: no predictions for {missing} on {args.dataset!r} (have: {sorted(predictions)})", file=sys.stderr)
             return 1
         predictions = {m: predictions[m] for m in args.model}
+    if args.exclude_close_contacts:
+        from analysis.reference.contacts import flagged_frame_ids
+
+        flagged = flagged_frame_ids(reference.frames)
+        predictions = {m: without_frames(p, flagged) for m, p in predictions.items()}
+        print(f"left out {len(flagged)} frame(s) with a close contact: {', '.join(sorted(flagged)) or 'none'}", file=sys.stderr)
     shift = {"auto": "auto", "on": True, "off": False}[args.shift]
     table = compute_metrics_table(reference.arrays(), predictions, shift=shift)
     if args.temperature:

@@ -92,3 +92,8 @@ def screen_many(frames: list[Atoms], *, ratio: float = CONTACT_RATIO) -> list[Co
 
 
 __all__ = ["CONTACT_RATIO", "Contact", "crystal_nn_distance", "screen", "screen_many", "shortest_distance"]
+
+
+def flagged_frame_ids(frames: list[Atoms], *, ratio: float = CONTACT_RATIO) -> set[str]:
+    """Frame ids of the frames :func:`screen_many` flags."""
+    return {str(a.info.get("frame_id")) for a, c in zip(frames, screen_many(frames, ratio=ratio)) if c is not None and c.flagged}

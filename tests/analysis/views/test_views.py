@@ -354,3 +354,32 @@ def test_close_contacts_are_named_among_the_caveats(tmp_path: Path, monkeypatch:
     store.save_dataset(ReferenceSet(frames), "squeezed")
     assert views.close_contacts("squeezed") == [("Cu", "300 K")]
     assert any("1 frame(s) have a close contact" in c.text and "Cu 300 K" in c.text for c in views.caveats("squeezed"))
+
+
+def test_metrics_can_leave_out_close_contacts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from ase.calculators.emt import EMT
+
+    from analysis.cli import main
+    from analysis.datasets import store
+    from analysis.datasets.frames import ReferenceSet, make_frame
+    from analysis.metrics.cli import without_frames
+    from tests.analysis.helpers import emt_reference, noisy_predictions
+
+    monkeypatch.setenv("MLFF_ATLAS_DATA", str(tmp_path))
+    frames = list(emt_reference(elements=("Cu",), temperatures=(300.0,), n_frames=3).frames)
+    squeezed = frames[0].copy()
+    squeezed.positions[1] = squeezed.positions[0] + [1.6, 0.0, 0.0]
+    squeezed.calc = EMT()
+    frames.append(make_frame(squeezed, squeezed.get_potential_energy(), squeezed.get_forces(), temperature_k=300.0))
+    ref = ReferenceSet(frames)
+    store.save_dataset(ref, "squeezed")
+    pred = noisy_predictions(store.load_dataset("squeezed"), "m", energy_noise=0.01, force_noise=0.05)
+    store.save_predictions(pred, "squeezed")
+    dropped = without_frames(pred, {str(pred.frame_id[3])})
+    assert np.isnan(dropped.energy[3]) and np.isfinite(dropped.energy[:3]).all() and np.isnan(dropped.forces[-4:]).all()
+    assert main(["metrics", "--dataset", "squeezed", "--exclude-close-contacts", "--csv", "--temperature", "all"]) == 0
+    out = capsys.readouterr()
+    assert "left out 1 frame(s) with a close contact" in out.err
+    row = [line.split(",") for line in out.out.splitlines()]
+    header, values = row[0], row[1]
+    assert values[header.index("n_frames_unscored")] == "1"
