@@ -44,9 +44,9 @@ def metrics_main(argv: list[str]) -> int:
     parser.add_argument("--shift", choices=["auto", "on", "off"], default="auto", help="per-element constant energy shift")
     parser.add_argument("--csv", action="store_true", help="print CSV")
     parser.add_argument("--stats", metavar="METRIC", help="print mean/std across elements of METRIC instead")
-    parser.add_argument("--exclude-close-contacts", action="store_true",
-                        help="leave out frames with a close contact (analysis.reference.contacts: shortest distance below "
-                             "0.78 of the crystal's nearest-neighbour distance); they count as unscored")
+    parser.add_argument("--exclude-frames", metavar="IDS",
+                        help="comma-separated frame ids left out of every error (counted as unscored), e.g. "
+                             "$(python -m analysis contacts --ids) for the frames with a close contact")
     args = parser.parse_args(argv)
     try:
         reference = store.load_dataset(args.dataset)
@@ -60,12 +60,14 @@ def metrics_main(argv: list[str]) -> int:
             print(f"error: no predictions for {missing} on {args.dataset!r} (have: {sorted(predictions)})", file=sys.stderr)
             return 1
         predictions = {m: predictions[m] for m in args.model}
-    if args.exclude_close_contacts:
-        from analysis.reference.contacts import flagged_frame_ids
-
-        flagged = flagged_frame_ids(reference.frames)
-        predictions = {m: without_frames(p, flagged) for m, p in predictions.items()}
-        print(f"left out {len(flagged)} frame(s) with a close contact: {', '.join(sorted(flagged)) or 'none'}", file=sys.stderr)
+    if args.exclude_frames:
+        dropped = {f.strip() for f in args.exclude_frames.split(",") if f.strip()}
+        unknown = dropped - set(reference.arrays().frame_id.tolist())
+        if unknown:
+            print(f"error: {args.dataset!r} has no frames {', '.join(sorted(unknown)[:5])}", file=sys.stderr)
+            return 1
+        predictions = {m: without_frames(p, dropped) for m, p in predictions.items()}
+        print(f"left out {len(dropped)} frame(s): {', '.join(sorted(dropped))}", file=sys.stderr)
     shift = {"auto": "auto", "on": True, "off": False}[args.shift]
     table = compute_metrics_table(reference.arrays(), predictions, shift=shift)
     if args.temperature:

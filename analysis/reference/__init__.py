@@ -9,6 +9,7 @@ from analysis.core.lazy import lazy_exports
 #: commands of ``python -m analysis``: name -> ("module:function", one-line help); modules load only when run
 COMMANDS: dict[str, tuple[str, str]] = {
     'build-reference': ('analysis.reference.cli:main', 'GPAW reference set (--tier ci|default|train|full), resumable, in the background'),
+    'contacts': ('analysis.reference.contacts:contacts_main', 'frames with a close contact (shortest distance below 0.78 d_nn)'),
 }
 
 _EXPORTS: dict[str, str] = {

@@ -97,3 +97,31 @@ __all__ = ["CONTACT_RATIO", "Contact", "crystal_nn_distance", "screen", "screen_
 def flagged_frame_ids(frames: list[Atoms], *, ratio: float = CONTACT_RATIO) -> set[str]:
     """Frame ids of the frames :func:`screen_many` flags."""
     return {str(a.info.get("frame_id")) for a, c in zip(frames, screen_many(frames, ratio=ratio)) if c is not None and c.flagged}
+
+
+def contacts_main(argv: list[str]) -> int:
+    """``python -m analysis contacts [--dataset NAME] [--ids]``: the frames flagged for a close contact.
+
+    ``--ids`` prints only their frame ids, comma-separated, for ``python -m analysis metrics --exclude-frames``.
+    """
+    import argparse
+    import sys
+
+    from analysis.datasets import store
+
+    parser = argparse.ArgumentParser(prog="python -m analysis contacts", description=contacts_main.__doc__)
+    parser.add_argument("--dataset", default="metal43-gpaw")
+    parser.add_argument("--ids", action="store_true", help="print the flagged frame ids only, comma-separated")
+    args = parser.parse_args(argv)
+    if args.dataset not in [i.name for i in store.list_datasets()]:
+        print(f"error: no data set named {args.dataset!r}", file=sys.stderr)
+        return 1
+    frames = store.load_dataset(args.dataset).frames
+    flagged = [(a, c) for a, c in zip(frames, screen_many(frames)) if c is not None and c.flagged]
+    if args.ids:
+        print(",".join(str(a.info["frame_id"]) for a, _ in flagged))
+        return 0
+    for atoms, c in flagged:
+        print(f"{atoms.info['frame_id']:<20} d_min {c.d_min_a:.3f} Å  d_nn {c.d_nn_a:.3f} Å  ratio {c.ratio:.3f}")
+    print(f"{len(flagged)} of {len(frames)} frames below {CONTACT_RATIO:g} d_nn")
+    return 0

@@ -377,9 +377,12 @@ def test_metrics_can_leave_out_close_contacts(tmp_path: Path, monkeypatch: pytes
     store.save_predictions(pred, "squeezed")
     dropped = without_frames(pred, {str(pred.frame_id[3])})
     assert np.isnan(dropped.energy[3]) and np.isfinite(dropped.energy[:3]).all() and np.isnan(dropped.forces[-4:]).all()
-    assert main(["metrics", "--dataset", "squeezed", "--exclude-close-contacts", "--csv", "--temperature", "all"]) == 0
+    assert main(["contacts", "--dataset", "squeezed", "--ids"]) == 0
+    ids = capsys.readouterr().out.strip()
+    assert ids == str(pred.frame_id[3])
+    assert main(["metrics", "--dataset", "squeezed", "--exclude-frames", ids, "--csv", "--temperature", "all"]) == 0
     out = capsys.readouterr()
-    assert "left out 1 frame(s) with a close contact" in out.err
+    assert f"left out 1 frame(s): {ids}" in out.err
     row = [line.split(",") for line in out.out.splitlines()]
     header, values = row[0], row[1]
     assert values[header.index("n_frames_unscored")] == "1"
