@@ -94,9 +94,14 @@ def screen_many(frames: list[Atoms], *, ratio: float = CONTACT_RATIO) -> list[Co
 __all__ = ["CONTACT_RATIO", "Contact", "crystal_nn_distance", "screen", "screen_many", "shortest_distance"]
 
 
+def flagged(frames: list[Atoms], *, ratio: float = CONTACT_RATIO) -> list[tuple[Atoms, Contact]]:
+    """The frames :func:`screen_many` flags, with their contact records, in order."""
+    return [(a, c) for a, c in zip(frames, screen_many(frames, ratio=ratio)) if c is not None and c.flagged]
+
+
 def flagged_frame_ids(frames: list[Atoms], *, ratio: float = CONTACT_RATIO) -> set[str]:
     """Frame ids of the frames :func:`screen_many` flags."""
-    return {str(a.info.get("frame_id")) for a, c in zip(frames, screen_many(frames, ratio=ratio)) if c is not None and c.flagged}
+    return {str(a.info.get("frame_id")) for a, _ in flagged(frames, ratio=ratio)}
 
 
 def contacts_main(argv: list[str]) -> int:
@@ -117,11 +122,11 @@ def contacts_main(argv: list[str]) -> int:
         print(f"error: no data set named {args.dataset!r}", file=sys.stderr)
         return 1
     frames = store.load_dataset(args.dataset).frames
-    flagged = [(a, c) for a, c in zip(frames, screen_many(frames)) if c is not None and c.flagged]
+    found = flagged(frames)
     if args.ids:
-        print(",".join(str(a.info["frame_id"]) for a, _ in flagged))
+        print(",".join(str(a.info["frame_id"]) for a, _ in found))
         return 0
-    for atoms, c in flagged:
+    for atoms, c in found:
         print(f"{atoms.info['frame_id']:<20} d_min {c.d_min_a:.3f} Å  d_nn {c.d_nn_a:.3f} Å  ratio {c.ratio:.3f}")
-    print(f"{len(flagged)} of {len(frames)} frames below {CONTACT_RATIO:g} d_nn")
+    print(f"{len(found)} of {len(frames)} frames below {CONTACT_RATIO:g} d_nn")
     return 0

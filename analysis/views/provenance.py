@@ -141,11 +141,10 @@ def close_contacts(name: str) -> list[tuple[str, str]]:
 def _close_contacts_cached(name: str, _signature: tuple[Any, ...]) -> tuple[tuple[str, str], ...]:
     from analysis.datasets import store
     from analysis.datasets.frames import temperature_label
-    from analysis.reference.contacts import screen_many
+    from analysis.reference.contacts import flagged
 
-    frames = store.load_dataset(name).frames
     return tuple((str(a.info["element"]), f"{temperature_label(a.info['temperature'])} K")
-                 for a, c in zip(frames, screen_many(frames)) if c is not None and c.flagged)
+                 for a, _ in flagged(store.load_dataset(name).frames))
 
 
 def caveats(name: str) -> list[Caveat]:
