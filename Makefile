@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 APT_PACKAGES := chromium chromium-driver libxc-dev libopenblas-dev
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install system-deps venv gpaw sevenn bench reference reference-ci score-default checkpoint-default clean-venv
+.PHONY: run test install system-deps venv gpaw sevenn deepmd bench reference reference-ci score-default checkpoint-default clean-venv
 
 # gunicorn + one job worker; RUN_ARGS="--read-only", "--host 0.0.0.0" (needs auth or read-only), "--dev" (Flask's server)
 run: install
@@ -14,7 +14,7 @@ run: install
 test: install
 	$(BIN)/python -m pytest -q
 
-install: system-deps venv gpaw
+install: system-deps venv gpaw sevenn deepmd
 
 # Debian packages: headless Chromium + driver for browser tests and figure export, libxc/OpenBLAS for GPAW.
 system-deps: $(VENV)/.system-deps
@@ -40,6 +40,10 @@ gpaw: venv
 sevenn:
 	bash scripts/sevenn_env.sh
 
+# deepmd-kit 3.x (PyTorch backend) for the models fitted per element: its own venv too (see the script).
+deepmd:
+	bash scripts/deepmd_env.sh
+
 bench: install
 	$(BIN)/python benchmarks/bench_metrics.py
 	$(BIN)/python benchmarks/bench_smearing.py
@@ -60,4 +64,4 @@ reference-ci: install
 	$(BIN)/python -m analysis build-reference --tier ci
 
 clean-venv:
-	rm -rf $(VENV) .venv-sevenn
+	rm -rf $(VENV) .venv-sevenn .venv-deepmd

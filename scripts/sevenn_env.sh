@@ -14,27 +14,8 @@ TORCH_PIN="torch==2.13.0"
 SEVENN_PIN="sevenn==0.13.0"
 E3NN_PIN="e3nn==0.6.0"
 
-if ! command -v "$PYTHON" >/dev/null 2>&1; then
-    echo "sevenn_env.sh: $PYTHON not found; set PYTHON=/path/to/python3.11" >&2
-    exit 1
-fi
-
-if [ ! -x "$VENV/bin/python" ]; then
-    "$PYTHON" -m venv "$VENV"
-fi
-
-installed() {  # installed NAME==VERSION -> exit 0 when exactly that version is present
-    "$VENV/bin/python" - "$1" <<'PY'
-import sys
-from importlib.metadata import PackageNotFoundError, version
-name, want = sys.argv[1].split("==")
-try:
-    have = version(name)
-except PackageNotFoundError:
-    sys.exit(1)
-sys.exit(0 if have.split("+")[0] == want else 1)
-PY
-}
+# shellcheck source=scripts/venv_lib.sh
+source "$ROOT/scripts/venv_lib.sh"
 
 # torch first and on its own, so that pip resolves sevenn against this exact torch
 # (a CPU wheel when one is on the local find-links; never an unpinned torch).

@@ -125,6 +125,15 @@ def sevenn_venv() -> Path:
     return Path(env) if env else PACKAGE_DIR.parent / ".venv-sevenn"
 
 
+DEEPMD_VENV_ENV = "MLFF_ATLAS_DEEPMD_VENV"
+
+
+def deepmd_venv() -> Path:
+    """The deepmd-kit environment (``MLFF_ATLAS_DEEPMD_VENV``, default ``.venv-deepmd`` in the project)."""
+    env = os.environ.get(DEEPMD_VENV_ENV)
+    return Path(env) if env else PACKAGE_DIR.parent / ".venv-deepmd"
+
+
 DASK_SCHEDULER_ENV = "MLFF_ATLAS_DASK_SCHEDULER"
 
 

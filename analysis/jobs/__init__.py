@@ -10,7 +10,8 @@ from analysis.core.lazy import lazy_exports
 COMMANDS: dict[str, tuple[str, str]] = {
     'worker': ('analysis.jobs.cli:worker_main', 'run queued model evaluations (the job worker)'),
     'evaluate': ('analysis.jobs.cli:evaluate_main', 'evaluate a model on a data set through the job queue'),
-    'jobs': ('analysis.jobs.cli:jobs_main', 'list, show or cancel evaluation jobs'),
+    'jobs': ('analysis.jobs.cli:jobs_main', 'list, show or cancel evaluation and fit jobs'),
+    'fit': ('analysis.jobs.cli:fit_main', 'fit a model per element (MACE, DeePMD, NEP) through the job queue and score its test frames'),
 }
 
 _EXPORTS: dict[str, str] = {
@@ -38,6 +39,8 @@ _EXPORTS: dict[str, str] = {
     'worker_main': 'analysis.jobs.cli',
     'evaluate_main': 'analysis.jobs.cli',
     'jobs_main': 'analysis.jobs.cli',
+    'fit_main': 'analysis.jobs.cli',
+    'submit_fit': 'analysis.jobs.fit_jobs',
 }
 __all__ = [name for name in _EXPORTS if not name.startswith("_")]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

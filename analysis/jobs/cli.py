@@ -83,7 +83,8 @@ class _Bar:
     def __init__(self, rec: JobRecord) -> None:
         from tqdm import tqdm
 
-        self.bar = tqdm(total=rec.frames_total, unit="frame", desc=f"{rec.model} on {rec.dataset}")
+        what = f"{rec.model} {rec.fit.get('element', '')}" if rec.kind == "fit" else rec.model
+        self.bar = tqdm(total=rec.frames_total, unit=rec.unit.rstrip("s") or "frame", desc=f"{what} on {rec.dataset}")
 
     def __call__(self, rec: JobRecord) -> None:
         self.bar.total = rec.frames_total
@@ -134,19 +135,8 @@ def evaluate_main(argv: list[str]) -> int:
     rec = get_job(job_id)
     bar = _Bar(rec)
     try:
-        if rec.state == "queued" and chosen_backend(args) == "dask":
-            from analysis.jobs.dask_backend import run_job
-
-            try:
-                with connect(args.scheduler, timeout_s=args.scheduler_timeout) as client:
-                    run_job(job_id, client, on_progress=bar)
-            except SchedulerUnavailable as exc:
-                print(f"error: {exc} (job {job_id} stays queued)", file=sys.stderr)
-                return 1
-        elif rec.state == "queued" and not live_workers():
-            _set_threads(args.threads)
-            _sigterm_to_exit()
-            Worker().run(job_id=job_id, on_progress=bar)
+        if not _run_jobs([job_id], args, bar):
+            return 1
         rec = wait_for(job_id, on_progress=bar)
     finally:
         bar.close()
@@ -206,7 +196,7 @@ def jobs_main(argv: list[str]) -> int:
     print(f"{'job':<16} {'state':<9} {'progress':>11} {'model':<30} {'dataset':<20} {'device':<7} {'dtype':<7} {'age':>5}")
     for r in recs:
         print(
-            f"{r.job_id:<16} {r.state:<9} {r.frames_done:>5}/{r.frames_total:<5} {r.model[:30]:<30} "
+            f"{r.job_id:<16} {r.state:<9} {r.frames_done:>5}/{r.frames_total:<5} {_what(r)[:30]:<30} "
             f"{r.dataset[:20]:<20} {r.device:<7} {r.dtype:<7} {_age(r.created):>5}"
         )
         for note in r.integrity_notes:
@@ -260,3 +250,129 @@ def repair() -> list[str]:
     lines.append(f"stored predictions under {data_dir()}: {len(bad_preds)} damaged moved aside"
                  + "".join(f"\n  {npz.parent.parent.name}/{npz.stem}: {reason}" for npz, reason in bad_preds))
     return lines
+
+
+def fit_main(argv: list[str]) -> int:
+    """``python -m analysis fit --family mace|deepmd|nep --dataset NAME --elements Cu,Al|all [--epochs N]
+    [--passes N] [--generations N] [--seed S] [--no-wait] [--write-only DIR]``.
+
+    One fit job per element in the job queue (deduplicated: a fit already stored is answered at
+    once). Without a running worker the jobs run in this process, one after another; ``--backend
+    dask`` runs them as Dask tasks (one per element). The model of each element is registered as
+    ``<family>-fitted-<element>``; its test frames are stored as predictions ``<family>-fitted``.
+    ``--write-only DIR`` writes each element's training input (nep.in, input.json, train.xyz)
+    into DIR/<element>/ and submits nothing (for running GPUMD or deepmd-kit elsewhere).
+    """
+    from pathlib import Path
+
+    from analysis.datasets import store
+    from analysis.jobs.fit_jobs import submit_fit
+    from analysis.models.fitting import FAMILIES, TRAINERS, FitSpec, fit_frames
+
+    parser = argparse.ArgumentParser(prog="python -m analysis fit", description=(fit_main.__doc__ or "").split("\n\n")[1])
+    parser.add_argument("--family", default="mace", choices=FAMILIES)
+    parser.add_argument("--dataset", default="metal43-gpaw-train")
+    parser.add_argument("--elements", required=True, help="comma-separated, or 'all' for every element of the data set")
+    parser.add_argument("--epochs", type=int, help="MACE: epochs (default 50)")
+    parser.add_argument("--passes", type=int, help="DeePMD: passes over the training set (default 50, SI Table S2)")
+    parser.add_argument("--generations", type=int, help="NEP: generations (default 100000, SI Table S3)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-wait", action="store_true", help="only submit; print the job ids")
+    parser.add_argument("--write-only", metavar="DIR", help="write the training inputs per element and stop")
+    add_backend_options(parser)
+    args = parser.parse_args(argv)
+    names = [info.name for info in store.list_datasets()]
+    if args.dataset not in names:
+        print(f"error: no data set named {args.dataset!r} (present: {', '.join(names) or 'none'})", file=sys.stderr)
+        return 1
+    ref = store.load_dataset(args.dataset)
+    elements = ref.elements if args.elements == "all" else [e.strip() for e in args.elements.split(",") if e.strip()]
+    unknown = [e for e in elements if e not in ref.elements]
+    if unknown:
+        print(f"error: {args.dataset!r} has no frames of {', '.join(unknown)} (it has {', '.join(ref.elements)})", file=sys.stderr)
+        return 1
+    key = {"mace": "epochs", "deepmd": "passes", "nep": "generations"}[args.family]
+    value = getattr(args, key)
+    schedule = {key: value} if value is not None else {}
+    if args.write_only:
+        for element in elements:
+            spec = FitSpec(args.family, element, seed=args.seed, schedule=schedule)
+            split, by_id = fit_frames(ref, spec)
+            folder = Path(args.write_only) / element
+            folder.mkdir(parents=True, exist_ok=True)
+            TRAINERS[args.family].prepare(folder, spec, [by_id[i] for i in split["train"]], [by_id[i] for i in split["valid"]])
+            print(f"{element}: {args.family} input for {len(split['train'])} training, {len(split['valid'])} validation frames in {folder}")
+        return 0
+    job_ids = []
+    for element in elements:
+        try:
+            job_ids.append(submit_fit(args.family, args.dataset, element, seed=args.seed, schedule=schedule))
+        except (KeyError, ValueError, RuntimeError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"job {job_ids[-1]}: {args.family} fit of {element}", flush=True)
+    if args.no_wait:
+        return 0
+    failed = 0
+    for job_id in job_ids:
+        rec = get_job(job_id)
+        bar = _Bar(rec)
+        try:
+            if not _run_jobs(job_ids, args, bar):
+                return 1
+            rec = wait_for(job_id, on_progress=bar)
+        finally:
+            bar.close()
+        element = rec.fit.get("element", "?")
+        if rec.state != "done":
+            failed += 1
+            print(f"{element}: {rec.state}: {rec.error}", file=sys.stderr)
+            continue
+        fit = _stored_fit_summary(rec)
+        print(f"{element}: done; {fit}", flush=True)
+    return 1 if failed else 0
+
+
+def _run_jobs(job_ids: list[str], args: argparse.Namespace, bar: Any) -> bool:
+    """Run the queued ones of ``job_ids``: on Dask when chosen (all fits at once, one task per
+    element), else in this process when no worker is running (a running worker takes them itself).
+    Returns False when the Dask scheduler cannot be reached (the jobs stay queued)."""
+    from analysis.jobs import dask_backend
+
+    queued = [j for j in job_ids if get_job(j).state == "queued"]
+    if not queued:
+        return True
+    if chosen_backend(args) == "dask":
+        try:
+            with connect(args.scheduler, timeout_s=args.scheduler_timeout) as client:
+                fits = [j for j in queued if get_job(j).kind == "fit"]
+                if fits:
+                    dask_backend.run_fit_jobs(fits, client, on_progress=bar)
+                for job_id in (j for j in queued if j not in fits):
+                    dask_backend.run_job(job_id, client, on_progress=bar)
+        except SchedulerUnavailable as exc:
+            print(f"error: {exc} (the jobs stay queued)", file=sys.stderr)
+            return False
+    elif not live_workers():
+        _set_threads(getattr(args, "threads", None))
+        _sigterm_to_exit()
+        for job_id in queued:
+            Worker().run(job_id=job_id, on_progress=bar)
+    return True
+
+
+def _what(rec: JobRecord) -> str:
+    """A job's model, with the element for a fit job ('deepmd-fitted Cu')."""
+    return f"{rec.model} {rec.fit.get('element', '')}" if rec.kind == "fit" else rec.model
+
+
+def _stored_fit_summary(rec: JobRecord) -> str:
+    from analysis.datasets.store import load_predictions
+
+    pred = load_predictions(rec.dataset).get(rec.model)
+    fit = (pred.meta.get("fits") or {}).get(rec.fit.get("element", "")) if pred is not None else None
+    if not fit:
+        return "no stored result"
+    last = (fit.get("learning_curve") or [{}])[-1]
+    return (f"{fit['n_train']} training, {fit['n_valid']} validation, {fit['n_test']} test frames; {fit['seconds']:.0f} s; "
+            f"last validation force RMSE {last.get('valid_rmse_f') or float('nan'):.3f} eV/Å; model {fit['registered_name']}")

@@ -20,7 +20,7 @@ from typing import Any, Callable
 from analysis.core.cluster import cluster_lost, connect, task_key, task_resources
 from analysis.jobs import queue as q
 
-__all__ = ["cluster_lost", "connect", "evaluate_chunk", "run_job", "serve", "task_resources"]
+__all__ = ["cluster_lost", "connect", "evaluate_chunk", "fit_task", "run_fit_jobs", "run_job", "serve", "task_resources"]
 
 
 def evaluate_chunk(job_id: str, start: int, data: str, cache: str, pause_s: float = 0.0) -> dict[str, int]:
@@ -138,11 +138,110 @@ def serve(client: Any, *, once: bool = False, poll_s: float = 1.0, max_jobs: int
                 break
             time.sleep(poll_s)
             continue
-        rec = run_job(queued[0].job_id, client, on_progress=on_progress)
-        run += 1
+        if queued[0].kind == "fit":  # every queued fit at once: one task per element
+            fits = [r.job_id for r in queued if r.kind == "fit"]
+            records = run_fit_jobs(fits, client, on_progress=on_progress)
+            run += len(fits)
+            rec = records[-1] if records else queued[0]
+        else:
+            rec = run_job(queued[0].job_id, client, on_progress=on_progress)
+            run += 1
         if rec.state == "queued":  # the cluster went away: wait for it rather than spin
             time.sleep(poll_s)
     return run
+
+
+def fit_task(job_id: str, data: str, cache: str, pause_s: float = 0.0) -> dict[str, Any]:
+    """Dask task: train and score fit job ``job_id`` (:func:`analysis.jobs.fit_jobs.train_and_score`).
+
+    Resumes from the checkpoints in the job's shared folder (a task retried after its worker died
+    continues the training there); a result already written is returned without training again.
+    Returns ``{"job_id", "computed", "pid", "seconds"}``.
+    """
+    os.environ["MLFF_ATLAS_DATA"], os.environ["MLFF_ATLAS_CACHE"] = data, cache
+    from analysis.jobs.fit_jobs import read_result, train_and_score
+
+    info: dict[str, Any] = {"job_id": job_id, "computed": False, "pid": os.getpid(), "seconds": 0.0}
+    if read_result(q.chunk_dir(job_id)) is not None:
+        return info
+    time.sleep(pause_s)
+    rec = q.get_job(job_id)
+    t0 = time.perf_counter()
+    train_and_score(rec, should_stop=lambda: q.get_job(job_id).state == "cancelled",
+                    device="cpu" if rec.device in ("auto", "cpu") else rec.device)
+    info.update(computed=True, seconds=time.perf_counter() - t0)
+    return info
+
+
+def run_fit_jobs(job_ids: list[str], client: Any, *, pause_s: float = 0.0, poll_s: float = 1.0,
+                 on_progress: Callable[[q.JobRecord], None] | None = None) -> list[q.JobRecord]:
+    """Run queued fit jobs on the cluster of ``client``, one Dask task per element, all at once.
+
+    This process claims each job (same states as a local worker), follows the training's progress
+    from the shared work folders, stores each result as its task finishes
+    (:func:`analysis.jobs.fit_jobs.store_fit`) and cancels a task whose job was cancelled.
+    """
+    import traceback
+
+    from analysis.core.config import cache_dir, data_dir
+    from analysis.jobs.fit_jobs import read_result, store_fit
+    from analysis.jobs.integrity import write_job_file
+    from analysis.models.fitting import TRAINERS
+
+    pid = os.getpid()
+    claimed: dict[str, q.JobRecord] = {}
+    for job_id in job_ids:
+        rec = q.claim_job(job_id)
+        if rec is not None:
+            q.chunk_dir(job_id).mkdir(parents=True, exist_ok=True)
+            write_job_file(q.chunk_dir(job_id), rec.to_json())
+            claimed[job_id] = rec
+    futures = {job_id: client.submit(fit_task, job_id, str(data_dir()), str(cache_dir()), pause_s,
+                                     key=task_key("fit", job_id), resources=task_resources(rec.device), retries=2, pure=False)
+               for job_id, rec in claimed.items()}
+    t0 = time.perf_counter()
+    out: dict[str, q.JobRecord] = {}
+    while futures:
+        time.sleep(poll_s)
+        for job_id, fut in list(futures.items()):
+            rec = claimed[job_id]
+            current = q.get_job(job_id)
+            if current.state != "running" or current.worker_pid != pid:  # cancelled, or taken over
+                fut.cancel()
+                out[job_id] = current
+                del futures[job_id]
+                continue
+            if not fut.done():
+                trainer = TRAINERS[rec.fit["family"]]
+                done = trainer.progress(q.chunk_dir(job_id) / "work")
+                updated = q._update(job_id, pid, frames_done=min(done, rec.frames_total), heartbeat=time.time(),
+                                    device_used="dask:cpu" if rec.device in ("auto", "cpu") else f"dask:{rec.device}")
+                if updated is not None and on_progress is not None:
+                    on_progress(updated)
+                continue
+            del futures[job_id]
+            try:
+                fut.result()
+                result = read_result(q.chunk_dir(job_id))
+                if result is None:
+                    raise RuntimeError(f"fit task of job {job_id} finished without a readable result")
+                store_fit(rec, result)
+                final = q._update(job_id, pid, state="done", frames_done=rec.frames_total, finished=time.time(),
+                                  seconds=time.perf_counter() - t0)
+                import shutil
+
+                shutil.rmtree(q.chunk_dir(job_id), ignore_errors=True)
+            except Exception as exc:
+                if cluster_lost(exc):
+                    final = q._update(job_id, pid, state="queued", worker_pid=None, worker_host=None, worker_start=None,
+                                      error=f"Dask scheduler lost ({type(exc).__name__}); the fit resumes from its checkpoints")
+                else:
+                    final = q._update(job_id, pid, state="failed", error=f"{type(exc).__name__}: {exc}",
+                                      traceback=traceback.format_exc(), finished=time.time())
+            out[job_id] = final or q.get_job(job_id)
+            if on_progress is not None:
+                on_progress(out[job_id])
+    return [out[j] for j in job_ids if j in out]
 
 
 def _hashes(ref: Any) -> list[str]:

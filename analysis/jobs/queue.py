@@ -89,6 +89,10 @@ class JobRecord:
             because this model had already evaluated the same structure, in any job.
         integrity_notes: what was found damaged and discarded or recomputed for this job (chunks,
             cached values, a rebuilt database), one line each (:mod:`analysis.jobs.integrity`).
+        kind: 'evaluate' (a model on a data set) or 'fit' (a model fitted per element,
+            :mod:`analysis.jobs.fit_jobs`; ``fit`` holds its spec and key, progress counts ``unit``).
+        fit: a fit job's :class:`analysis.models.fitting.FitSpec` as a dict plus ``key`` and ``element``.
+        unit: what ``frames_done``/``frames_total`` count: 'frames', or a fit's 'epochs', 'steps', 'generations'.
     """
 
     job_id: str
@@ -119,6 +123,9 @@ class JobRecord:
     frames_cached: int = 0
     heartbeat: float | None = None
     integrity_notes: list[str] = field(default_factory=list)
+    kind: str = "evaluate"
+    fit: dict[str, Any] = field(default_factory=dict)
+    unit: str = "frames"
 
     @property
     def progress(self) -> float:
@@ -608,7 +615,11 @@ class Worker:
         return ev
 
     def run_job(self, rec: JobRecord, *, on_progress: Callable[[JobRecord], None] | None = None) -> JobRecord:
-        """Evaluate one claimed job chunk by chunk; returns its final record."""
+        """Evaluate one claimed job chunk by chunk (a fit job: train, then score); returns its final record."""
+        if rec.kind == "fit":
+            from analysis.jobs.fit_jobs import run_fit_job
+
+            return run_fit_job(rec, self.pid, on_progress=on_progress)
         from analysis.datasets.frames import structure_hash
         from analysis.models.frame_cache import FrameCache, model_key
 

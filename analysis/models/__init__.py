@@ -9,7 +9,6 @@ from analysis.core.lazy import lazy_exports
 #: commands of ``python -m analysis``: name -> ("module:function", one-line help); modules load only when run
 COMMANDS: dict[str, tuple[str, str]] = {
     'models': ('analysis.models.cli:models_main', 'list the registered models and whether they can run here'),
-    'fit': ('analysis.models.fitting:fit_main', 'fit a small MACE per element (mace-torch) and score its test frames'),
 }
 
 _EXPORTS: dict[str, str] = {

@@ -29,10 +29,11 @@ from numpy.typing import NDArray
 
 from analysis.core.errors import one_line
 from analysis.models.local_files import content_hidden
-from analysis.models.registry import ModelSpec, ModelUnavailableError, check_available, default_torch_dtype, get_spec, load_torch_model, resolve_dtype, sevenn_python, weights_path
+from analysis.models.registry import ModelSpec, ModelUnavailableError, check_available, default_torch_dtype, get_spec, load_torch_model, resolve_dtype, sevenn_python, deepmd_python, weights_path
 
 Mode = Literal["batched", "loop"]
 DRIVER = Path(__file__).resolve().parent / "sevenn_driver.py"
+DEEPMD_DRIVER = Path(__file__).resolve().parent / "deepmd_driver.py"
 
 
 @dataclass
@@ -310,15 +311,18 @@ class SevennSubprocess(Evaluator):
     """
 
     mode: Mode = "loop"
+    label = "SevenNet"
 
-    def __init__(self, model_key: str, *, device: str, dtype: str, python: Path | None = None) -> None:
+    def __init__(self, model_key: str, *, device: str, dtype: str, python: Path | None = None, driver: Path = DRIVER) -> None:
         self.model_key = model_key
         self.device = device
         self.dtype = dtype
+        self.driver = driver
         self.python = Path(python or sevenn_python())
         if not self.python.is_file():
-            raise ModelUnavailableError(f"SevenNet environment missing: run scripts/sevenn_env.sh (looked for {self.python})")
-        self._tmp = tempfile.TemporaryDirectory(prefix="sevenn-")
+            raise ModelUnavailableError(f"{self.label} environment missing (looked for {self.python}): "
+                                        f"run scripts/{'sevenn' if self.label == 'SevenNet' else 'deepmd'}_env.sh")
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"{self.label.lower()}-")
         self._proc: subprocess.Popen[str] | None = None
         self._lock = threading.Lock()
         self.versions: dict[str, str] = {}
@@ -326,7 +330,7 @@ class SevennSubprocess(Evaluator):
     def _start(self) -> subprocess.Popen[str]:
         if self._proc is None or self._proc.poll() is not None:
             self._proc = subprocess.Popen(
-                [str(self.python), str(DRIVER), "--model", self.model_key, "--device", self.device, "--dtype", self.dtype],
+                [str(self.python), str(self.driver), "--model", self.model_key, "--device", self.device, "--dtype", self.dtype],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -341,10 +345,10 @@ class SevennSubprocess(Evaluator):
         line = proc.stdout.readline()
         if not line:
             err = proc.stderr.read() if proc.stderr else ""
-            raise RuntimeError(f"SevenNet driver exited: {err[-2000:]}")
+            raise RuntimeError(f"{self.label} driver exited: {err[-2000:]}")
         reply = json.loads(line)
         if not reply.get("ok", False):
-            raise RuntimeError(f"SevenNet driver error: {reply.get('error')}\n{reply.get('traceback', '')}")
+            raise RuntimeError(f"{self.label} driver error: {reply.get('error')}\n{reply.get('traceback', '')}")
         return reply
 
     def predict(self, frames: Sequence[Atoms]) -> FrameResults:
@@ -376,6 +380,13 @@ class SevennSubprocess(Evaluator):
             except subprocess.TimeoutExpired:
                 self._proc.kill()
         self._tmp.cleanup()
+
+
+class DeepmdSubprocess(SevennSubprocess):
+    """A frozen DeePMD model run by ``analysis/models/deepmd_driver.py`` in ``.venv-deepmd``
+    (the same file protocol as SevenNet's driver)."""
+
+    label = "DeePMD"
 
 
 # --------------------------------------------------------------------------- factory
@@ -425,11 +436,11 @@ def make_evaluator(
             calc = CPUNEP(str(path))
         return LoopEvaluator(calc, dtype=dtype, device="cpu")
     if spec.family == "deepmd":
+        path = weights_path(spec)
         try:
             from deepmd.calculator import DP
-        except ImportError as exc:
-            raise ModelUnavailableError(f"{spec.name}: deepmd-kit is not installed (pip install deepmd-kit)") from exc
-        path = weights_path(spec)
+        except ImportError:  # the usual case: deepmd-kit lives in its own environment (scripts/deepmd_env.sh)
+            return DeepmdSubprocess(str(path), device=dev, dtype=dtype, python=deepmd_python(), driver=DEEPMD_DRIVER)
         with content_hidden(spec.name):
             calc = DP(model=str(path))
         return LoopEvaluator(calc, dtype=dtype, device=dev)

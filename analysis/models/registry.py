@@ -36,7 +36,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-from analysis.core.config import MODEL_DIR_ENV, SEVENN_VENV_ENV, sevenn_venv
+from analysis.core.config import DEEPMD_VENV_ENV, MODEL_DIR_ENV, SEVENN_VENV_ENV, deepmd_venv, sevenn_venv
 from analysis.core.errors import InputFileError
 from analysis.core.config import model_dir as config_model_dir
 from analysis.models.local_files import ModelUnavailableError, content_hidden, contained_file, registered_files
@@ -192,6 +192,11 @@ def _file_sha256(path: str, _size: int, _mtime_ns: int) -> str:
 def model_dir() -> Path:
     """Folder searched for downloaded weights (see :func:`analysis.core.config.model_dir`)."""
     return config_model_dir()
+
+
+def deepmd_python() -> Path:
+    """The Python of the deepmd-kit environment (``MLFF_ATLAS_DEEPMD_VENV``, default ``.venv-deepmd``)."""
+    return deepmd_venv() / "bin" / "python"
 
 
 def sevenn_python() -> Path:
@@ -358,7 +363,11 @@ def _package_version(name: str) -> str | None:
 def check_available(spec: ModelSpec) -> tuple[bool, str]:
     """Whether ``spec`` can run here, and if not why (cheap: imports no model package)."""
     packages = {"mace": "mace-torch", "orb": "orb-models", "chgnet": "chgnet", "nep": "calorine", "deepmd": "deepmd-kit"}
-    if spec.family in packages and _package_version(packages[spec.family]) is None:
+    if spec.family == "deepmd" and _package_version("deepmd-kit") is None:
+        if not deepmd_python().is_file():
+            return False, (f"DeePMD runs in its own environment: run scripts/deepmd_env.sh to create {deepmd_venv()} "
+                           f"(or set {DEEPMD_VENV_ENV})")
+    elif spec.family in packages and _package_version(packages[spec.family]) is None:
         return False, f"package {packages[spec.family]} is not installed in this environment"
     if spec.family == "sevenn":
         python = sevenn_python()

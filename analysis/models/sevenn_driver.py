@@ -25,8 +25,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtype", default="float32", help="SevenNet computes in float32")
     args = parser.parse_args(argv)
 
-    import numpy as np
-    from ase.io import read
     from importlib.metadata import version
 
     try:
@@ -40,28 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     versions = {name: version(name) for name in ("sevenn", "torch", "e3nn", "ase")}
     print(json.dumps({"ok": True, "versions": versions, "dtype": "float32"}), flush=True)
 
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        try:
-            request = json.loads(line)
-            frames = read(request["input"], index=":", format="extxyz")
-            energy, forces, n_atoms = [], [], []
-            for atoms in frames:
-                atoms.calc = calc
-                energy.append(float(atoms.get_potential_energy()))
-                forces.append(np.asarray(atoms.get_forces(), dtype=np.float64))
-                n_atoms.append(len(atoms))
-            np.savez(
-                request["output"],
-                energy=np.array(energy, dtype=np.float64),
-                forces=np.concatenate(forces) if forces else np.zeros((0, 3)),
-                n_atoms=np.array(n_atoms, dtype=np.int64),
-            )
-            print(json.dumps({"ok": True}), flush=True)
-        except Exception as exc:  # one bad request must not kill the driver
-            print(json.dumps({"ok": False, "error": repr(exc), "traceback": traceback.format_exc()}), flush=True)
-    return 0
+    from driver_protocol import serve  # beside this file (see driver_protocol.py)
+
+    return serve(calc)
 
 
 if __name__ == "__main__":

@@ -196,3 +196,36 @@ def test_no_scheduler_is_one_clear_error(data_env: Path, capsys: pytest.CaptureF
                         "--once"]) == 1
     err = capsys.readouterr().err
     assert "no Dask scheduler answers at tcp://127.0.0.1:" in err and "Traceback" not in err
+
+
+# ----------------------------------------------------------------------------- fits as Dask tasks
+def test_fits_run_one_task_per_element_and_survive_a_killed_worker(data_env: Path) -> None:
+    """Two elements' MACE fits as two tasks; the worker training Cu is killed with -9 after two
+    epochs: the task is retried and resumes from Cu's checkpoint; both fits land, nothing twice."""
+    from analysis.jobs.fit_jobs import submit_fit
+    from tests.analysis.helpers import emt_reference
+
+    save_dataset(emt_reference(elements=("Cu", "Al"), temperatures=(300.0, 900.0), n_frames=4), "fit2")
+    cu = submit_fit("mace", "fit2", "Cu", schedule={"epochs": 40})
+    al = submit_fit("mace", "fit2", "Al", schedule={"epochs": 3})
+    killed: dict[str, Any] = {}
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+
+        def kill_cu_worker(rec: jobs.JobRecord) -> None:
+            if killed or rec.job_id != cu or rec.frames_done < 2:
+                return
+            for address, keys in client.processing().items():
+                if any(cu in str(k) for k in keys):
+                    killed["pid"] = client.run(os.getpid, workers=[address])[address]
+                    os.kill(killed["pid"], signal.SIGKILL)
+
+        records = dask_backend.run_fit_jobs([cu, al], client, on_progress=kill_cu_worker)
+    assert [r.state for r in records] == ["done", "done"], [r.error for r in records]
+    assert killed.get("pid"), "the Cu task's worker was found and killed"
+    pred = load_predictions("fit2")["mace-fitted"]
+    assert set(pred.meta["fits"]) == {"Cu", "Al"}
+    cu_fit = pred.meta["fits"]["Cu"]
+    assert cu_fit["resumed_from_checkpoint"] is True  # the retried task continued the killed one's training
+    assert [row["step"] for row in cu_fit["learning_curve"]] == list(range(40))
+    assert jobs.get_job(cu).device_used == "dask:cpu"

@@ -130,17 +130,21 @@ def test_nep_through_the_job_queue(data_env: Path, _model_dir: Path) -> None:
     np.testing.assert_allclose(pred.energy, direct, atol=1e-10)
 
 
-def test_deepmd_without_package_is_a_clear_error(tmp_path: Path) -> None:
-    graph = tmp_path / "graph.pb"
+def test_deepmd_without_its_environment_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFF_ATLAS_MODEL_DIR", str(tmp_path))
+    monkeypatch.setenv("MLFF_ATLAS_DEEPMD_VENV", str(tmp_path / "no-such-venv"))
+    graph = tmp_path / "graph.pth"
     graph.write_bytes(b"x")
     spec = get_spec(f"deepmd:{graph}")
     ok, reason = models.check_available(spec)
     try:
         import deepmd  # noqa: F401
     except ImportError:
-        assert not ok and "deepmd-kit" in reason
-        with pytest.raises(ModelUnavailableError, match="deepmd-kit"):
+        assert not ok and "scripts/deepmd_env.sh" in reason and "no-such-venv" in reason
+        with pytest.raises(ModelUnavailableError, match="deepmd_env.sh"):
             make_evaluator(spec, device="cpu")
+    else:
+        pytest.skip("deepmd-kit is importable in this environment")
 
 
 def test_chgnet_loads_with_weights_only() -> None:

@@ -1,0 +1,20 @@
+# Sourced by scripts/sevenn_env.sh and scripts/deepmd_env.sh: make the venv $VENV with $PYTHON and
+# define `installed NAME==VERSION` (exit 0 when exactly that version is present in $VENV).
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+    echo "$(basename "$0"): $PYTHON not found; set PYTHON=/path/to/python3.11" >&2
+    exit 1
+fi
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+
+installed() {
+    "$VENV/bin/python" - "$1" <<'PY'
+import sys
+from importlib.metadata import PackageNotFoundError, version
+name, want = sys.argv[1].split("==")
+try:
+    have = version(name)
+except PackageNotFoundError:
+    sys.exit(1)
+sys.exit(0 if have.split("+")[0] == want else 1)
+PY
+}
