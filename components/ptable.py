@@ -91,7 +91,10 @@ def _hover(symbol: str, model: str | None, row: pd.Series | None, label: str, mi
         note = row.get("note") if row is not None else None
         return f"{head}<br>{missing_note or (note if isinstance(note, str) and note else 'no data')}"
     lines = [head, f"{label}: {format_number(row['value'])}"]
-    if "n_frames" in row.index:
+    if "n_train" in row.index and np.isfinite(row["n_train"]) and row["n_train"] > 0:
+        lines.append(f"fitted per element on {int(row['n_train'])} training frames; "
+                     f"errors on {int(row['n_frames'])} held-out test frames")
+    elif "n_frames" in row.index:
         unscored = int(row["n_frames_unscored"]) if "n_frames_unscored" in row.index and np.isfinite(row["n_frames_unscored"]) else 0
         lines.append(f"frames: {int(row['n_frames'])}" + (f" ({unscored} not scored by this model)" if unscored else ""))
     if "temperatures" in row.index and row["temperatures"]:

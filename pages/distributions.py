@@ -116,6 +116,46 @@ def figures(dataset: str | None, metric: str, temperature: str, mode: str, x_mod
     return hist, scatter, data_table(stats, id=ids.DIST_STATS_TABLE, page_size=20)
 
 
+FITTED_HEADERS = {"fitted": "fitted per element", "universal": "universal model", "n_elements": "elements",
+                  "spearman": "Spearman ρ", "p_value": "p (two-sided)", "elements": "elements compared"}
+
+
+def fitted_section(dataset: str, metric: str) -> list[Any]:
+    """The per-element rank correlation between each fitted and each universal model's errors on
+    the same held-out frames, and the scatter of the best-covered pair."""
+    from components.fitting import fitted_vs_universal_figure
+
+    table = views.fitted_vs_universal(dataset, metric)
+    if table.empty:
+        fitted = views.fitted_models(dataset)
+        why = ("no universal model has predictions on this data set" if fitted else
+               "no model has been fitted per element on this data set (python -m analysis fit, or the Jobs page)")
+        return [html.P(f"Nothing to compare: {why}.", className="hint")]
+    best = table.sort_values(["n_elements", "fitted", "universal"], ascending=[False, True, True]).iloc[0]
+    pairs = views.paired_errors(dataset, best["fitted"], best["universal"], metric)
+    label = views.metric_label(metric)
+    figure = fitted_vs_universal_figure(pairs, fitted=views.model_label(dataset, best["fitted"]), universal=best["universal"],
+                                        metric_label=label, rho=float(best["spearman"]))
+    n_train = sorted(set(pairs["n_train"])) if not pairs.empty else []
+    return [
+        html.P("Each element's fitted model is scored on its held-out test frames; the universal model is scored on exactly those "
+               f"frames here, so both errors describe the same structures. Training frames per element: {', '.join(map(str, n_train))}. "
+               "A high rank correlation means the elements that are hard for a model fitted to them alone are the ones that are "
+               "hard for the universal models too (the paper's claim). p is undefined below 4 elements.", className="hint"),
+        data_table(table, id=ids.DIST_FITTED_TABLE, columns=FITTED_HEADERS),
+        dcc.Graph(id=ids.DIST_FITTED_SCATTER, figure=figure, config=graph_config(f"fitted-vs-universal_{dataset}_{metric}")),
+    ]
+
+
+@callback(Output(ids.DIST_FITTED, "children"), Input(ids.DIST_METRIC, "value"), State(ids.DIST_DATASET, "data"),
+          prevent_initial_call=True)
+def update_fitted(metric: str, dataset: str | None) -> Any:
+    """The fitted-vs-universal section for the chosen metric."""
+    if not dataset or metric not in views.METRICS:
+        return no_update
+    return fitted_section(dataset, metric)
+
+
 @views.memo_on_store()
 def layout(dataset: str | None = None, **query: str) -> html.Div:
     """The page for a URL query."""
@@ -164,6 +204,8 @@ def layout(dataset: str | None = None, **query: str) -> html.Div:
             html.Div(stats, id=ids.DIST_STATS),
             html.Button("Download per-element errors (CSV)", id=ids.DIST_CSV_BUTTON, className="button"),
             dcc.Download(id=ids.DIST_CSV_DOWNLOAD),
+            html.H3("Fitted per element against universal: is the trend universal?"),
+            html.Div(fitted_section(name, state["metric"]), id=ids.DIST_FITTED),
             html.H3("Electronic descriptors and the errors"),
             html.Div([labelled("Descriptor", dcc.Dropdown(id=ids.DIST_DESCRIPTOR, value=state["descriptor"], clearable=False,
                                                           options=[{"label": f"{d} ({u})", "value": k, "title": k} for k, (u, d) in DESCRIPTORS.items()]),

@@ -14,6 +14,7 @@ from analysis.views.element import computed_as
 from components import ids
 from components.curves import curves_from_electronic, eigenvalue_sum_curve
 from components.eos import eos_figure
+from components.fitting import learning_curve_figure, split_table
 from components.layout import alert, data_table, decode_query, encode_query, key_value_card, no_data_message, split_list
 from components.parity import parity_plot
 from components.export import export_controls, export_download, export_id
@@ -29,6 +30,7 @@ TABLE_HEADERS = {
     "temperature": "T (K)",
     "n_frames": "frames",
     "n_frames_unscored": "not scored",
+    "n_train": "fitted on (frames)",
     "n_atoms": "atoms",
     "energy_rmse_mev_per_atom": "E RMSE (meV/atom)",
     "energy_mae_mev_per_atom": "E MAE (meV/atom)",
@@ -141,6 +143,23 @@ def curves_panel(symbol: str, methods: list[str] | None, *, present: bool = Fals
     )
 
 
+def fitted_section(dataset: str, symbol: str, present: bool = False) -> list[Any]:
+    """The models fitted on this element's frames: their split and learning curves (empty without any)."""
+    fits = views.fits_for_element(dataset, symbol)
+    if not fits:
+        return []
+    labels = {m: views.model_label(dataset, m) for m in fits}
+    table = split_table(fits, labels=labels)
+    figure = presentation_style(learning_curve_figure(fits, symbol=symbol, labels=labels), present)
+    return [
+        html.H3("Models fitted per element"),
+        html.P("Each model was fitted on this element's training frames only, validated on its validation frames, and scored "
+               "on its held-out test frames (the errors above); the split is per temperature with a fixed seed.", className="hint"),
+        data_table(table, id=ids.ELEMENT_FIT_TABLE),
+        dcc.Graph(id=ids.ELEMENT_LEARNING_CURVE, config=graph_config(f"{symbol}_{dataset}_learning-curve"), figure=figure),
+    ]
+
+
 def _nav_link(target: str | None, label: str, cid: str, query: dict[str, Any]) -> Any:
     if target is None:
         return html.Span(label, id=cid, className="nav-disabled")
@@ -208,7 +227,7 @@ def layout(symbol: str | None = None, dataset: str | None = None, model: str | N
                           "until it is evaluated again.", "info")
                     for model, count in views.unseen_frames(name, symbol).items()]
         body = [html.P(f"Data set: {name}", className="hint"), *([alert(note, "warning")] if note else []),
-                *refused, html.H3("Errors per model and temperature"), errors]
+                *refused, html.H3("Errors per model and temperature"), errors, *fitted_section(name, symbol, present)]
         energy_fig = parity_plot(views.parity_data(name, symbol, quantity="energy", models_=chosen), quantity="energy",
                                  title=f"{symbol}: energy per atom (per-element shift applied to universal models)")
         force_fig = parity_plot(views.parity_data(name, symbol, quantity="force", models_=chosen), quantity="force",

@@ -1,4 +1,4 @@
-"""Jobs ('/jobs'): submit model evaluations to the job queue, follow their progress, cancel them.
+"""Jobs ('/jobs'): submit model evaluations and fits per element to the job queue, follow their progress, cancel them.
 
 The page only enqueues and reads (:mod:`analysis.jobs`); the worker process (``python -m analysis
 worker``, started by ``make run``) runs the models. Finished predictions land beside the data set,
@@ -94,7 +94,7 @@ def jobs_table(records: list[Any]) -> Any:
     for rec in records:
         progress = html.Div([
             html.Progress(value=str(rec.frames_done), max=str(max(rec.frames_total, 1)), className="progress"),
-            html.Span(f" {rec.frames_done}/{rec.frames_total}"),
+            html.Span(f" {rec.frames_done}/{rec.frames_total}" + (f" {rec.unit}" if rec.unit != "frames" else "")),
             *([html.Span(f" ({rec.frames_failed} refused)", className="hint",
                          title="frames the model raised an error on: left out of its errors; see the element pages")]
               if rec.frames_failed else []),
@@ -105,7 +105,10 @@ def jobs_table(records: list[Any]) -> Any:
         cancel = (html.Button("Cancel", id={"type": ids.JOBS_CANCEL, "index": rec.job_id}, className="button")
                   if rec.state in ("queued", "running") and not views.read_only() else "")
         rows.append(html.Tr([
-            html.Td(rec.job_id[:12], title=rec.job_id), html.Td(rec.model), html.Td(rec.dataset),
+            html.Td(rec.job_id[:12], title=rec.job_id),
+            html.Td(f"{rec.model} {rec.fit.get('element', '')}" if rec.kind == "fit" else rec.model,
+                    title="fit per element: trained on the element's training frames, scored on its test frames" if rec.kind == "fit" else None),
+            html.Td(rec.dataset),
             html.Td(rec.device_used or rec.device), html.Td(rec.dtype),
             html.Td(rec.state, className=f"state-{rec.state}", id=f"{ids.JOBS_STATE_PREFIX}-{rec.job_id[:12]}"),
             html.Td(progress), html.Td(_when(rec.created)), html.Td(f"{rec.seconds:.1f}" if rec.seconds else ""), html.Td(cancel),
@@ -116,6 +119,90 @@ def jobs_table(records: list[Any]) -> Any:
             rows.append(html.Tr(html.Td(alert([html.Strong("Error: "), rec.error, html.Details([html.Summary("traceback"), html.Pre(rec.traceback)])],
                                               "error"), colSpan=10)))
     return html.Table([html.Thead(header), html.Tbody(rows)], className="jobs")
+
+
+REFUSED_FIT = "Choose a fitting family from the list and elements of the chosen data set."
+
+
+def family_options() -> list[dict[str, Any]]:
+    """The fitting families; those that cannot be fitted here are disabled with the reason."""
+    from analysis.models.fitting import FAMILIES, FITTED_LABELS, FITTED_MODELS, fit_available
+
+    out = []
+    for family in FAMILIES:
+        ok, reason = fit_available(family)
+        label = FITTED_LABELS[FITTED_MODELS[family]] + ("" if ok else f" (unavailable: {reason})")
+        out.append({"label": " " + label, "value": family, "disabled": not ok, "title": reason})
+    return out
+
+
+def element_options(dataset: str | None) -> list[str]:
+    if not dataset or dataset not in views.dataset_names():
+        return []
+    return list(views.summary(dataset).elements)
+
+
+def submit_fits(family: str | None, dataset: str | None, elements: list[str] | str | None) -> tuple[str, str]:
+    """Queue one fit per chosen element with the family's uniform hyper-parameters; (alert kind, message).
+
+    Family and elements must be from the offered lists (anything else from a request is refused with
+    one message); no schedule, path or hyper-parameter is taken from the request.
+    """
+    from analysis.jobs import queue as jobs
+    from analysis.jobs.fit_jobs import submit_fit
+    from analysis.models.fitting import FAMILIES
+    from analysis.models.local_files import ModelUnavailableError
+
+    if views.read_only():
+        return "error", READ_ONLY
+    chosen = [elements] if isinstance(elements, str) else list(elements or [])
+    if not dataset or dataset not in views.dataset_names():
+        return "error", "Choose a data set."
+    allowed = set(element_options(dataset))
+    if family not in FAMILIES or not chosen or not all(isinstance(e, str) and e in allowed for e in chosen):
+        return "error", REFUSED_FIT
+    messages, kind = [], "info"
+    for element in chosen:
+        try:
+            job_id = submit_fit(str(family), dataset, element)
+        except (KeyError, ValueError, ModelUnavailableError) as exc:
+            messages.append(f"{element}: {str(exc).strip(chr(39) + chr(34))}")
+            kind = "error"
+            continue
+        rec = jobs.get_job(job_id)
+        messages.append(f"{element}: already fitted (job {job_id[:12]})" if rec.state == "done" else f"{element}: queued job {job_id[:12]}")
+    hint = "" if jobs.live_workers() else " No worker is running: start one with `python -m analysis worker` (make run starts one)."
+    return kind, f"{family} fitted per element on {dataset}: " + "; ".join(messages) + "." + hint
+
+
+def fit_controls(names: list[str]) -> Any:
+    """Family and elements for fits per element (the data set is the one chosen above); hidden when read-only."""
+    if views.read_only():
+        return html.Div()
+    return html.Details([
+        html.Summary("Fit a model per element (the paper's small models; one uniform hyper-parameter set per family)"),
+        html.Div([
+            labelled("Family", dcc.RadioItems(id=ids.JOBS_FIT_FAMILY, options=family_options(), value="mace")),
+            labelled("Elements", dcc.Dropdown(id=ids.JOBS_FIT_ELEMENTS, options=element_options(views.default_dataset()), multi=True,
+                                              placeholder="elements of the chosen data set"), width="30rem"),
+            html.Button("Fit per element", id=ids.JOBS_FIT_SUBMIT, className="button"),
+        ], className="controls"),
+        html.Div(id=ids.JOBS_FIT_MESSAGE),
+    ], open=False)
+
+
+@callback(Output(ids.JOBS_FIT_MESSAGE, "children"), Input(ids.JOBS_FIT_SUBMIT, "n_clicks"), State(ids.JOBS_FIT_FAMILY, "value"),
+          State(ids.JOBS_DATASET, "value"), State(ids.JOBS_FIT_ELEMENTS, "value"), prevent_initial_call=True)
+def on_fit(_n: int, family: str | None, dataset: str | None, elements: list[str] | None) -> Any:
+    """Submit the chosen fits and say what happened."""
+    kind, message = submit_fits(family, dataset, elements)
+    return alert(message, kind, id=ids.JOBS_FIT_ALERT)
+
+
+@callback(Output(ids.JOBS_FIT_ELEMENTS, "options"), Input(ids.JOBS_DATASET, "value"), prevent_initial_call=True)
+def on_fit_dataset(dataset: str | None) -> list[str]:
+    """The chosen data set's elements."""
+    return element_options(dataset)
 
 
 def submit_controls(names: list[str]) -> Any:
@@ -150,6 +237,7 @@ def layout(**_: str) -> html.Div:
             no_data_message() if not names else html.Div(),
             submit_controls(names),
             html.Div(id=ids.JOBS_SUBMIT_MESSAGE),
+            fit_controls(names),
             html.Div(coverage_panel(views.default_dataset()), id=ids.JOBS_COVERAGE),
             dcc.Interval(id=ids.JOBS_INTERVAL, interval=poll_interval_ms(records := jobs.list_jobs())),
             html.Div([worker_status(jobs.live_workers()), jobs_table(records)], id=ids.JOBS_TABLE),
@@ -201,8 +289,8 @@ def poll_interval_ms(records: list[Any]) -> int:
 
 @callback(Output(ids.JOBS_TABLE, "children"), Output(ids.JOBS_INTERVAL, "interval"), Input(ids.JOBS_INTERVAL, "n_intervals"),
           Input({"type": ids.JOBS_CANCEL, "index": ALL}, "n_clicks"), Input(ids.JOBS_SUBMIT_MESSAGE, "children"),
-          prevent_initial_call=True)
-def refresh(_n: int | None, cancel_clicks: list[int | None], _submitted: Any = None) -> Any:
+          Input(ids.JOBS_FIT_MESSAGE, "children"), prevent_initial_call=True)
+def refresh(_n: int | None, cancel_clicks: list[int | None], _submitted: Any = None, _fitted: Any = None) -> Any:
     """Poll the queue (and cancel a job when its button was clicked); poll fast only while jobs are active.
 
     A submission (the message under the button changes) refreshes at once and speeds polling up.

@@ -318,7 +318,7 @@ def fit_main(argv: list[str]) -> int:
         rec = get_job(job_id)
         bar = _Bar(rec)
         try:
-            if not _run_jobs(job_ids, args, bar):
+            if not _run_jobs(job_ids if chosen_backend(args) == "dask" else [job_id], args, bar):
                 return 1
             rec = wait_for(job_id, on_progress=bar)
         finally:

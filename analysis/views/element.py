@@ -38,7 +38,11 @@ def element_table(name: str, element: str) -> pd.DataFrame:
     sub["_order"] = [_temp_key(t) if t != POOLED else math.inf + 0 for t in sub["temperature"]]
     sub["_pooled"] = sub["temperature"] == POOLED
     sub = sub.sort_values(["model", "_pooled", "_order"]).drop(columns=["_order", "_pooled"])
-    cols = ["model", "temperature", "n_frames", "n_frames_unscored", "n_atoms", *METRICS.values(), "energy_shift_ev_per_atom"]
+    from analysis.views.fitted import training_frames
+
+    # a model fitted per element: the frames its model of this element was fitted on (never scored)
+    sub["n_train"] = [training_frames(name, str(m)).get(element) for m in sub["model"]]
+    cols = ["model", "temperature", "n_frames", "n_frames_unscored", "n_train", "n_atoms", *METRICS.values(), "energy_shift_ev_per_atom"]
     # the cell size (atoms per frame), not the total over the frames
     sub["n_atoms"] = (sub["n_atoms"] / sub["n_frames"].where(sub["n_frames"] > 0)).round(1)
     return sub[cols].reset_index(drop=True)

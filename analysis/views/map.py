@@ -74,7 +74,8 @@ def element_values(
     Returns:
         DataFrame indexed by element with columns value (meV/atom, meV/Å or dimensionless),
         n_frames, n_frames_unscored (refused by the model or not seen), temperatures (K,
-        comma-separated text of the rows used).
+        comma-separated text of the rows used); for a model fitted per element also n_train
+        (its training frames of each element; its errors are on held-out test frames only).
     """
     column = metric_column(metric)
     table = metrics_table(name)
@@ -95,6 +96,11 @@ def element_values(
         },
         index=pd.Index(sub["element"].to_numpy(), name="element"),
     )
+    from analysis.views.fitted import training_frames
+
+    n_train = training_frames(name, model)
+    if n_train:  # a model fitted per element: how many frames each element's model was fitted on
+        out["n_train"] = [n_train.get(str(el), 0) for el in out.index]
     return out[~out.index.duplicated(keep="first")]
 
 

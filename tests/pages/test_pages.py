@@ -620,3 +620,77 @@ def test_presentation_mode_hides_caveats_about_models_not_on_screen(pages) -> No
     assert pages.home.concerns_view("lj-nn refused 2 frame(s) of W", models, state) is True
     assert pages.home.concerns_view("Configurations come from Langevin MD with CHGNet", models, state) is True  # about the data
     assert pages.home.concerns_view("emt-asap-cutoff refused 2 frame(s) of W", models, {"view": "grid", "model": []}) is True
+
+
+# --------------------------------------------------------------------------- models fitted per element
+def _fake_fits(root: Path) -> None:
+    """A real data set with 3 frames per temperature and 'mace-fitted' predictions on its test frames
+    (noisy reference values standing in for a trained model: the pages are under test here, the
+    training has its own tests) plus a universal model's predictions."""
+    from tests.conftest import build_dataset
+    from analysis.datasets import store
+    from analysis.models.fitting import FitSpec, merge_fit, split_frames
+    from tests.analysis.helpers import noisy_predictions
+
+    ref = build_dataset(root, frames_per_temperature=3)
+    ref = store.load_dataset(TEST_DATASET)
+    arrays = ref.arrays()
+    pred = None
+    for k, element in enumerate(ref.elements):
+        split = split_frames(ref, element)
+        noisy = noisy_predictions(ref, "x", energy_noise=0.001, force_noise=0.01 * (k + 1), seed=k)
+        rows = [i for i, f in enumerate(arrays.frame_id.tolist()) if f in split["test"]]
+        meta = {"n_train": len(split["train"]), "n_valid": len(split["valid"]), "n_test": len(split["test"]), "split": split,
+                "unit": "epochs", "seconds": 2.0,
+                "learning_curve": [{"step": 0, "train_loss": 1.0, "valid_rmse_f": 0.2}, {"step": 1, "train_loss": 0.5, "valid_rmse_f": 0.1}]}
+        pred = merge_fit(pred, ref, FitSpec("mace", element), split["test"], noisy.energy[rows],
+                         [noisy.forces[arrays.offsets[i]:arrays.offsets[i + 1]] for i in rows], meta)
+    store.save_predictions(pred, TEST_DATASET)
+    store.save_predictions(noisy_predictions(ref, "universal-x", energy_noise=0.002, force_noise=0.05, universal=True), TEST_DATASET)
+
+
+def test_fitted_models_on_the_element_map_and_distributions_pages(pages, own_data: Path) -> None:
+    _fake_fits(own_data)
+    page = pages.element.layout(symbol="Cu", dataset=TEST_DATASET)
+    table = _find(page, ids.ELEMENT_FIT_TABLE)
+    assert table is not None and table.data[0]["model"] == "MACE (fitted per element)"
+    assert table.data[0]["per temperature (train/valid/test)"].count("1/1/1") == 2
+    curve = _find(page, ids.ELEMENT_LEARNING_CURVE).figure
+    assert curve.layout.meta["kind"] == "learning-curve"
+    errors = _find(page, ids.ELEMENT_TABLE)
+    fitted_rows = [r for r in errors.data if r["model"] == "mace-fitted"]
+    assert fitted_rows and {r["n_train"] for r in fitted_rows} == {2}
+    dist = pages.distributions.layout(dataset=TEST_DATASET)
+    corr = _find(dist, ids.DIST_FITTED_TABLE)
+    row = next(r for r in corr.data if r["universal"] == "universal-x")
+    assert row["fitted"] == "mace-fitted" and row["n_elements"] == 3 and row["p_value"] is None  # p undefined below 4
+    assert _find(dist, ids.DIST_FITTED_SCATTER).figure.layout.meta["n_elements"] == 3
+    assert {r["n_elements"] for r in pages.distributions.update_fitted("energy_rmse", TEST_DATASET)[1].data} == {3}
+    # the map's hover states the training frames
+    fig = pages.home.map_figure(TEST_DATASET, ["mace-fitted"], "force_rmse", "all", "absolute", "linear", "split", None)
+    hovers = [str(cell[0]) for trace in fig.data if trace.customdata is not None for row in trace.customdata for cell in row
+              if cell is not None and len(cell)]
+    assert any("fitted per element on 2 training frames; errors on 2 held-out test frames" in h for h in hovers)
+
+
+def test_jobs_fit_form_accepts_only_offered_choices(pages, own_data: Path) -> None:
+    refused = ("error", pages.jobs.REFUSED_FIT)
+    assert pages.jobs.submit_fits("mace:/etc/passwd", TEST_DATASET, ["Cu"]) == refused
+    assert pages.jobs.submit_fits("mace", TEST_DATASET, ["../../etc/passwd"]) == refused
+    assert pages.jobs.submit_fits("mace", TEST_DATASET, [{"a": 1}]) == refused
+    assert pages.jobs.submit_fits("mace", "no-such-set", ["Cu"]) == ("error", "Choose a data set.")
+    kind, message = pages.jobs.submit_fits("mace", TEST_DATASET, ["Cu"])  # 2 frames per temperature: too few
+    assert kind == "error" and "too few" in message
+    nep = next(o for o in pages.jobs.family_options() if o["value"] == "nep")
+    from analysis.models.fitting import fit_available
+
+    assert nep["disabled"] is (not fit_available("nep")[0])
+    from tests.conftest import build_dataset
+
+    build_dataset(own_data, frames_per_temperature=3)
+    kind, message = pages.jobs.submit_fits("mace", TEST_DATASET, ["Cu", "Al"])
+    assert kind == "info" and message.count("queued job") == 2
+    assert pages.jobs.element_options(TEST_DATASET) == ["Al", "Cu", "Ni"]
+    table, _ = _run(pages.jobs.refresh, f"{ids.JOBS_INTERVAL}.n_intervals", 1, [])
+    text = _text(table)
+    assert "mace-fitted Cu" in text and "0/50 epochs" in text
