@@ -258,6 +258,7 @@ class MaceTrainer(Trainer):
     def prepare(self, work: Path, spec: FitSpec, train: Sequence[Any], valid: Sequence[Any]) -> int:
         write_labelled_extxyz(train, work / "train.xyz")
         write_labelled_extxyz(valid or train[:1], work / "valid.xyz")
+        (work / "sizes.json").write_text(json.dumps({"n_train": len(train), "n_valid": len(valid or train[:1])}))
         return int(spec.schedule["epochs"])
 
     def _name(self, spec: FitSpec) -> str:
@@ -268,8 +269,17 @@ class MaceTrainer(Trainer):
                "--energy_key", "REF_energy", "--forces_key", "REF_forces", "--device", "cpu",
                "--max_num_epochs", str(spec.schedule["epochs"]), "--seed", str(spec.seed), "--results_dir", "results",
                "--checkpoints_dir", "checkpoints", "--model_dir", ".", "--log_dir", "logs",
-               *[f"--{k}={v}" for k, v in spec.hyperparameters.items()]]
+               *[f"--{k}={v}" for k, v in self._effective(work, spec).items()]]
         return cmd + (["--restart_latest"] if resume else [])
+
+    def _effective(self, work: Path, spec: FitSpec) -> dict[str, Any]:
+        """The hyper-parameters as run: mace drops a last incomplete batch, so a batch larger than the
+        training set would leave nothing to train on; it is capped at the number of frames."""
+        sizes = json.loads((work / "sizes.json").read_text())
+        hyper = dict(spec.hyperparameters)
+        hyper["batch_size"] = max(1, min(int(hyper["batch_size"]), sizes["n_train"]))
+        hyper["valid_batch_size"] = max(1, min(int(hyper["valid_batch_size"]), sizes["n_valid"]))
+        return hyper
 
     def can_resume(self, work: Path) -> bool:
         return any((work / "checkpoints").glob("*.pt"))

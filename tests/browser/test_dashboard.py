@@ -209,3 +209,33 @@ def test_curves_page_small_multiples_in_the_browser(dash_duo, dash_app, atlas_da
     assert len(_visible_traces(dash_duo, ids.CURVES_GRAPH)) == 3 * 2 * 4
     _wait(dash_duo, lambda: "methods=" in dash_duo.driver.current_url and "gaussian" not in dash_duo.driver.current_url)
     assert _console_errors(dash_duo) == []
+
+
+def test_fit_per_element_from_the_jobs_page_and_see_its_learning_curve(dash_duo, dash_app, own_data):
+    """Fit a MACE on Cu from the jobs page (the real mace_run_train, run by a real worker); the job
+    shows its epochs, finishes, and the element page shows the split and the learning curve."""
+    from analysis.jobs import queue as jobs
+    from tests.conftest import build_dataset
+
+    build_dataset(own_data, frames_per_temperature=3)
+    worker = threading.Thread(target=jobs.Worker(poll_s=0.2).run, kwargs={"max_jobs": 1}, daemon=True)
+    worker.start()
+    dash_duo.start_server(dash_app)
+    dash_duo.driver.get(f"{dash_duo.server_url}/jobs")
+    dash_duo.wait_for_element(f"#{ids.JOBS_FIT_ELEMENTS}", timeout=30)
+    dash_duo.driver.execute_script("document.querySelectorAll('details').forEach(d => d.open = true)")
+    dash_duo.find_element(f"#{ids.JOBS_FIT_FAMILY} input[value='mace']").click()
+    dash_duo.find_element(f"#{ids.JOBS_FIT_ELEMENTS}").click()
+    next(o for o in dash_duo.find_elements(".dash-dropdown-options .dash-dropdown-option") if o.text.strip() == "Cu").click()
+    dash_duo.find_element(f"#{ids.JOBS_FIT_SUBMIT}").click()
+    message = dash_duo.wait_for_element(f"#{ids.JOBS_FIT_ALERT}", timeout=30)
+    assert "Cu: queued job" in message.text
+    _wait(dash_duo, lambda: "epochs" in dash_duo.find_element(f"#{ids.JOBS_TABLE}").text, timeout=30)
+    _wait(dash_duo, lambda: "done" in dash_duo.find_element(f"#{ids.JOBS_TABLE}").text, timeout=240)
+    worker.join(timeout=30)
+    assert "mace-fitted Cu" in dash_duo.find_element(f"#{ids.JOBS_TABLE}").text
+    dash_duo.driver.get(f"{dash_duo.server_url}/element/Cu?dataset={TEST_DATASET}")
+    dash_duo.wait_for_element(GRAPH_READY.format(ids.ELEMENT_LEARNING_CURVE), timeout=30)
+    assert "MACE (fitted per element)" in dash_duo.find_element(f"#{ids.ELEMENT_FIT_TABLE}").text
+    assert "learning curves" in _figure_title(dash_duo, ids.ELEMENT_LEARNING_CURVE)
+    assert _console_errors(dash_duo) == []

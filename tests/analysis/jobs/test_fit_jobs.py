@@ -240,3 +240,14 @@ def test_nep_loss_reader_on_own_and_corpus_files(tmp_path: Path) -> None:
         rows = read_nep_loss(loss)
         assert rows and all(np.isfinite(r["train_rmse_f"]) for r in rows), loss
         assert [r["step"] for r in rows] == sorted(r["step"] for r in rows)
+
+
+def test_a_training_set_smaller_than_a_batch_still_trains(data_env: Path) -> None:
+    """mace drops an incomplete last batch: with 2 training frames and batch 4 nothing would train; the
+    batch is capped at the training-set size."""
+    _train_set(n_frames=3)  # 1 training frame per temperature
+    job_id = submit_fit("mace", "cu-train", "Cu", schedule={"epochs": 2})
+    q.Worker().run(job_id=job_id)
+    rec = q.get_job(job_id)
+    assert rec.state == "done", rec.error
+    assert store.load_predictions("cu-train")["mace-fitted"].meta["fits"]["Cu"]["n_train"] == 2
