@@ -6,9 +6,11 @@
 #   docker run -p 8050:8050 -v atlas-data:/data -e MLFF_ATLAS_READ_ONLY=1 mlff-atlas   (read-only showcase)
 FROM python:3.11-slim-bookworm
 
+# torch 2.13.0 from PyTorch's CPU index (PyPI's Linux wheel is the multi-GB CUDA build)
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
+    PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu \
     MLFF_ATLAS_DATA=/data \
     MLFF_ATLAS_HOST=0.0.0.0 \
     MLFF_ATLAS_PORT=8050
@@ -28,6 +30,9 @@ RUN python -m venv /app/.venv \
 COPY scripts/ scripts/
 COPY analysis/data/gpaw_setups/ analysis/data/gpaw_setups/
 RUN bash scripts/install_gpaw.sh /app/.venv
+# SevenNet and deepmd-kit in their own venvs (see the scripts for why), where the code looks for them
+RUN PYTHON=python3.11 bash scripts/sevenn_env.sh /app/.venv-sevenn \
+ && PYTHON=python3.11 bash scripts/deepmd_env.sh /app/.venv-deepmd
 
 COPY . .
 RUN useradd --create-home atlas && mkdir -p /data && chown -R atlas /data

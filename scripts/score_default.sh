@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODELS=${MODELS:-"chgnet-0.3.0 chgnet-0.2.0 sevennet-0 sevennet-l3i5 sevennet-mf-0-pbe"}
+DATASET=${DATASET:-metal43-gpaw}   # DATASET=metal43-gpaw-train scores the training tier
 SCRATCH=$(mktemp -d)
 trap 'rm -rf "$SCRATCH"' EXIT
 export MLFF_ATLAS_DATA="$SCRATCH"
@@ -17,7 +18,7 @@ for model in $MODELS; do
     # a frame the model refuses (CHGNet 0.2.0 on Cs: an atom with no neighbour within its 5 Å graph
     # cutoff) is stored as NaN with the model's error; a model that cannot run at all fails its job
     # and the others go on
-    .venv/bin/python -m analysis evaluate --model "$model" --dataset metal43-gpaw --threads 1 2>&1 | tr '\r' '\n' | tail -2 \
+    .venv/bin/python -m analysis evaluate --model "$model" --dataset "$DATASET" --threads 1 2>&1 | tr '\r' '\n' | tail -2 \
         || echo "not scored: $model"
 done
-.venv/bin/python -m analysis embed-predictions --dataset metal43-gpaw
+.venv/bin/python -m analysis embed-predictions --dataset "$DATASET"

@@ -24,6 +24,7 @@ import shutil
 import threading
 import time
 import traceback
+import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -120,7 +121,7 @@ def read_result(folder: Path) -> dict[str, Any] | None:
         meta = json.loads((folder / RESULT_JSON).read_text())
         with np.load(folder / RESULT_NPZ, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in ("energy", "forces", "n_atoms")}
-    except (OSError, ValueError, KeyError, json.JSONDecodeError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # json.JSONDecodeError is a ValueError
         return None
     if meta.get("checksum") != array_digest([arrays["energy"], arrays["forces"], arrays["n_atoms"]]):
         return None

@@ -48,9 +48,17 @@ def read_chunk(path: Path) -> dict[str, Any] | None:
 
 
 def discard_damaged_chunks(folder: Path) -> list[str]:
-    """Delete the chunk files in ``folder`` that fail :func:`read_chunk`; returns their names."""
+    """Delete the chunk files in ``folder`` that fail :func:`read_chunk`; returns their names.
+
+    Only evaluation chunks (``0000000-0000032.npz``) are judged: a fit job's ``result.npz`` carries
+    its own checksum (:func:`analysis.jobs.fit_jobs.read_result`) and is left alone.
+    """
+    import re
+
     bad = []
     for path in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
+        if not re.fullmatch(r"\d+-\d+", path.stem):
+            continue
         if read_chunk(path) is None:
             path.unlink(missing_ok=True)
             bad.append(path.stem)

@@ -12,8 +12,9 @@ import numpy as np
 FitSpec = Any
 
 
-def deepmd_input(spec: FitSpec, *, n_train: int) -> dict[str, Any]:
-    """deepmd-kit's input.json for SI Table S2; ``numb_steps`` = passes x ceil(n_train / batch)."""
+def deepmd_input(spec: FitSpec, *, n_train: int, n_valid: int = 1) -> dict[str, Any]:
+    """deepmd-kit's input.json for SI Table S2; ``numb_steps`` = passes x ceil(n_train / batch); the
+    validation line of ``lcurve.out`` covers all ``n_valid`` validation frames (one batch of them)."""
     h = spec.hyperparameters
     steps = int(spec.schedule["passes"]) * max(1, math.ceil(n_train / int(h["batch_size"])))
     return {
@@ -33,7 +34,7 @@ def deepmd_input(spec: FitSpec, *, n_train: int) -> dict[str, Any]:
                  "start_pref_v": 0.0, "limit_pref_v": 0.0},
         "training": {
             "training_data": {"systems": ["train"], "batch_size": int(h["batch_size"])},
-            "validation_data": {"systems": ["valid"], "batch_size": 1, "numb_btch": 1},
+            "validation_data": {"systems": ["valid"], "batch_size": max(1, n_valid), "numb_btch": 1},
             "numb_steps": steps, "seed": spec.seed, "disp_file": "lcurve.out", "disp_freq": max(1, steps // 100),
             "save_freq": max(1, steps // 10), "save_ckpt": "model.ckpt",
         },

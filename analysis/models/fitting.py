@@ -4,7 +4,7 @@ programs on one element's frames, with one uniform hyper-parameter set per famil
 For each element the frames are split per temperature into train / validation / test with a fixed
 seed (:func:`split_frames`). A :class:`FitSpec` (family, element, hyper-parameters, schedule, seed)
 and the content of the element's frames determine the result; :func:`fit_key` hashes them with
-:data:`FIT_CODE_VERSION` and the trainer's package version, so the job queue never fits the same
+:data:`FIT_CODE_VERSIONS` and the trainer's package version, so the job queue never fits the same
 thing twice (:mod:`analysis.jobs.fit_jobs` runs fits as queue jobs).
 
 Each family is a :class:`Trainer`: it writes its program's input into a work folder, gives the
@@ -40,8 +40,8 @@ from analysis.core.config import DEEPMD_VENV_ENV, deepmd_venv
 from analysis.models.fit_inputs import deepmd_input, read_lcurve, read_nep_loss, write_deepmd_system, write_nep_inputs
 from analysis.datasets.frames import Predictions, ReferenceSet, frame_content_hash, structure_hash, temperature_key
 
-#: bump when a change here changes what a fit produces (enters every fit key)
-FIT_CODE_VERSION = "2"
+#: bump a family's entry when a change here changes what its fits produce (enters every fit key)
+FIT_CODE_VERSIONS: dict[str, str] = {"mace": "2", "deepmd": "3", "nep": "2"}
 
 #: one hyper-parameter set for every element (recorded with the predictions, like the SI's tables)
 MACE_HYPERPARAMETERS: dict[str, Any] = {
@@ -155,7 +155,7 @@ def fit_identity(spec: FitSpec, ref: ReferenceSet) -> dict[str, Any]:
     """What determines a fit's result: the element's data, the split, the spec, code and trainer versions."""
     split = split_frames(ref, spec.element, seed=spec.seed, valid=spec.valid, test=spec.test)
     return {"kind": "fit", "spec": spec.to_dict(), "element_data": element_content_hash(ref, spec.element), "split": split,
-            "code": FIT_CODE_VERSION, "trainer": TRAINERS[spec.family].version()}
+            "code": FIT_CODE_VERSIONS[spec.family], "trainer": TRAINERS[spec.family].version()}
 
 
 def fit_key(spec: FitSpec, ref: ReferenceSet) -> str:
@@ -328,7 +328,7 @@ class DeepmdTrainer(Trainer):
     def prepare(self, work: Path, spec: FitSpec, train: Sequence[Any], valid: Sequence[Any]) -> int:
         write_deepmd_system(train, work / "train", spec.element)
         write_deepmd_system(valid or train[:1], work / "valid", spec.element)
-        config = deepmd_input(spec, n_train=len(train))
+        config = deepmd_input(spec, n_train=len(train), n_valid=len(valid or train[:1]))
         (work / "input.json").write_text(json.dumps(config, indent=1))
         return int(config["training"]["numb_steps"])
 
@@ -527,7 +527,7 @@ def merge_fit(previous: Predictions | None, ref: ReferenceSet, spec: FitSpec, te
     fits[spec.element] = fit_meta
     meta = {"universal": False, "kind": "fitted per element", "family": spec.family, "label": FITTED_LABELS[spec.model],
             "hyperparameters": dict(spec.hyperparameters), "schedule": dict(spec.schedule), "seed": spec.seed,
-            "code_version": FIT_CODE_VERSION, "fits": dict(sorted(fits.items()))}
+            "code_version": FIT_CODE_VERSIONS[spec.family], "fits": dict(sorted(fits.items()))}
     return Predictions(spec.model, ref.content_hash(), arrays.frame_id.copy(), e_all, f_all, arrays.n_atoms.copy(), meta,
                        np.array([structure_hash(a) for a in ref.frames], dtype=str))
 

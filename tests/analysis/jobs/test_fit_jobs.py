@@ -251,3 +251,22 @@ def test_a_training_set_smaller_than_a_batch_still_trains(data_env: Path) -> Non
     rec = q.get_job(job_id)
     assert rec.state == "done", rec.error
     assert store.load_predictions("cu-train")["mace-fitted"].meta["fits"]["Cu"]["n_train"] == 2
+
+
+def test_a_fit_result_is_checked_and_repair_leaves_it_alone(data_env: Path) -> None:
+    from analysis.jobs.fit_jobs import train_and_score
+    from analysis.jobs.integrity import discard_damaged_chunks
+
+    _train_set(n_frames=3)
+    job_id = submit_fit("mace", "cu-train", "Cu", schedule={"epochs": 2})
+    rec = q.claim_job(job_id)
+    first = train_and_score(rec)
+    folder = q.chunk_dir(job_id)
+    assert discard_damaged_chunks(folder) == [] and (folder / "result.npz").is_file()  # not an evaluation chunk
+    again = train_and_score(rec)  # idempotent: read back, not trained again
+    assert again["fit_key"] == first["fit_key"] and np.array_equal(again["energy"], first["energy"])
+    assert (folder / "work" / "train.log").read_text().count("start:") == 1
+    data = bytearray((folder / "result.npz").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (folder / "result.npz").write_bytes(bytes(data))
+    assert read_result(folder) is None  # a damaged result is not served; the fit is done again (resuming)
