@@ -123,6 +123,23 @@ def _correlation_section(name: str) -> list[str]:
     return out + [_table_html(table)]
 
 
+def _fitted_section(name: str, add: Callable[[go.Figure], None]) -> list[str]:
+    """Models fitted per element against the universal ones (same held-out frames), when there are any."""
+    from components.fitting import fitted_vs_universal_figure
+
+    table = views.fitted_vs_universal(name, "force_rmse")
+    if table.empty:
+        return []
+    out = ["<h2 id='fitted'>Fitted per element against universal</h2>",
+           "<p>Spearman's ρ over elements between each fitted model's force RMSE and each universal model's, both on the "
+           "fitted model's held-out test frames (p undefined below 4 elements).</p>", _table_html(table)]
+    best = table.sort_values(["n_elements", "fitted", "universal"], ascending=[False, True, True]).iloc[0]
+    pairs = views.paired_errors(name, best["fitted"], best["universal"], "force_rmse")
+    add(fitted_vs_universal_figure(pairs, fitted=views.model_label(name, best["fitted"]), universal=best["universal"],
+                                   metric_label=views.metric_label("force_rmse"), rho=float(best["spearman"])))
+    return out
+
+
 def report_notes(name: str) -> list[str]:
     """The caveats the dashboard shows beside this data set's numbers, for the report's readers too."""
     return [caveat.text for caveat in views.caveats(name)]
@@ -182,6 +199,10 @@ def build_report(dataset: str | None = None, *, max_parity_points: int = 150) ->
                               "n elements": errors.count().to_numpy()})
         body.append(f"<p>{html.escape(label)} across elements:</p>" + _table_html(stats))
     body.extend(_correlation_section(name))
+    fitted = _fitted_section(name, add)
+    if fitted:  # the figure was appended before its heading: put the heading and table first
+        figure = body.pop()
+        body.extend([*fitted, figure])
     body.append("<h2 id='elements'>Elements</h2>")
     for element in views.elements_with_data(name):
         body.append(f"<h3 id='el-{element}'>{element}</h3>")

@@ -87,6 +87,15 @@ def concerns_view(text: str, models: list[str], state: dict[str, Any]) -> bool:
     return not named or bool(named & shown)
 
 
+def model_options(dataset: str, models: list[str]) -> list[dict[str, str]]:
+    """The model menu: a model fitted per element is labelled so ('deepmd-fitted: DeePMD (fitted per element)')."""
+    out = []
+    for m in models:
+        label = views.model_label(dataset, m)
+        out.append({"label": m if label == m else f"{m}: {label}", "value": m})
+    return out
+
+
 def compare_options(dataset: str | None) -> list[dict[str, str]]:
     """What the map can be compared with: another temperature of this data set, or another data set."""
     if not dataset:
@@ -199,7 +208,7 @@ def layout(dataset: str | None = None, present: str | None = None, **query: str)
             labelled("Data set", dcc.Dropdown(id=ids.MAP_DATASET, options=views.dataset_names(), value=name, clearable=False), width="14rem"),
             labelled(
                 f"Models (up to {MAX_SPLIT_MODELS}: split tiles)",
-                dcc.Dropdown(id=ids.MAP_MODEL, options=models, value=state["model"], multi=True),
+                dcc.Dropdown(id=ids.MAP_MODEL, options=model_options(name, models), value=state["model"], multi=True),
                 width="22rem",
             ),
             labelled("Metric", dcc.Dropdown(id=ids.MAP_METRIC, options=METRIC_OPTIONS, value=state["metric"], clearable=False), width="14rem"),

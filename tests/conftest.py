@@ -205,3 +205,28 @@ def write_tight_binding_curves(root: Path, element: str, *, n_k: int = 8, t_perp
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(curves, default=float))
     return path
+
+
+def write_fitted_predictions(root: Path) -> None:
+    """A real data set with 3 frames per temperature and 'mace-fitted' predictions on its test frames
+    (noisy reference values standing in for a trained model: the pages are under test here, the
+    training has its own tests) plus a universal model's predictions."""
+    from analysis.datasets import store
+    from analysis.models.fitting import FitSpec, merge_fit, split_frames
+    from tests.analysis.helpers import noisy_predictions
+
+    ref = build_dataset(root, frames_per_temperature=3)
+    ref = store.load_dataset(TEST_DATASET)
+    arrays = ref.arrays()
+    pred = None
+    for k, element in enumerate(ref.elements):
+        split = split_frames(ref, element)
+        noisy = noisy_predictions(ref, "x", energy_noise=0.001, force_noise=0.01 * (k + 1), seed=k)
+        rows = [i for i, f in enumerate(arrays.frame_id.tolist()) if f in split["test"]]
+        meta = {"n_train": len(split["train"]), "n_valid": len(split["valid"]), "n_test": len(split["test"]), "split": split,
+                "unit": "epochs", "seconds": 2.0,
+                "learning_curve": [{"step": 0, "train_loss": 1.0, "valid_rmse_f": 0.2}, {"step": 1, "train_loss": 0.5, "valid_rmse_f": 0.1}]}
+        pred = merge_fit(pred, ref, FitSpec("mace", element), split["test"], noisy.energy[rows],
+                         [noisy.forces[arrays.offsets[i]:arrays.offsets[i + 1]] for i in rows], meta)
+    store.save_predictions(pred, TEST_DATASET)
+    store.save_predictions(noisy_predictions(ref, "universal-x", energy_noise=0.002, force_noise=0.05, universal=True), TEST_DATASET)

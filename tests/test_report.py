@@ -120,3 +120,17 @@ def test_report_gives_the_adjusted_correlations_and_what_the_curves_were_compute
 
     assert section.count("<tr>") == len(DESCRIPTORS) * 2  # one body row per descriptor x model (the header row is styled)
     assert "Eigenvalue-sum curves computed on" in text
+
+
+def test_report_compares_fitted_and_universal_models(tmp_path, monkeypatch):
+    from components.report import build_report
+    from tests.conftest import TEST_DATASET, write_fitted_predictions
+
+    root = tmp_path / "fitted-data"
+    monkeypatch.setenv("MLFF_ATLAS_DATA", str(root))
+    monkeypatch.setenv("MLFF_ATLAS_DEFAULT_DATA", str(tmp_path / "no-default"))
+    write_fitted_predictions(root)
+    text = build_report(TEST_DATASET)
+    assert "<h2 id='fitted'>Fitted per element against universal</h2>" in text
+    section = text[text.index("id='fitted'"):text.index("id='elements'")]
+    assert "mace-fitted" in section and "universal-x" in section and "training frames" in section

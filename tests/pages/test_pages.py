@@ -623,34 +623,10 @@ def test_presentation_mode_hides_caveats_about_models_not_on_screen(pages) -> No
 
 
 # --------------------------------------------------------------------------- models fitted per element
-def _fake_fits(root: Path) -> None:
-    """A real data set with 3 frames per temperature and 'mace-fitted' predictions on its test frames
-    (noisy reference values standing in for a trained model: the pages are under test here, the
-    training has its own tests) plus a universal model's predictions."""
-    from tests.conftest import build_dataset
-    from analysis.datasets import store
-    from analysis.models.fitting import FitSpec, merge_fit, split_frames
-    from tests.analysis.helpers import noisy_predictions
-
-    ref = build_dataset(root, frames_per_temperature=3)
-    ref = store.load_dataset(TEST_DATASET)
-    arrays = ref.arrays()
-    pred = None
-    for k, element in enumerate(ref.elements):
-        split = split_frames(ref, element)
-        noisy = noisy_predictions(ref, "x", energy_noise=0.001, force_noise=0.01 * (k + 1), seed=k)
-        rows = [i for i, f in enumerate(arrays.frame_id.tolist()) if f in split["test"]]
-        meta = {"n_train": len(split["train"]), "n_valid": len(split["valid"]), "n_test": len(split["test"]), "split": split,
-                "unit": "epochs", "seconds": 2.0,
-                "learning_curve": [{"step": 0, "train_loss": 1.0, "valid_rmse_f": 0.2}, {"step": 1, "train_loss": 0.5, "valid_rmse_f": 0.1}]}
-        pred = merge_fit(pred, ref, FitSpec("mace", element), split["test"], noisy.energy[rows],
-                         [noisy.forces[arrays.offsets[i]:arrays.offsets[i + 1]] for i in rows], meta)
-    store.save_predictions(pred, TEST_DATASET)
-    store.save_predictions(noisy_predictions(ref, "universal-x", energy_noise=0.002, force_noise=0.05, universal=True), TEST_DATASET)
-
-
 def test_fitted_models_on_the_element_map_and_distributions_pages(pages, own_data: Path) -> None:
-    _fake_fits(own_data)
+    from tests.conftest import write_fitted_predictions
+
+    write_fitted_predictions(own_data)
     page = pages.element.layout(symbol="Cu", dataset=TEST_DATASET)
     table = _find(page, ids.ELEMENT_FIT_TABLE)
     assert table is not None and table.data[0]["model"] == "MACE (fitted per element)"
