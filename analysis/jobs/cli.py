@@ -330,6 +330,10 @@ def fit_main(argv: list[str]) -> int:
             continue
         fit = _stored_fit_summary(rec)
         print(f"{element}: done; {fit}", flush=True)
+    from analysis.jobs.fit_jobs import refresh_stored
+
+    if refresh_stored(args.dataset, args.family):  # frames were added since the stored fits: carried over
+        print(f"stored {args.family}-fitted predictions moved onto the current content of {args.dataset}")
     return 1 if failed else 0
 
 

@@ -210,6 +210,25 @@ def store_fit(rec: q.JobRecord, result: dict[str, Any]) -> str:
     return name
 
 
+def refresh_stored(dataset: str, family: str) -> bool:
+    """Move the family's stored fitted predictions onto the data set's current content (after frames
+    were added: the fits of unchanged elements carry over); whether anything was rewritten."""
+    from analysis.datasets.store import predictions_dir
+    from analysis.models.fitting import FITTED_MODELS, refresh_fitted
+
+    model = FITTED_MODELS[family]
+    folder = predictions_dir(dataset)
+    if not (folder / f"{model}.json").is_file():
+        return False
+    with locked(folder / f".{model}.lock"):
+        previous = load_predictions(dataset).get(model)
+        fresh = refresh_fitted(previous, load_dataset(dataset)) if previous is not None else None
+        if fresh is None:
+            return False
+        save_predictions(fresh, dataset)
+    return True
+
+
 def run_fit_job(rec: q.JobRecord, pid: int, *, on_progress: Callable[[q.JobRecord], None] | None = None,
                 poll_s: float = 2.0) -> q.JobRecord:
     """Run one claimed fit job in this process (the local worker's path); returns its final record."""

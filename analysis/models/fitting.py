@@ -490,46 +490,69 @@ def fit_frames(ref: ReferenceSet, spec: FitSpec) -> tuple[dict[str, list[str]], 
     return split, {str(a.info["frame_id"]): a for a in ref.frames}
 
 
-def merge_fit(previous: Predictions | None, ref: ReferenceSet, spec: FitSpec, test_ids: Sequence[str], energy: np.ndarray,
-              forces: Sequence[np.ndarray], fit_meta: dict[str, Any]) -> Predictions:
-    """The family's predictions on ``ref`` with ``spec.element``'s test frames set (its other frames
-    unscored); other elements' fits in ``previous`` kept when they are on the same frames."""
+def _carry_over(previous: Predictions | None, ref: ReferenceSet, skip: str | None = None
+                ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """The per-frame arrays on ``ref`` and the fit records of ``previous`` (a family's stored
+    predictions), every element but ``skip`` kept whose frames are unchanged (by their content hash)."""
     arrays = ref.arrays()
     offsets = arrays.offsets
     index = {fid: k for k, fid in enumerate(arrays.frame_id.tolist())}
     e_all = np.full(len(arrays), np.nan)
     f_all = np.full((int(offsets[-1]), 3), np.nan)
     fits: dict[str, Any] = {}
-    if previous is not None and previous.dataset_hash == ref.content_hash():
-        e_all, f_all = previous.energy.astype(np.float64).copy(), previous.forces.astype(np.float64).copy()
-        fits = {k: v for k, v in previous.meta.get("fits", {}).items() if k != spec.element}
-    elif previous is not None:  # the data set changed: keep the fits whose frames are still there, unchanged
-        old_index = {fid: k for k, fid in enumerate(previous.frame_id.tolist())}
-        old_off = np.concatenate([[0], np.cumsum(previous.n_atoms)])
-        for element, meta in previous.meta.get("fits", {}).items():
-            if element == spec.element or meta.get("element_data") != element_content_hash(ref, element):
-                continue
-            for fid in meta["split"]["test"]:
-                k, j = index[fid], old_index.get(fid)
-                if j is None:
-                    break
-                e_all[k] = previous.energy[j]
-                f_all[offsets[k]:offsets[k + 1]] = previous.forces[old_off[j]:old_off[j + 1]]
-            fits[element] = meta
-    element_rows = [k for k, a in enumerate(ref.frames) if a.info["element"] == spec.element]
-    for k in element_rows:  # the element's old values (another split) go
-        e_all[k] = np.nan
-        f_all[offsets[k]:offsets[k + 1]] = np.nan
-    for fid, e, f in zip(test_ids, energy, forces):
-        k = index[fid]
-        e_all[k] = e
-        f_all[offsets[k]:offsets[k + 1]] = f
-    fits[spec.element] = fit_meta
+    if previous is None:
+        return e_all, f_all, fits
+    old_index = {fid: k for k, fid in enumerate(previous.frame_id.tolist())}
+    old_off = np.concatenate([[0], np.cumsum(previous.n_atoms)])
+    for element, meta in previous.meta.get("fits", {}).items():
+        if element == skip or meta.get("element_data") != element_content_hash(ref, element):
+            continue  # refitted now, or its frames changed: its old test predictions do not describe them
+        test = meta["split"]["test"]
+        if any(fid not in index or fid not in old_index for fid in test):
+            continue
+        for fid in test:
+            k, j = index[fid], old_index[fid]
+            e_all[k] = previous.energy[j]
+            f_all[offsets[k]:offsets[k + 1]] = previous.forces[old_off[j]:old_off[j + 1]]
+        fits[element] = meta
+    return e_all, f_all, fits
+
+
+def _fitted_predictions(ref: ReferenceSet, spec: FitSpec, e_all: np.ndarray, f_all: np.ndarray, fits: dict[str, Any]) -> Predictions:
+    arrays = ref.arrays()
     meta = {"universal": False, "kind": "fitted per element", "family": spec.family, "label": FITTED_LABELS[spec.model],
             "hyperparameters": dict(spec.hyperparameters), "schedule": dict(spec.schedule), "seed": spec.seed,
             "code_version": FIT_CODE_VERSIONS[spec.family], "fits": dict(sorted(fits.items()))}
     return Predictions(spec.model, ref.content_hash(), arrays.frame_id.copy(), e_all, f_all, arrays.n_atoms.copy(), meta,
                        np.array([structure_hash(a) for a in ref.frames], dtype=str))
+
+
+def merge_fit(previous: Predictions | None, ref: ReferenceSet, spec: FitSpec, test_ids: Sequence[str], energy: np.ndarray,
+              forces: Sequence[np.ndarray], fit_meta: dict[str, Any]) -> Predictions:
+    """The family's predictions on ``ref`` with ``spec.element``'s test frames set (its other frames
+    unscored); the other elements' fits in ``previous`` kept where their frames are unchanged."""
+    e_all, f_all, fits = _carry_over(previous, ref, skip=spec.element)
+    arrays = ref.arrays()
+    offsets = arrays.offsets
+    index = {fid: k for k, fid in enumerate(arrays.frame_id.tolist())}
+    for fid, e, f in zip(test_ids, energy, forces):
+        k = index[fid]
+        e_all[k] = e
+        f_all[offsets[k]:offsets[k + 1]] = f
+    fits[spec.element] = fit_meta
+    return _fitted_predictions(ref, spec, e_all, f_all, fits)
+
+
+def refresh_fitted(previous: Predictions, ref: ReferenceSet) -> Predictions | None:
+    """A family's stored predictions moved onto the current data set ``ref`` (frames were added since):
+    the fits whose element's frames are unchanged are kept; None when ``previous`` is already current."""
+    if previous.dataset_hash == ref.content_hash():
+        return None
+    e_all, f_all, fits = _carry_over(previous, ref)
+    family = str(previous.meta.get("family", ""))
+    spec = FitSpec(family, next(iter(fits), ref.elements[0]), seed=int(previous.meta.get("seed", 0)),
+                   hyperparameters=dict(previous.meta.get("hyperparameters") or {}), schedule=dict(previous.meta.get("schedule") or {}))
+    return _fitted_predictions(ref, spec, e_all, f_all, fits)
 
 
 def fit_summary(meta: dict[str, Any], element: str) -> dict[str, Any] | None:

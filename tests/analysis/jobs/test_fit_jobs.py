@@ -270,3 +270,24 @@ def test_a_fit_result_is_checked_and_repair_leaves_it_alone(data_env: Path) -> N
     data[len(data) // 2] ^= 0xFF
     (folder / "result.npz").write_bytes(bytes(data))
     assert read_result(folder) is None  # a damaged result is not served; the fit is done again (resuming)
+
+
+def test_stored_fits_carry_over_when_another_elements_frames_are_added(data_env: Path) -> None:
+    from analysis.jobs.fit_jobs import refresh_stored
+
+    ref = _train_set(n_frames=3)
+    job_id = submit_fit("mace", "cu-train", "Cu", schedule={"epochs": 2})
+    q.Worker().run(job_id=job_id)
+    before = store.load_predictions("cu-train")["mace-fitted"]
+    assert not refresh_stored("cu-train", "mace")  # already current
+    grown = ReferenceSet([*ref.frames, *emt_reference(elements=("Al",), temperatures=(300.0,), n_frames=3).frames])
+    store.save_dataset(grown, "cu-train")  # keeps the stored predictions
+    assert refresh_stored("cu-train", "mace")
+    after = store.load_predictions("cu-train")["mace-fitted"]
+    assert after.dataset_hash == store.load_dataset("cu-train").content_hash() != before.dataset_hash
+    assert set(after.meta["fits"]) == {"Cu"} and len(after.frame_id) == len(before.frame_id) + 3
+    keep = {f: e for f, e in zip(before.frame_id.tolist(), before.energy) if np.isfinite(e)}
+    now = dict(zip(after.frame_id.tolist(), after.energy))
+    assert all(now[f] == e for f, e in keep.items()) and sum(np.isfinite(after.energy)) == len(keep)
+    # the fit is still the same job, answered at once: Cu's frames did not change
+    assert submit_fit("mace", "cu-train", "Cu", schedule={"epochs": 2}) == job_id and q.get_job(job_id).state == "done"
