@@ -504,8 +504,9 @@ def _carry_over(previous: Predictions | None, ref: ReferenceSet, skip: str | Non
         return e_all, f_all, fits
     old_index = {fid: k for k, fid in enumerate(previous.frame_id.tolist())}
     old_off = np.concatenate([[0], np.cumsum(previous.n_atoms)])
+    same_data = previous.dataset_hash == ref.content_hash()
     for element, meta in previous.meta.get("fits", {}).items():
-        if element == skip or meta.get("element_data") != element_content_hash(ref, element):
+        if element == skip or (not same_data and meta.get("element_data") != element_content_hash(ref, element)):
             continue  # refitted now, or its frames changed: its old test predictions do not describe them
         test = meta["split"]["test"]
         if any(fid not in index or fid not in old_index for fid in test):
