@@ -75,6 +75,7 @@ ELEMENT_CSV_DOWNLOAD = "element-csv-download"
 # jobs ('/jobs')
 ELEMENT_FIT_TABLE = "element-fit-table"
 ELEMENT_LEARNING_CURVE = "element-learning-curve"
+MAP_FITTED_HINT = "map-fitted-hint"
 DIST_FITTED = "dist-fitted"
 DIST_FITTED_TABLE = "dist-fitted-table"
 DIST_FITTED_SCATTER = "dist-fitted-scatter"

@@ -237,6 +237,14 @@ def layout(dataset: str | None = None, present: str | None = None, **query: str)
         className="controls",
     )
     message = [] if models else [alert(f"Data set {name!r} has no model predictions yet: submit an evaluation on the Jobs page.", "info")]
+    if not present_mode and not views.fitted_models(name):
+        elsewhere = [d for d in views.dataset_names() if d != name and views.fitted_models(d)]
+        if elsewhere:
+            message.append(html.P(["Models fitted per element (the paper's small models) are on data set ",
+                                   *[dcc.Link(d, href=f"/?dataset={d}") for d in elsewhere[:1]],
+                                   f"{' and ' + ', '.join(elsewhere[1:]) if len(elsewhere) > 1 else ''}: "
+                                   "its map, element pages and distributions compare them with the universal models."],
+                                  className="hint", id=ids.MAP_FITTED_HINT))
     for caveat in views.caveats(name):
         if present_mode and not concerns_view(caveat.text, models, state):
             continue  # on a projector only what concerns the map on screen

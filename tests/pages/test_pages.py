@@ -670,3 +670,13 @@ def test_jobs_fit_form_accepts_only_offered_choices(pages, own_data: Path) -> No
     table, _ = _run(pages.jobs.refresh, f"{ids.JOBS_INTERVAL}.n_intervals", 1, [])
     text = _text(table)
     assert "mace-fitted Cu" in text and "0/50 epochs" in text
+
+
+def test_the_map_points_to_the_data_set_with_fitted_models(pages, own_data: Path) -> None:
+    from tests.conftest import build_dataset, write_fitted_predictions
+
+    write_fitted_predictions(own_data)
+    build_dataset(own_data, name="other-set")
+    hint = _find(pages.home.layout(dataset="other-set"), ids.MAP_FITTED_HINT)
+    assert hint is not None and TEST_DATASET in _text(hint)
+    assert _find(pages.home.layout(dataset=TEST_DATASET), ids.MAP_FITTED_HINT) is None
