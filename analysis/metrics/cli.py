@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from analysis.core.errors import InputFileError
@@ -68,6 +70,10 @@ def metrics_main(argv: list[str]) -> int:
             return 1
         predictions = {m: without_frames(p, dropped) for m, p in predictions.items()}
         print(f"left out {len(dropped)} frame(s): {', '.join(sorted(dropped))}", file=sys.stderr)
+    predictions = _matched(reference, predictions)
+    if not predictions:
+        print(f"error: no stored predictions match the frames of {args.dataset!r}", file=sys.stderr)
+        return 1
     shift = {"auto": "auto", "on": True, "off": False}[args.shift]
     table = compute_metrics_table(reference.arrays(), predictions, shift=shift)
     if args.temperature:
@@ -82,3 +88,26 @@ def metrics_main(argv: list[str]) -> int:
         with pd.option_context("display.width", 200, "display.max_rows", 1000, "display.max_columns", 30):
             print(table.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
     return 0
+
+
+def _matched(reference: Any, predictions: dict[str, Any]) -> dict[str, Any]:
+    """Each model's predictions on the data set's current frames, as the dashboard matches them (by
+    frame id and structure hash): frames added since a model ran are unscored, with a note on
+    stderr; predictions that match nothing are left out with the reason."""
+    from analysis.datasets.frames import structure_hash
+
+    ref = reference.arrays()
+    hashes = np.array([structure_hash(a) for a in reference.frames], dtype=str)
+    out = {}
+    for model, pred in predictions.items():
+        try:
+            if pred.structure_hash is None:
+                out[model] = pred.aligned_to(ref, source=f"predictions of {model}")
+                continue
+            out[model], missing = pred.matched_to(ref, hashes, source=f"predictions of {model}")
+        except ValueError as exc:
+            print(f"left out {model}: {exc}", file=sys.stderr)
+            continue
+        if missing:
+            print(f"{model} has not seen {len(missing)} frame(s) added or changed since it ran: unscored", file=sys.stderr)
+    return out

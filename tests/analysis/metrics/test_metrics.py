@@ -224,3 +224,28 @@ def test_no_energy_statistic_from_one_shifted_frame() -> None:
     assert int(stats["n_elements"].iloc[0]) == 1  # Cs left out of the mean and count
     unshifted = compute_metrics_table(ref, {"m": pred}, shift=False)
     assert unshifted["energy_rmse_mev_per_atom"].notna().all()
+
+
+def test_metrics_command_scores_a_grown_data_set_like_the_dashboard(data_env, capsys) -> None:
+    """Predictions stored before frames were added: the new frames are unscored (said on stderr), no traceback."""
+    from dataclasses import replace
+
+    from analysis.cli import main
+    from analysis.datasets import store
+    from analysis.datasets.frames import ReferenceSet, structure_hash
+    from tests.analysis.helpers import emt_reference, noisy_predictions
+
+    ref = emt_reference(elements=("Cu",), temperatures=(300.0,), n_frames=3)
+    store.save_dataset(ref, "grow")
+    ref = store.load_dataset("grow")
+    pred = noisy_predictions(ref, "m", energy_noise=0.001, force_noise=0.01)
+    store.save_predictions(replace(pred, structure_hash=np.array([structure_hash(a) for a in ref.frames], dtype=str)), "grow")
+    store.save_dataset(ReferenceSet([*ref.frames, *emt_reference(elements=("Al",), temperatures=(300.0,), n_frames=2).frames]), "grow")
+    assert main(["metrics", "--dataset", "grow", "--csv", "--temperature", "all"]) == 0
+    out, err = capsys.readouterr()
+    assert "m has not seen 2 frame(s)" in err
+    rows = [line.split(",") for line in out.strip().splitlines()]
+    header = rows[0]
+    by_element = {r[header.index("element")]: r for r in rows[1:]}
+    assert by_element["Cu"][header.index("n_frames")] == "3"
+    assert "Al" not in by_element or by_element["Al"][header.index("n_frames")] == "0"  # its frames unscored
