@@ -111,8 +111,20 @@ def test_read_only_refuses_a_forged_submit(unprotected, dash_app, own_data, monk
     answer = client.post(SUBMIT, json=_submit_payload(["emt"]))
     assert answer.status_code == 200 and jobs_page.READ_ONLY in answer.get_data(as_text=True)
     assert jobs.list_jobs() == []
+    fit = {
+        "output": f"{ids.JOBS_FIT_MESSAGE}.children",
+        "outputs": {"id": ids.JOBS_FIT_MESSAGE, "property": "children"},
+        "inputs": [{"id": ids.JOBS_FIT_SUBMIT, "property": "n_clicks", "value": 1}],
+        "changedPropIds": [f"{ids.JOBS_FIT_SUBMIT}.n_clicks"],
+        "state": [{"id": ids.JOBS_FIT_FAMILY, "property": "value", "value": "mace"},
+                  {"id": ids.JOBS_DATASET, "property": "value", "value": TEST_DATASET},
+                  {"id": ids.JOBS_FIT_ELEMENTS, "property": "value", "value": ["Cu"]}],
+    }
+    answer = client.post(SUBMIT, json=fit)
+    assert answer.status_code == 200 and jobs_page.READ_ONLY in answer.get_data(as_text=True)
+    assert jobs.list_jobs() == []
     layouts = json.dumps(jobs_page.layout().to_plotly_json(), default=str) + json.dumps(data_page.layout().to_plotly_json(), default=str)
-    for control in (ids.JOBS_SUBMIT, ids.JOBS_MODEL, ids.DATA_REF_UPLOAD, ids.DATA_PRED_UPLOAD):
+    for control in (ids.JOBS_SUBMIT, ids.JOBS_MODEL, ids.JOBS_FIT_SUBMIT, ids.JOBS_FIT_ELEMENTS, ids.DATA_REF_UPLOAD, ids.DATA_PRED_UPLOAD):
         assert f'"{control}"' not in layouts
     assert jobs_page.READ_ONLY in layouts and data_page.READ_ONLY in layouts
     contents = "data:text/plain;base64," + base64.b64encode(b"1\nLattice\n").decode()
@@ -127,7 +139,8 @@ def test_read_only_refuses_a_forged_submit(unprotected, dash_app, own_data, monk
         "outputs": [{"id": ids.JOBS_TABLE, "property": "children"}, {"id": ids.JOBS_INTERVAL, "property": "interval"}],
         "inputs": [{"id": ids.JOBS_INTERVAL, "property": "n_intervals", "value": 1},
                    [{"id": {"index": job_id, "type": ids.JOBS_CANCEL}, "property": "n_clicks", "value": 1}],
-                   {"id": ids.JOBS_SUBMIT_MESSAGE, "property": "children", "value": None}],
+                   {"id": ids.JOBS_SUBMIT_MESSAGE, "property": "children", "value": None},
+                   {"id": ids.JOBS_FIT_MESSAGE, "property": "children", "value": None}],
         "changedPropIds": [json.dumps({"index": job_id, "type": ids.JOBS_CANCEL}, separators=(",", ":")) + ".n_clicks"],
     }
     assert client.post(SUBMIT, json=cancel).status_code == 200
