@@ -13,12 +13,14 @@ from analysis.jobs import queue as q
 from analysis.jobs.fit_jobs import read_result, submit_fit
 from analysis.models.fitting import (
     FitSpec,
+    MaceTrainer,
     deepmd_input,
     fit_available,
     fit_key,
     read_lcurve,
     read_nep_loss,
     split_frames,
+    stage_two_start,
     write_nep_inputs,
 )
 from analysis.models.local_files import ModelUnavailableError
@@ -63,6 +65,21 @@ def test_fit_key_follows_what_determines_the_result(data_env: Path) -> None:
     res = ref.frames[first].calc.results
     changed[first].calc = SinglePointCalculator(changed[first], energy=res["energy"] + 0.01, forces=res["forces"])
     assert fit_key(spec, ReferenceSet(changed)) != key
+
+
+def test_mace_runs_its_own_two_stage_recipe_when_the_schedule_allows(tmp_path: Path) -> None:
+    """Stage two (energy weight 1000 for the last quarter of the epochs) is passed as mace's own flags,
+    and left out, with its weights, when the schedule is too short for mace to run it."""
+    (tmp_path / "sizes.json").write_text('{"n_train": 24, "n_valid": 4}')
+    trainer = MaceTrainer()
+    cmd = trainer.command(tmp_path, FitSpec("mace", "Cu"), resume=False)
+    assert "--stage_two" in cmd and "--start_stage_two=36" in cmd and "--stage_two_energy_weight=1000.0" in cmd
+    assert "--stage_two=True" not in cmd and "--energy_weight=1.0" in cmd and "--restart_latest" not in cmd
+    short = trainer.command(tmp_path, FitSpec("mace", "Cu", schedule={"epochs": 1}), resume=True)
+    assert not any(c.startswith("--stage_two") or c.startswith("--start_stage_two") for c in short) and "--restart_latest" in short
+    off = trainer.command(tmp_path, FitSpec("mace", "Cu", hyperparameters={"stage_two": False}), resume=False)
+    assert not any("stage_two" in c for c in off)
+    assert [stage_two_start(n) for n in (1, 2, 3, 4, 40, 50)] == [None, 1, 1, 3, 30, 36]
 
 
 def test_mace_fit_job_trains_registers_scores_only_test_frames_and_is_not_repeated(data_env: Path) -> None:
