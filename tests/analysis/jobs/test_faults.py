@@ -179,28 +179,45 @@ def test_damaged_stored_predictions_are_not_served_and_repair_moves_them_aside(d
 
 # --------------------------------------------------------------------------- killed at random points
 def test_workers_killed_at_random_points_lose_nothing(data_env: Path, small_mace_path: Path) -> None:
-    """Five kills -9 at random moments of one job (seeded): the finished predictions equal one clean run."""
+    """Five kills -9 of one job (seeded): one before the model loads, four mid-job at random points of its
+    progress. The finished predictions equal one clean run.
+
+    The mid-job kills are placed by the job's stored progress (frames on disk), not by wall time, so a
+    fast machine that finishes the job in a second still sees every kill land while it runs.
+    """
     ref = ReferenceSet(cu_frames(40))
     save_dataset(ref, "cu40")
     job_id = jobs.submit_job(f"mace:{small_mace_path}", "cu40", device="cpu", chunk_frames=2, batch_size=2)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     rng = random.Random(14)
-    kills = 0
-    for _ in range(5):
-        proc = subprocess.Popen([sys.executable, "-m", "analysis", "worker", "--once", "--poll", "0.05"], cwd=REPO, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(1.0, 6.0))  # model load takes about 1-3 s: some kills land before, most mid-job
-        if proc.poll() is None:
+    targets = sorted(rng.sample(range(2, 31, 2), 4))  # frames on disk at which to kill; at least 5 chunks remain
+    kills_mid_job = 0
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-m", "analysis", "worker", "--once", "--poll", "0.05"], cwd=REPO,
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    early = start()
+    time.sleep(rng.uniform(0.1, 0.6))  # before the model has loaded
+    early.send_signal(signal.SIGKILL)
+    early.wait(timeout=30)
+    for target in targets:
+        proc = start()
+        deadline = time.monotonic() + 240
+        while proc.poll() is None and jobs.get_job(job_id).frames_done < target and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.05))  # somewhere inside the next chunk
+        if proc.poll() is None and jobs.get_job(job_id).state != "done":
             proc.send_signal(signal.SIGKILL)
-            kills += 1
+            kills_mid_job += 1
         proc.wait(timeout=30)
-        if jobs.get_job(job_id).state == "done":
-            break
+    assert jobs.get_job(job_id).state != "done", "the job finished before the last kill: the kills did not land mid-job"
     final = subprocess.run([sys.executable, "-m", "analysis", "worker", "--once", "--poll", "0.05"], cwd=REPO, env=env,
                            capture_output=True, text=True, timeout=600)
     assert final.returncode == 0, final.stderr[-2000:]
     rec = jobs.get_job(job_id)
-    assert rec.state == "done" and kills >= 3, (rec.state, kills)
+    assert rec.state == "done" and kills_mid_job == len(targets), (rec.state, kills_mid_job)
+    assert rec.frames_reused >= targets[-1], rec.frames_reused  # the last attempt resumed from the chunks on disk
     from analysis.datasets.store import load_dataset
 
     stored = load_dataset("cu40")
