@@ -193,18 +193,23 @@ def test_workers_killed_at_random_points_lose_nothing(data_env: Path, small_mace
     targets = sorted(rng.sample(range(2, 31, 2), 4))  # frames on disk at which to kill; at least 5 chunks remain
     kills_mid_job = 0
 
+    worker = [sys.executable, "-m", "analysis", "worker", "--once", "--poll", "0.05"]
+
     def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "analysis", "worker", "--once", "--poll", "0.05"], cwd=REPO,
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return subprocess.Popen(worker, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def frames_on_disk() -> int:  # the chunks themselves: the record may lag a kill by one chunk
+        return 2 * len(list(jobs.chunk_dir(job_id).glob("*.npz")))
 
     early = start()
     time.sleep(rng.uniform(0.1, 0.6))  # before the model has loaded
     early.send_signal(signal.SIGKILL)
     early.wait(timeout=30)
     for target in targets:
+        goal = max(target, frames_on_disk() + 2)  # this worker writes at least one chunk before it dies
         proc = start()
         deadline = time.monotonic() + 240
-        while proc.poll() is None and jobs.get_job(job_id).frames_done < target and time.monotonic() < deadline:
+        while proc.poll() is None and frames_on_disk() < goal and time.monotonic() < deadline:
             time.sleep(0.01)
         time.sleep(rng.uniform(0.0, 0.05))  # somewhere inside the next chunk
         if proc.poll() is None and jobs.get_job(job_id).state != "done":
@@ -212,8 +217,7 @@ def test_workers_killed_at_random_points_lose_nothing(data_env: Path, small_mace
             kills_mid_job += 1
         proc.wait(timeout=30)
     assert jobs.get_job(job_id).state != "done", "the job finished before the last kill: the kills did not land mid-job"
-    final = subprocess.run([sys.executable, "-m", "analysis", "worker", "--once", "--poll", "0.05"], cwd=REPO, env=env,
-                           capture_output=True, text=True, timeout=600)
+    final = subprocess.run(worker, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert final.returncode == 0, final.stderr[-2000:]
     rec = jobs.get_job(job_id)
     assert rec.state == "done" and kills_mid_job == len(targets), (rec.state, kills_mid_job)
