@@ -83,6 +83,11 @@ def samples_path(build: Path, symbol: str, temperature_k: float) -> Path:
     return build / "samples" / f"{symbol}_{temperature_label(temperature_k)}K.extxyz"
 
 
+def sampling_tier(settings: TierSettings) -> TierSettings:
+    """The tier whose EOS and MD samples ``settings`` labels: its own, or the source of a relabelling tier."""
+    return settings.source if settings.source is not None else settings
+
+
 def build_dir(out: Path, settings: TierSettings) -> Path:
     """Build folder of ``settings`` under the output root."""
     return out / "builds" / (settings.build or settings.dataset) / settings.frames_hash
@@ -161,14 +166,19 @@ def run_element(
     ]
     if not todo:
         return 0
-    if helper and f"{settings.eos_hash_of(symbol)}/{symbol}" not in load_eos_table(eos_path)["entries"]:
+    sampled = sampling_tier(settings)
+    if helper and f"{sampled.eos_hash_of(symbol)}/{symbol}" not in load_eos_table(eos_path)["entries"]:
         return 0  # a helper never computes the EOS (nor the MD samples: see below)
-    eos = eos_for(symbol, settings, eos_path, timings=timings)
+    eos = eos_for(symbol, sampled, eos_path, timings=timings)
     v0 = float(eos["V0_A3_per_atom"])
     ph = gpaw_calc.phase(symbol)
     computed = 0
     for temp in sorted({t for t, _ in todo}):
-        samples = _samples(symbol, temp, settings, build, eos, timings, create=not helper)
+        samples = _samples(symbol, temp, sampled, build_dir(out, sampled), eos, timings,
+                           create=not helper and settings.source is None)
+        if samples is None and settings.source is not None:
+            raise RuntimeError(f"{symbol} {temp:g} K: tier {settings.tier!r} relabels the MD samples of tier "
+                               f"{settings.source.tier!r}, which has none yet (run build-reference --tier {settings.source.tier} first)")
         if samples is None:
             continue
         for index in [i for t, i in todo if t == temp]:
@@ -222,9 +232,11 @@ def prepare_element(symbol: str, settings: TierSettings, out: Path, eos_path: Pa
             and (retry_failed or not failed_path(build, symbol, t, i).is_file())]
     if not todo:
         return []
-    eos = eos_for(symbol, settings, eos_path, timings=timings)
+    sampled = sampling_tier(settings)
+    eos = eos_for(symbol, sampled, eos_path, timings=timings)
     for temp in sorted({t for t, _ in todo}):
-        _samples(symbol, temp, settings, build, eos, timings, create=True)
+        if _samples(symbol, temp, sampled, build_dir(out, sampled), eos, timings, create=settings.source is None) is None:
+            raise RuntimeError(f"{symbol} {temp:g} K: no MD samples of tier {sampled.tier!r} to relabel")
     return todo
 
 
@@ -238,11 +250,12 @@ def label_one(symbol: str, temp: float, index: int, settings: TierSettings, out:
     timings = build / "timings.jsonl"
     if _frame_done(frame_path(build, symbol, temp, index), settings):
         return 0
-    key = f"{settings.eos_hash_of(symbol)}/{symbol}"
+    sampled = sampling_tier(settings)
+    key = f"{sampled.eos_hash_of(symbol)}/{symbol}"
     entries = load_eos_table(eos_path)["entries"]
     if key not in entries:
         raise RuntimeError(f"{symbol}: no EOS under {eos_path}; prepare the element first")
-    samples = _samples(symbol, temp, settings, build, entries[key], timings, create=False)
+    samples = _samples(symbol, temp, sampled, build_dir(out, sampled), entries[key], timings, create=False)
     if samples is None:
         raise RuntimeError(f"{symbol} {temp:g} K: no MD samples in {build}; prepare the element first")
     return _label_claimed(symbol, temp, index, samples[index], settings, build, float(entries[key]["V0_A3_per_atom"]),
@@ -357,10 +370,11 @@ def assemble_dataset(settings: TierSettings, out: Path, eos_path: Path, *, frame
     if not frames:
         return None
     table = load_eos_table(eos_path)["entries"]
+    sampled = sampling_tier(settings)
     eos = {
-        s: {k: table[f"{settings.eos_hash_of(s)}/{s}"][k] for k in ("V0_A3_per_atom", "B0_GPa", "Bprime", "E0_eV_per_atom", "covera")}
+        s: {k: table[f"{sampled.eos_hash_of(s)}/{s}"][k] for k in ("V0_A3_per_atom", "B0_GPa", "Bprime", "E0_eV_per_atom", "covera")}
         for s in settings.elements
-        if f"{settings.eos_hash_of(s)}/{s}" in table
+        if f"{sampled.eos_hash_of(s)}/{s}" in table
     }
     timing = _timing_totals(build / "timings.jsonl")
     planned = sum(len(settings.temperatures_of(s)) for s in settings.elements) * settings.n_frames

@@ -16,7 +16,7 @@ from analysis.reference import gpaw_calc
 
 SETTINGS_PATH = PACKAGE_DATA_DIR / "reference_settings.json"
 
-TIERS = ("ci", "default", "train", "full")
+TIERS = ("ci", "default", "train", "full", "smear0.4")
 
 
 # --------------------------------------------------------------------------- settings
@@ -45,6 +45,9 @@ class TierSettings:
         eos: EOS protocol (points, strain range, c/a scans).
         sampler: MD sampler parameters.
         version: settings file version.
+        build: build folder name (default: the data set's).
+        source: for a relabelling tier (``"relabel_of"`` in the settings file), the tier whose MD
+            samples and EOS it takes: the same positions labelled again with the changed DFT settings.
     """
 
     tier: str
@@ -59,6 +62,7 @@ class TierSettings:
     sampler: dict[str, Any]
     version: int
     build: str = ""
+    source: "TierSettings | None" = None
 
     @property
     def eos_hash(self) -> str:
@@ -73,8 +77,9 @@ class TierSettings:
         no frames yet keeps every other element's frames; each frame records its setup instead
         (``info['paw_setup']``) and a frame made with another setup is not current (:func:`is_current`).
         """
+        relabel = {"relabel_of": self.source.frames_hash} if self.source is not None else {}
         return gpaw_calc.settings_hash(
-            {"dft": _shared(self.dft), "sampler": self.sampler, "n_atoms": self.n_atoms, "eos": self.eos_hash}
+            {"dft": _shared(self.dft), "sampler": self.sampler, "n_atoms": self.n_atoms, "eos": self.eos_hash, **relabel}
         )
 
     def setup_of(self, symbol: str) -> str:
@@ -117,7 +122,14 @@ class TierSettings:
             "sampler": self.sampler,
             "frames_hash": self.frames_hash,
             "eos_hash": self.eos_hash,
+            **({"relabel_of": {"tier": self.source.tier, "frames_hash": self.source.frames_hash,
+                               "changed_dft": changed_dft(self.source.dft, self.dft)}} if self.source is not None else {}),
         }
+
+
+def changed_dft(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    """The DFT keys whose values differ between two settings: key -> [before, after]."""
+    return {k: [before.get(k), after.get(k)] for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)}
 
 
 def load_settings(tier: str, *, path: Path = SETTINGS_PATH, elements: list[str] | None = None) -> TierSettings:
@@ -151,6 +163,15 @@ def load_settings(tier: str, *, path: Path = SETTINGS_PATH, elements: list[str] 
             raise ValueError(f"not Metal-43 elements: {unknown}")
         names = [s for s in elements]
     ordered = tuple(sorted(names, key=lambda s: (estimated_cost(s, dft), s)))
+    source = None
+    if "relabel_of" in spec:
+        source_tier = str(spec["relabel_of"])
+        if source_tier not in TIERS or source_tier == tier or "relabel_of" in raw["tiers"].get(source_tier, {}):
+            raise InputFileError(path, f"tier {tier!r}: relabel_of must name another tier that samples its own frames, got {source_tier!r}")
+        source = load_settings(source_tier, path=path, elements=list(ordered))
+        if {k: v for k, v in spec.items() if k in ("temperatures", "n_frames", "n_atoms")} != {
+                "temperatures": source.temperatures, "n_frames": source.n_frames, "n_atoms": source.n_atoms}:
+            raise InputFileError(path, f"tier {tier!r} relabels {source_tier!r}: temperatures, n_frames and n_atoms must be the source's")
     return TierSettings(
         tier=tier,
         dataset=spec["dataset"],
@@ -164,6 +185,7 @@ def load_settings(tier: str, *, path: Path = SETTINGS_PATH, elements: list[str] 
         sampler=sampler,
         version=int(raw.get("version", 0)),
         build=str(spec.get("build", "")),
+        source=source,
     )
 
 
