@@ -117,7 +117,8 @@ def _message(exc: Exception, folder: str) -> str:
 
 def import_reference_upload(contents: str, filename: str, *, dataset: str | None, fmt: str | None,
                             element: str | None, temperature: float | None, mode: str = "refuse",
-                            type_map: str | None = None) -> tuple[str, str]:
+                            type_map: str | None = None, energy_key: str | None = None,
+                            forces_key: str | None = None) -> tuple[str, str]:
     """Import one uploaded reference file into the user data directory.
 
     A new data set is created (named after the file unless ``dataset`` is given); an existing one
@@ -140,13 +141,15 @@ def import_reference_upload(contents: str, filename: str, *, dataset: str | None
 
     try:
         with _import_slot():
-            return _import_reference_file(contents, filename, name, fmt, element, temperature, mode, types)
+            return _import_reference_file(contents, filename, name, fmt, element, temperature, mode, types,
+                                          (energy_key or "").strip() or None, (forces_key or "").strip() or None)
     except NoSlotFree:
         return "error", BUSY.format(n=max_imports())
 
 
 def _import_reference_file(contents: str, filename: str, name: str, fmt: str | None, element: str | None,
-                           temperature: float | None, mode: str, types: list[str] | None) -> tuple[str, str]:
+                           temperature: float | None, mode: str, types: list[str] | None,
+                           energy_key: str | None = None, forces_key: str | None = None) -> tuple[str, str]:
     """Parse the upload and write it into data set ``name`` (inside an import slot)."""
     from analysis.datasets import importers as io
     from analysis.datasets.writing import write_frames
@@ -155,7 +158,8 @@ def _import_reference_file(contents: str, filename: str, name: str, fmt: str | N
         try:
             path = Path(folder) / sanitise_filename(filename)
             write_upload(contents, path, sanitise_filename(filename))
-            ref = io.import_file(path, fmt=fmt or None, element=element or None, temperature=temperature, type_map=types)
+            ref = io.import_file(path, fmt=fmt or None, element=element or None, temperature=temperature, type_map=types,
+                                 energy_key=energy_key, forces_key=forces_key)
         except (InputFileError, ValueError) as exc:
             return "error", _message(exc, folder)
         warnings = [_message(ValueError(w), folder) for w in ref.provenance.get("warnings", [])]
@@ -283,6 +287,10 @@ def upload_sections(names: list[str]) -> list[Any]:
                     {"label": "replace it", "value": "replace"}], value="refuse", clearable=False), width="15rem"),
                 labelled("DeePMD type map", dcc.Input(id=ids.DATA_REF_TYPE_MAP, type="text", placeholder="e.g. O,H (no type_map.raw)"),
                          width="12rem"),
+                labelled("Energy key", dcc.Input(id=ids.DATA_REF_ENERGY_KEY, type="text", placeholder="detect (REF_energy, ...)"),
+                         width="11rem"),
+                labelled("Forces key", dcc.Input(id=ids.DATA_REF_FORCES_KEY, type="text", placeholder="detect (REF_forces, ...)"),
+                         width="11rem"),
             ],
             className="controls",
         ),
@@ -329,13 +337,15 @@ def layout(**_: str) -> html.Div:
 
 def upload_reference(contents: str | None, filename: str | None, dataset: str | None, fmt: str | None,
                      element: str | None, temperature: float | None, mode: str | None = "refuse",
-                     type_map: str | None = None) -> tuple[Any, Any, list[str]]:
+                     type_map: str | None = None, energy_key: str | None = None,
+                     forces_key: str | None = None) -> tuple[Any, Any, list[str]]:
     """Import an uploaded reference file and report the outcome."""
     if not contents:
         return dash.no_update, dash.no_update, dash.no_update
     kind, message = import_reference_upload(contents, filename or "upload", dataset=(dataset or "").strip() or None, fmt=fmt,
                                             element=(element or "").strip() or None, temperature=temperature,
-                                            mode=mode or "refuse", type_map=type_map)
+                                            mode=mode or "refuse", type_map=type_map, energy_key=energy_key,
+                                            forces_key=forces_key)
     return alert(message, kind, id=ids.DATA_REF_ALERT), datasets_table(), views.dataset_names()
 
 
@@ -388,6 +398,8 @@ for _upload, _too_big, _accepted in ((ids.DATA_REF_UPLOAD, ids.DATA_REF_TOO_BIG,
     State(ids.DATA_REF_TEMPERATURE, "value"),
     State(ids.DATA_REF_MODE, "value"),
     State(ids.DATA_REF_TYPE_MAP, "value"),
+    State(ids.DATA_REF_ENERGY_KEY, "value"),
+    State(ids.DATA_REF_FORCES_KEY, "value"),
     background=True,  # parsing a large OUTCAR takes seconds: run it off the request thread
     running=[(Output(ids.DATA_REF_UPLOAD, "disabled"), True, False)],
     prevent_initial_call=True,

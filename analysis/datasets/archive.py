@@ -163,12 +163,15 @@ def import_archive(
     temperature_k: float | None = None,
     energy_unit: str = "eV",
     max_bytes: int | None = None,
+    energy_key: str | None = None,
+    forces_key: str | None = None,
 ) -> ReferenceSet:
     """Import every reference source in an archive as one reference set.
 
     Args:
         path: the archive (.zip, .tar, .tar.gz, ...).
-        element, energy_unit: as in :func:`analysis.datasets.importers.import_reference`, for every source.
+        element, energy_unit, energy_key, forces_key: as in :func:`analysis.datasets.importers.import_reference`,
+            for every source.
         temperature_k: for every frame; when None, from each source's path (``Cu_1200K/OUTCAR``)
             or from the frames themselves.
         max_bytes: cap on the unpacked size (default: MLFF_ATLAS_MAX_UNPACKED_MB, else 10x the upload limit).
@@ -194,7 +197,8 @@ def import_archive(
             rel = source.relative_to(folder)
             temp = temperature_k if temperature_k is not None else temperature_from_path(rel)
             try:
-                ref = import_reference(source, element=element, temperature_k=temp, energy_unit=energy_unit)
+                ref = import_reference(source, element=element, temperature_k=temp, energy_unit=energy_unit,
+                                       energy_key=energy_key, forces_key=forces_key)
             except InputFileError as exc:
                 raise InputFileError(archive, f"member {rel.as_posix()}: {exc.reason}") from exc
             for atoms in ref.frames:

@@ -33,6 +33,10 @@ def import_main(argv: list[str]) -> int:
     parser.add_argument("--format", dest="fmt", help="force a format (extxyz, nep, outcar, vasprun, deepmd, archive, nep-out, deepmd-out)")
     parser.add_argument("--energy-unit", default="eV", choices=sorted(ENERGY_UNITS), help="unit of the file's energies (forces: the same per Å)")
     parser.add_argument("--type-map", help="elements of a DeePMD system's type numbers, comma-separated (when it has no type_map.raw)")
+    parser.add_argument("--energy-key", help="extended XYZ: the comment-line key of the reference energy (default: detected among "
+                        "energy, REF_energy, DFT_energy, free_energy, in any case)")
+    parser.add_argument("--forces-key", help="extended XYZ: the Properties column of the reference forces (default: detected among "
+                        "forces, force, REF_forces, DFT_forces)")
     parser.add_argument("--predictions", action="store_true", help="the files are a model's predictions")
     parser.add_argument("--model", help="model name for --predictions")
     parser.add_argument("--universal", action="store_true", help="the model is universal (apply the per-element shift)")
@@ -54,7 +58,7 @@ def import_main(argv: list[str]) -> int:
             return 0
         sets = [
             import_reference(p, fmt=args.fmt, element=args.element, temperature_k=args.temperature,
-                             energy_unit=args.energy_unit, type_map=type_map)
+                             energy_unit=args.energy_unit, type_map=type_map, energy_key=args.energy_key, forces_key=args.forces_key)
             for p in args.paths
         ]
         merged = ReferenceSet.merge(sets) if len(sets) > 1 else sets[0]

@@ -23,6 +23,7 @@ import io
 import math
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Sequence
 
@@ -59,6 +60,16 @@ UNIT_HINT = "give the file's unit with --energy-unit (CLI) or convert it to eV a
 OUTCAR_HINT = "for OUTCARs of vdW runs, NWRITE=0 or VASP 6.3 import the run's vasprun.xml instead"
 
 RawFrame = tuple[Atoms, "float | None", "NDArray[np.float64] | None"]
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """What a reader is told beyond the path: where to put warnings, and the user's hints."""
+
+    warnings: list[str]
+    type_map: Sequence[str] | None = None
+    energy_key: str | None = None
+    forces_key: str | None = None
 
 
 def detect_format(path: Path) -> str:
@@ -108,6 +119,8 @@ def import_reference(
     temperature_k: float | None = None,
     energy_unit: str = "eV",
     type_map: Sequence[str] | None = None,
+    energy_key: str | None = None,
+    forces_key: str | None = None,
 ) -> ReferenceSet:
     """Read reference frames (DFT energies and forces) from ``path``.
 
@@ -121,6 +134,9 @@ def import_reference(
         energy_unit: unit of the energies in the file (a key of :data:`ENERGY_UNITS`); forces are
             taken in the same energy unit per Å.
         type_map: element of each DeePMD type number, for systems without ``type_map.raw``.
+        energy_key: extended XYZ: the comment-line key of the reference energy (any case), for a
+            file whose key is none of :data:`analysis.datasets.xyz.ENERGY_KEYS` or has several.
+        forces_key: extended XYZ: the ``Properties`` column of the reference forces.
 
     Raises:
         InputFileError: the file is missing, empty, truncated where no complete step remains, has
@@ -138,13 +154,14 @@ def import_reference(
 
     fmt = fmt or detect_format(path)  # type: ignore[assignment]
     if fmt == "archive":
-        return import_archive(path, element=element, temperature_k=temperature_k, energy_unit=energy_unit)
+        return import_archive(path, element=element, temperature_k=temperature_k, energy_unit=energy_unit,
+                              energy_key=energy_key, forces_key=forces_key)
     if fmt not in READERS:
         raise InputFileError(path, f"format {fmt!r} is not a reference format (use one of {', '.join(READERS)}, archive)")
     warnings: list[str] = []
     with tempfile.TemporaryDirectory(prefix="atlas-unpack-") as folder, sniff.decompressed(path, Path(folder)) as inner:
         try:
-            raw = READERS[fmt](inner, warnings, type_map)
+            raw = READERS[fmt](inner, ReadOptions(warnings, type_map, energy_key, forces_key))
         except InputFileError as exc:
             if inner == path:
                 raise
@@ -271,10 +288,10 @@ def _ase_read(path: Path, fmt: str, text: str | None = None, hint: str = "") -> 
     return list(frames) if isinstance(frames, list) else [frames]
 
 
-def _read_xyz(path: Path, warnings: list[str], type_map: Sequence[str] | None) -> list[RawFrame]:
+def _read_xyz(path: Path, opts: ReadOptions) -> list[RawFrame]:
     from analysis.datasets.xyz import read_xyz
 
-    return read_xyz(path)
+    return read_xyz(path, energy_key=opts.energy_key, forces_key=opts.forces_key)
 
 
 def _read_text(path: Path) -> str:
@@ -292,7 +309,8 @@ def outcar_steps(text: str) -> tuple[int, int, int]:
     return (max(begun) if begun else energies), energies, forces
 
 
-def _read_outcar(path: Path, warnings: list[str], type_map: Sequence[str] | None) -> list[RawFrame]:
+def _read_outcar(path: Path, opts: ReadOptions) -> list[RawFrame]:
+    warnings = opts.warnings
     text = _read_text(path)
     begun, energies, forces = outcar_steps(text)
     if forces < energies:
@@ -326,7 +344,8 @@ def _outcar_step_end(text: str, n: int) -> int:
     return matches[n - 1].end()
 
 
-def _read_vasprun(path: Path, warnings: list[str], type_map: Sequence[str] | None) -> list[RawFrame]:
+def _read_vasprun(path: Path, opts: ReadOptions) -> list[RawFrame]:
+    warnings = opts.warnings
     text = _read_text(path)
     if "</modeling>" in text[-4096:]:
         frames = _ase_read(path, "vasp-xml")
@@ -342,7 +361,8 @@ def _read_vasprun(path: Path, warnings: list[str], type_map: Sequence[str] | Non
     return [_labels(a, prefer_free_energy=True) for a in frames]
 
 
-def _read_deepmd(path: Path, warnings: list[str], type_map: Sequence[str] | None) -> list[RawFrame]:
+def _read_deepmd(path: Path, opts: ReadOptions) -> list[RawFrame]:
+    type_map = opts.type_map
     map_file = path / "type_map.raw"
     names = list(type_map) if type_map else (map_file.read_text().split() if map_file.is_file() else None)
     if names is None:
@@ -406,6 +426,9 @@ def import_file(
     temperature: float | None = None,
     energy_unit: str = "eV",
     type_map: Sequence[str] | None = None,
+    energy_key: str | None = None,
+    forces_key: str | None = None,
 ) -> ReferenceSet:
     """Alias of :func:`import_reference` with ``temperature`` in K (used by the dashboard)."""
-    return import_reference(path, fmt=fmt, element=element, temperature_k=temperature, energy_unit=energy_unit, type_map=type_map)
+    return import_reference(path, fmt=fmt, element=element, temperature_k=temperature, energy_unit=energy_unit, type_map=type_map,
+                            energy_key=energy_key, forces_key=forces_key)
