@@ -11,6 +11,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     'import': ('analysis.datasets.cli:import_main', 'import reference or prediction files into the data directory'),
     'datasets': ('analysis.datasets.cli:datasets_main', 'list the data sets present'),
     'embed-predictions': ('analysis.datasets.cli:embed_main', 'copy predictions on an embedded data set into the shipped data'),
+    'migrate': ('analysis.datasets.store:migrate_main', 'rewrite data sets stored as extended XYZ (older layout) as columns (HDF5)'),
 }
 
 _EXPORTS: dict[str, str] = {
@@ -53,6 +54,11 @@ _EXPORTS: dict[str, str] = {
     'DatasetExistsError': 'analysis.datasets.writing',
     'frame_content_hash': 'analysis.datasets.frames',
     'read_dataset': 'analysis.datasets.store',
+    'load_columns': 'analysis.datasets.store',
+    'load_arrays': 'analysis.datasets.store',
+    'save_columns': 'analysis.datasets.store',
+    'migrate_dataset': 'analysis.datasets.store',
+    'FrameColumns': 'analysis.datasets.columns',
     'read_xyz': 'analysis.datasets.xyz',
     'import_file': 'analysis.datasets.importers',
     'ARCHIVE_SUFFIXES': 'analysis.datasets.archive',

@@ -142,6 +142,9 @@ class ReferenceSet:
 
     frames: list[Atoms]
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: the content hash recorded when these frames were stored (set by the store's reader, so a large
+    #: set is not hashed again on every load); empty: computed from the frames
+    known_content_hash: str = field(default="", repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for atoms in self.frames:
@@ -209,9 +212,11 @@ class ReferenceSet:
     def content_hash(self) -> str:
         """SHA-256 (first 16 hex digits) of the frames' structures, labels and metadata.
 
-        Floats are hashed as their '%.8f' text, the precision the extended XYZ store keeps, so a
-        set hashes the same before and after a round trip through the store.
+        Floats are hashed as their '%.8f' text, the precision the extended XYZ store kept, so a
+        set hashes the same before and after a round trip through the store (and both store layouts).
         """
+        if self.known_content_hash:
+            return self.known_content_hash
         digest = hashlib.sha256()
         for atoms in self.frames:
             digest.update(str(atoms.info["frame_id"]).encode())

@@ -1,11 +1,17 @@
-"""The on-disk data store: data sets (manifest + extended XYZ) and model predictions (npz).
+"""The on-disk data store: data sets (manifest + columns in HDF5) and model predictions (npz).
 
 Layout under a root (the user data directory or the embedded default data)::
 
-    <root>/datasets/<name>/manifest.json          provenance, units, DFT settings, content hash, groups
-    <root>/datasets/<name>/frames/<El>_<T>K.extxyz one file per element and temperature
+    <root>/datasets/<name>/manifest.json          provenance, units, DFT settings, content hash, groups, the frames file's checksum
+    <root>/datasets/<name>/frames.h5              every frame as columns (:mod:`analysis.datasets.columns`)
+    <root>/datasets/<name>/derived/               tables computed once from the frames and predictions (metrics)
     <root>/datasets/<name>/predictions/<slug>.npz  energy (F,), forces (A,3), frame_id, n_atoms
     <root>/datasets/<name>/predictions/<slug>.json model spec, data set hash, device, timings
+
+Data sets written before the columnar store (``frames/<El>_<T>K.extxyz``, one extended XYZ file
+per element and temperature, no ``frames_file`` in the manifest) are still read, and
+``python -m analysis migrate`` rewrites them as columns without loss (same frames, ids, labels
+and content hash).
 
 Every write goes to a temporary file (or folder) first and is then renamed into place, so a
 reader never sees half a result and an interrupted write leaves the previous state intact.
@@ -27,9 +33,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
-from ase.io import read, write
+from ase.io import read
 
 from analysis.core.config import data_dir, default_data_dir
+from analysis.datasets import columns as col
 from analysis.datasets.frames import UNITS, Predictions, ReferenceSet, temperature_key, temperature_label
 from analysis.core.errors import InputFileError
 
@@ -131,7 +138,10 @@ def save_dataset(
 ) -> Path:
     """Write ``ref`` as data set ``name`` under ``root`` (default: the user data directory).
 
-    Predictions stored beside a previous version are kept unless ``keep_predictions`` is False.
+    The frames become columns (:func:`analysis.datasets.columns.from_frames`: the per-frame hashes
+    and shortest distances are computed here, once) in one HDF5 file. Predictions stored beside a
+    previous version are kept unless ``keep_predictions`` is False; derived tables are not (they
+    are keyed by what they were computed from and made again on first use).
 
     The whole data set is written into a temporary folder and swapped in by renames, so an
     interrupted save leaves any previous version of the data set intact.
@@ -139,36 +149,39 @@ def save_dataset(
     Returns:
         The data set's folder.
     """
+    return save_columns(col.from_frames(ref.frames), name, content_hash=ref.content_hash(), provenance=ref.provenance,
+                        root=root, dft_settings=dft_settings, keep_predictions=keep_predictions)
+
+
+def save_columns(
+    cols: col.FrameColumns,
+    name: str,
+    *,
+    content_hash: str,
+    provenance: dict[str, Any],
+    root: Path | None = None,
+    dft_settings: dict[str, Any] | None = None,
+    keep_predictions: bool = True,
+) -> Path:
+    """Write columns as data set ``name`` (see :func:`save_dataset`); ``content_hash`` is the frames' :meth:`ReferenceSet.content_hash`."""
     check_name(name)
     root = root or data_dir()
     base = root / "datasets"
     base.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=base, prefix=f".{name}.", suffix=".tmp"))
     try:
-        (tmp / "frames").mkdir()
-        groups = []
-        for (element, temp), frames in ref.groups().items():
-            fname = group_filename(element, temp)
-            _write_frames(tmp / "frames" / fname, frames)
-            groups.append(
-                {
-                    "element": element,
-                    "temperature": temp,
-                    "file": f"frames/{fname}",
-                    "n_frames": len(frames),
-                    "n_atoms": int(sum(len(a) for a in frames)),
-                    # compounds are importable but marked (elemental groups carry no key: older manifests stay as they were)
-                    **({} if all(len(set(a.numbers)) == 1 for a in frames) else {"elemental": False}),
-                }
-            )
+        digest = col.write_h5(tmp / col.FILENAME, cols)
+        settings = dft_settings or provenance.get("dft_settings", {})
         manifest = {
             "name": name,
-            "created": _created_stamp(base / name / MANIFEST, ref, dft_settings),
+            "created": _created_stamp(base / name / MANIFEST, content_hash, provenance, settings),
             "units": UNITS,
-            "content_hash": ref.content_hash(),
-            "provenance": ref.provenance,
-            "dft_settings": dft_settings or ref.provenance.get("dft_settings", {}),
-            "groups": groups,
+            "content_hash": content_hash,
+            "frames_file": col.FILENAME,
+            "frames_checksum": digest,
+            "provenance": provenance,
+            "dft_settings": settings,
+            "groups": column_groups(cols),
         }
         atomic_write_json(tmp / MANIFEST, manifest)
         final = base / name
@@ -180,25 +193,36 @@ def save_dataset(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _load_cached.cache_clear()
+    _columns_cached.cache_clear()
     return base / name
 
 
-def _write_frames(path: Path, frames: list[Any]) -> None:
-    """Extended XYZ of ``frames``; info values that are empty strings are left out while writing: ASE
-    writes ``key=`` and its reader then takes the next ``key=value`` pair as that value (a frame
-    with ``source=`` before ``frame_id=`` lost its id)."""
-    held = [(a, {k: v for k, v in a.info.items() if isinstance(v, str) and not v}) for a in frames]
-    for atoms, empty in held:
-        for key in empty:
-            del atoms.info[key]
-    try:
-        write(path, frames, format="extxyz")
-    finally:
-        for atoms, empty in held:
-            atoms.info.update(empty)
+def column_groups(cols: col.FrameColumns) -> list[dict[str, Any]]:
+    """The manifest's groups: frames and atoms per (element, temperature), compounds marked, in the frames' order."""
+    groups: dict[tuple[str, float | None], dict[str, Any]] = {}
+    n_atoms = cols.n_atoms
+    species = [set(cols.numbers[cols.offsets[i]:cols.offsets[i + 1]].tolist()) for i in range(len(cols))] if len(cols) < 50_000 else None
+    for i, (element, temp) in enumerate(zip(cols.element.tolist(), cols.temperature.tolist())):
+        key = (element, temperature_key(temp))
+        group = groups.setdefault(key, {"element": element, "temperature": key[1], "n_frames": 0, "n_atoms": 0, "_elemental": True})
+        group["n_frames"] += 1
+        group["n_atoms"] += int(n_atoms[i])
+        if species is not None and len(species[i]) != 1:
+            group["_elemental"] = False
+    if species is None:  # large sets: one vectorised pass (a frame is elemental when all its numbers equal its first)
+        first = np.repeat(cols.numbers[cols.offsets[:-1]], n_atoms) if len(cols) else np.zeros(0)
+        mixed = np.bincount(np.repeat(np.arange(len(cols)), n_atoms), cols.numbers != first, minlength=len(cols)) > 0
+        for i in np.flatnonzero(mixed):
+            groups[(str(cols.element[i]), temperature_key(cols.temperature[i]))]["_elemental"] = False
+    out = []
+    for group in groups.values():
+        elemental = group.pop("_elemental")
+        # compounds are importable but marked (elemental groups carry no key: older manifests stay as they were)
+        out.append({**group, **({} if elemental else {"elemental": False})})
+    return out
 
 
-def _created_stamp(previous: Path, ref: ReferenceSet, dft_settings: dict[str, Any] | None) -> str:
+def _created_stamp(previous: Path, content_hash: str, provenance: dict[str, Any], dft_settings: dict[str, Any]) -> str:
     """Now, or the previous manifest's stamp when it describes the same frames, provenance and settings.
 
     Saving an unchanged data set again (a resumed build re-assembling) then writes a byte-identical
@@ -208,9 +232,9 @@ def _created_stamp(previous: Path, ref: ReferenceSet, dft_settings: dict[str, An
         old = json.loads(previous.read_text())
     except (OSError, json.JSONDecodeError):
         old = None
-    same = (isinstance(old, dict) and isinstance(old.get("created"), str) and old.get("content_hash") == ref.content_hash()
-            and old.get("provenance") == json.loads(json.dumps(ref.provenance))
-            and old.get("dft_settings") == json.loads(json.dumps(dft_settings or ref.provenance.get("dft_settings", {}))))
+    same = (isinstance(old, dict) and isinstance(old.get("created"), str) and old.get("content_hash") == content_hash
+            and old.get("provenance") == json.loads(json.dumps(provenance, default=_json_default))
+            and old.get("dft_settings") == json.loads(json.dumps(dft_settings, default=_json_default)))
     return str(old["created"]) if same and isinstance(old, dict) else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
@@ -260,7 +284,10 @@ def find_dataset(name: str) -> DatasetInfo:
 
 
 def load_dataset(name: str) -> ReferenceSet:
-    """Load data set ``name`` (cached per manifest modification time)."""
+    """Load data set ``name`` as ``Atoms`` (cached per manifest modification time).
+
+    For jobs and exports, which hand frames to models and writers; pages read :func:`load_columns`.
+    """
     info = find_dataset(name)
     manifest_path = info.path / MANIFEST
     return _load_cached(str(info.path), manifest_path.stat().st_mtime_ns)
@@ -271,9 +298,43 @@ def _load_cached(path: str, _mtime_ns: int) -> ReferenceSet:
     return read_dataset(Path(path))
 
 
+def load_columns(name: str) -> col.FrameColumns:
+    """Data set ``name`` as columns, the large arrays mapped (cached per manifest modification time)."""
+    info = find_dataset(name)
+    return _columns_cached(str(info.path), (info.path / MANIFEST).stat().st_mtime_ns)
+
+
+def load_arrays(name: str) -> Any:
+    """The flat arrays of data set ``name`` (:class:`FrameArrays`) without building a single ``Atoms``."""
+    return load_columns(name).arrays()
+
+
+@lru_cache(maxsize=8)
+def _columns_cached(path: str, _mtime_ns: int) -> col.FrameColumns:
+    return read_columns(Path(path))
+
+
+def read_columns(folder: Path) -> col.FrameColumns:
+    """The columns of the data set in ``folder`` (read now, not cached); a data set in the older
+    extended-XYZ layout is read and converted in memory (``python -m analysis migrate`` rewrites it)."""
+    manifest = json.loads((folder / MANIFEST).read_text())
+    if manifest.get("frames_file"):
+        return col.read_h5(folder / str(manifest["frames_file"]))
+    return col.from_frames(_read_extxyz_dataset(folder, manifest).frames)
+
+
 def read_dataset(folder: Path) -> ReferenceSet:
     """The data set stored in ``folder`` (read now, not cached)."""
     manifest = json.loads((folder / MANIFEST).read_text())
+    if not manifest.get("frames_file"):
+        return _read_extxyz_dataset(folder, manifest)
+    ref = col.read_h5(folder / str(manifest["frames_file"])).reference_set(manifest.get("provenance", {}))
+    ref.known_content_hash = str(manifest.get("content_hash", ""))
+    return ref
+
+
+def _read_extxyz_dataset(folder: Path, manifest: dict[str, Any]) -> ReferenceSet:
+    """A data set written before the columnar store: one extended XYZ file per group."""
     frames = []
     seen: set[str] = set()
     for group in manifest["groups"]:
@@ -290,6 +351,55 @@ def read_dataset(folder: Path) -> ReferenceSet:
         atoms.info["temperature"] = math.nan if key is None else key
         atoms.info["frame_id"] = str(atoms.info["frame_id"])
     return ReferenceSet(frames, manifest.get("provenance", {}))
+
+
+def migrate_dataset(folder: Path) -> bool:
+    """Rewrite the data set in ``folder`` (older extended-XYZ layout) as columns, in place; False when it already is.
+
+    The frames, their ids, labels, metadata and the content hash are kept (checked before the old
+    files are replaced), as are its predictions and the manifest's provenance, settings and time stamp.
+    """
+    manifest = json.loads((folder / MANIFEST).read_text())
+    if manifest.get("frames_file"):
+        return False
+    ref = _read_extxyz_dataset(folder, manifest)
+    if manifest.get("content_hash") and ref.content_hash() != manifest["content_hash"]:
+        raise InputFileError(folder / MANIFEST, f"its frames hash to {ref.content_hash()}, the manifest says {manifest['content_hash']}: not migrated")
+    cols = col.from_frames(ref.frames)
+    back = cols.reference_set(ref.provenance)
+    if back.content_hash() != ref.content_hash():
+        raise RuntimeError(f"{folder}: the columns do not give back the same frames; not migrated")
+    save_columns(cols, folder.name, content_hash=ref.content_hash(), provenance=manifest.get("provenance", {}),
+                 root=folder.parent.parent, dft_settings=manifest.get("dft_settings") or None)
+    return True
+
+
+def migrate_main(argv: list[str]) -> int:
+    """``python -m analysis migrate [--root DIR] [NAME ...]``: rewrite data sets of the older extended-XYZ layout as columns."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m analysis migrate", description=migrate_main.__doc__)
+    parser.add_argument("names", nargs="*", help="data sets (default: every one under the root)")
+    parser.add_argument("--root", type=Path, help="store root (default: the user data directory)")
+    args = parser.parse_args(argv)
+    base = (args.root or data_dir()) / "datasets"
+    folders = [base / n for n in args.names] if args.names else sorted(
+        f for f in base.glob("*") if f.is_dir() and not f.name.startswith(".")) if base.is_dir() else []
+    failed = 0
+    for folder in folders:
+        if not (folder / MANIFEST).is_file():
+            print(f"error: {folder}: no data set here", file=sys.stderr)
+            failed += 1
+            continue
+        try:
+            done = migrate_dataset(folder)
+        except (InputFileError, RuntimeError, OSError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"{folder.name}: {'migrated to columns (' + col.FILENAME + ')' if done else 'already columns'}")
+    return 1 if failed else 0
 
 
 # --------------------------------------------------------------------------- predictions

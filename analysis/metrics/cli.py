@@ -51,7 +51,7 @@ def metrics_main(argv: list[str]) -> int:
                              "$(python -m analysis contacts --ids) for the frames with a close contact")
     args = parser.parse_args(argv)
     try:
-        reference = store.load_dataset(args.dataset)
+        reference = store.load_columns(args.dataset)
         predictions = store.load_predictions(args.dataset)
     except (KeyError, InputFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -94,10 +94,8 @@ def _matched(reference: Any, predictions: dict[str, Any]) -> dict[str, Any]:
     """Each model's predictions on the data set's current frames, as the dashboard matches them (by
     frame id and structure hash): frames added since a model ran are unscored, with a note on
     stderr; predictions that match nothing are left out with the reason."""
-    from analysis.datasets.frames import structure_hash
-
     ref = reference.arrays()
-    hashes = np.array([structure_hash(a) for a in reference.frames], dtype=str)
+    hashes = reference.structure_hash
     out = {}
     for model, pred in predictions.items():
         try:

@@ -75,6 +75,7 @@ _EXPORTS: dict[str, str] = {
     'failed_path': 'analysis.reference.build',
     'samples_path': 'analysis.reference.build',
     'build_dir': 'analysis.reference.build',
+    'sampling_tier': 'analysis.reference.build',
     '_read_frame': 'analysis.reference.build',
     'claim_path': 'analysis.reference.build',
     '_claim': 'analysis.reference.build',

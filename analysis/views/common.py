@@ -204,11 +204,45 @@ def metrics_table(name: str) -> pd.DataFrame:
 
 @lru_cache(maxsize=8)
 def _metrics_cached(name: str, _signature: tuple[Any, ...]) -> pd.DataFrame:
-    ref = store.load_dataset(name).arrays()
-    preds = _predictions_cached(name, _signature)
-    table = compute_metrics_table(ref, preds)
+    return _summary_cached(name, _signature)[0]
+
+
+@lru_cache(maxsize=8)
+def _summary_cached(name: str, signature: tuple[Any, ...]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The metrics table and the per-model summary (stale, unseen, refused) of ``name``: read from the
+    derived tables on disk (:mod:`analysis.views.derived`), computed and stored there when absent."""
+    from analysis.views import derived
+
+    return derived.load_or_compute(name, lambda: _compute_summary(name, signature))
+
+
+def _compute_summary(name: str, signature: tuple[Any, ...]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    ref = store.load_arrays(name)
+    good, bad, unseen = _checked_predictions(name, signature)
+    table = compute_metrics_table(ref, good)
     # without predictions the table is empty: give it every column so that pages can still select them
-    return table.reindex(columns=list(dict.fromkeys([*table.columns, *TABLE_COLUMNS]))) if table.empty else table
+    table = table.reindex(columns=list(dict.fromkeys([*table.columns, *TABLE_COLUMNS]))) if table.empty else table
+    element_of = dict(zip(ref.frame_id.tolist(), ref.element.tolist()))
+    unseen_counts: dict[str, dict[str, int]] = {}
+    for model, ids in unseen.items():
+        counts: dict[str, int] = {}
+        for fid in ids:
+            counts[element_of.get(fid, "?")] = counts.get(element_of.get(fid, "?"), 0) + 1
+        unseen_counts[model] = counts
+    refused: dict[str, dict[str, Any]] = {}
+    for model, pred in good.items():
+        failed = {fid: msg for fid, msg in pred.failed_frames.items() if fid in element_of}
+        if not failed:
+            # predictions imported from elsewhere carry no error record: count their NaN frames
+            nan = ~pred.scored() & ~np.isin(ref.frame_id, unseen.get(model, []))
+            failed = {str(fid): "no prediction (NaN)" for fid in ref.frame_id[nan]}
+        if failed:
+            by_element: dict[str, list[Any]] = {}
+            for fid, msg in failed.items():
+                entry = by_element.setdefault(element_of[fid], [0, msg])
+                entry[0] += 1
+            refused[model] = {"error": next(iter(failed.values())), "by_element": by_element}
+    return table, {"stale": bad, "unseen": unseen_counts, "refused": refused}
 
 
 @lru_cache(maxsize=4)
@@ -225,11 +259,9 @@ def _checked_predictions(name: str, _signature: tuple[Any, ...]) -> tuple[dict[s
         prediction); model -> why its predictions were set aside; model -> ids of the frames it
         has not seen (added, or changed, since it ran: matched by frame id and structure hash).
     """
-    from analysis.datasets.frames import structure_hash
-
-    ref_set = store.load_dataset(name)
-    ref = ref_set.arrays()
-    hashes: Any = None
+    cols = store.load_columns(name)
+    ref = cols.arrays()
+    hashes = cols.structure_hash
     good: dict[str, Any] = {}
     bad: dict[str, str] = {}
     unseen: dict[str, list[str]] = {}
@@ -239,8 +271,6 @@ def _checked_predictions(name: str, _signature: tuple[Any, ...]) -> tuple[dict[s
             if pred.structure_hash is None:  # older or hand-made predictions: the frame ids must all match
                 good[model] = pred.aligned_to(ref, source=source)
                 continue
-            if hashes is None:
-                hashes = np.array([structure_hash(a) for a in ref_set.frames], dtype=str)
             good[model], missing = pred.matched_to(ref, hashes, source=source)
             if missing:
                 unseen[model] = missing
@@ -251,7 +281,7 @@ def _checked_predictions(name: str, _signature: tuple[Any, ...]) -> tuple[dict[s
 
 def stale_predictions(name: str) -> dict[str, str]:
     """Models whose stored predictions do not match the data set's current frames -> why (left out of every page)."""
-    return dict(_checked_predictions(name, dataset_signature(name))[1])
+    return dict(_summary_cached(name, dataset_signature(name))[1]["stale"])
 
 
 def unseen_frames(name: str, element: str | None = None) -> dict[str, int]:
@@ -260,13 +290,9 @@ def unseen_frames(name: str, element: str | None = None) -> dict[str, int]:
     These frames were added (or changed) after the model's job ran; they are left out of its
     errors until it is evaluated again (which then computes only them: see analysis.models.frame_cache).
     """
-    unseen = _checked_predictions(name, dataset_signature(name))[2]
-    if element is None:
-        return {m: len(ids) for m, ids in unseen.items()}
-    ref = store.load_dataset(name).arrays()
-    of_element = set(ref.frame_id[ref.element == element].tolist())
-    counts = {m: sum(fid in of_element for fid in ids) for m, ids in unseen.items()}
-    return {m: n for m, n in counts.items() if n}
+    unseen = _summary_cached(name, dataset_signature(name))[1]["unseen"]
+    counts = {m: (sum(by.values()) if element is None else int(by.get(element, 0))) for m, by in unseen.items()}
+    return {m: n for m, n in counts.items() if n or element is None}
 
 
 def refused_frames(name: str, element: str | None = None) -> dict[str, dict[str, Any]]:
@@ -274,34 +300,16 @@ def refused_frames(name: str, element: str | None = None) -> dict[str, dict[str,
 
     Returns model -> {"count": frames refused, "elements": sorted symbols, "error": the first
     recorded error}; only models with at least one refused frame. Those frames are NaN in the
-    stored predictions and left out of the model's errors. Cached with the data set's signature
-    (every map and element page asks); the result is a fresh copy.
+    stored predictions and left out of the model's errors. Read from the derived summary (every map
+    and element page asks); the result is a fresh copy.
     """
-    cached = _refused_cached(name, dataset_signature(name), element)
-    return {model: {**info, "elements": list(info["elements"])} for model, info in cached.items()}
-
-
-@lru_cache(maxsize=64)
-def _refused_cached(name: str, signature: tuple[Any, ...], element: str | None) -> dict[str, dict[str, Any]]:
-    ref = store.load_dataset(name).arrays()
-    element_of = dict(zip(ref.frame_id.tolist(), ref.element.tolist()))
-    unseen = _checked_predictions(name, signature)[2]
+    refused = _summary_cached(name, dataset_signature(name))[1]["refused"]
     out: dict[str, dict[str, Any]] = {}
-    for model, pred in _predictions_cached(name, signature).items():
-        refused = {fid: msg for fid, msg in pred.failed_frames.items()
-                   if fid in element_of and (element is None or element_of[fid] == element)}
-        if not refused:
-            # predictions imported from elsewhere carry no error record: count their NaN frames
-            bad = ~pred.scored() & ~np.isin(ref.frame_id, unseen.get(model, []))
-            if element is not None:
-                bad &= ref.element == element
-            refused = {str(fid): "no prediction (NaN)" for fid in ref.frame_id[bad]}
-        if refused:
-            out[model] = {
-                "count": len(refused),
-                "elements": sorted({element_of.get(fid, "?") for fid in refused}),
-                "error": next(iter(refused.values())),
-            }
+    for model, info in refused.items():
+        by = {el: v for el, v in info["by_element"].items() if element is None or el == element}
+        if by:
+            error = info["error"] if element is None else next(iter(by.values()))[1]
+            out[model] = {"count": int(sum(v[0] for v in by.values())), "elements": sorted(by), "error": error}
     return out
 
 

@@ -68,25 +68,35 @@ DFT_DETAIL_COLUMNS: dict[str, str] = {
 }
 
 
-def _dft_details(frames: list[Any], element: str) -> dict[str, dict[str, Any]]:
-    """frame_id -> the DFT details recorded in the frame's info (reference pipeline frames only)."""
+def _dft_details(cols: Any, index: NDArray[np.int64]) -> list[dict[str, Any]]:
+    """The DFT details recorded with frames ``index`` of a data set's columns (reference pipeline frames only)."""
     keys = set(DFT_DETAIL_COLUMNS.values())
 
-    def recorded(atoms: Any) -> dict[str, Any]:
-        # ASE's extxyz reader moves calculator keys (magmom) from info into the calculator's results
-        results = getattr(atoms.calc, "results", {}) if atoms.calc is not None else {}
-        return {k: atoms.info[k] if k in atoms.info else results[k] for k in keys if k in atoms.info or k in results}
+    def recorded(i: int) -> dict[str, Any]:
+        info = cols.frame_info(int(i))
+        # ASE's extxyz reader moved calculator keys (magmom) from info into the calculator's results
+        info.update({k: v for k, v in (info.get("calc_extra") or {}).items() if k not in info})
+        return {k: info[k] for k in keys if k in info}
 
-    return {str(a.info.get("frame_id")): recorded(a) for a in frames if a.info.get("element") == element and "frame_id" in a.info}
+    return [recorded(i) for i in index]
+
+
+@lru_cache(maxsize=4)
+def _contacts_cached(name: str, _signature: tuple[Any, ...]) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """(F,) ``d_min / d_nn`` and the contact flag of every frame of ``name`` (from the stored shortest distances)."""
+    from analysis.reference.contacts import screen_columns
+
+    return screen_columns(store.load_columns(name))
 
 
 @lru_cache(maxsize=32)
 def _frame_table_cached(name: str, signature: tuple[Any, ...], element: str) -> pd.DataFrame:
     from analysis.metrics.tables import _subset, per_frame_errors
 
-    ref_set = store.load_dataset(name)
-    ref = ref_set.arrays()
+    cols = store.load_columns(name)
+    ref = cols.arrays()
     keep = ref.element == element
+    index = np.flatnonzero(keep)
     sub = _subset(ref, keep)
     offsets = sub.offsets
     f_sq = np.add.reduceat(np.einsum("ij,ij->i", sub.forces, sub.forces), offsets[:-1]) if len(sub.forces) else np.zeros(0)
@@ -97,16 +107,15 @@ def _frame_table_cached(name: str, signature: tuple[Any, ...], element: str) -> 
         "energy_ev_per_atom": sub.energy / sub.n_atoms,
         "force_rms_mev_per_a": 1e3 * np.sqrt(f_sq / (3.0 * sub.n_atoms)) if len(sub) else np.zeros(0),
     })
-    from analysis.reference.contacts import CONTACT_RATIO, screen_many
+    from analysis.reference.contacts import CONTACT_RATIO
 
-    by_id = {str(a.info.get("frame_id")): a for a in ref_set.frames}
-    contacts = screen_many([by_id[str(fid)] for fid in sub.frame_id]) if all(str(f) in by_id for f in sub.frame_id) else []
-    if contacts and any(c is not None for c in contacts):
-        table["shortest distance (Å)"] = [c.d_min_a if c else np.nan for c in contacts]
-        table[f"close contact (d_min < {CONTACT_RATIO:g} d_nn)"] = ["yes" if c and c.flagged else "" for c in contacts]
-    details = _dft_details(ref_set.frames, element)
+    ratios, flags = _contacts_cached(name, signature)
+    if np.isfinite(ratios[index]).any():
+        table["shortest distance (Å)"] = np.where(np.isfinite(ratios[index]), cols.d_min[index], np.nan)
+        table[f"close contact (d_min < {CONTACT_RATIO:g} d_nn)"] = np.where(flags[index], "yes", "")
+    details = _dft_details(cols, index)
     for column, key in DFT_DETAIL_COLUMNS.items():
-        values = [details.get(str(fid), {}).get(key) for fid in sub.frame_id]
+        values = [d.get(key) for d in details]
         if any(v is not None for v in values) and not (key == "magmom" and not any(v for v in values)):
             table[column] = values
     for model, pred in sorted(_predictions_cached(name, signature).items()):
@@ -164,7 +173,7 @@ def parity_data(
 def _parity_cached(
     name: str, signature: tuple[Any, ...], element: str, quantity: str, model: str, max_points: int, seed: int
 ) -> ParitySeries:
-    ref = store.load_dataset(name).arrays()
+    ref = store.load_arrays(name)
     pred = _predictions_cached(name, signature)[model]
     errs = frame_errors(ref, pred)
     frames = np.flatnonzero(errs.element == element)

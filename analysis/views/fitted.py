@@ -66,7 +66,7 @@ def paired_errors(name: str, fitted: str, universal: str, metric: str = "force_r
     preds = _predictions_cached(name, dataset_signature(name))
     if fitted not in preds or universal not in preds:
         return pd.DataFrame(columns=["element", "fitted", "universal", "n_frames", "n_train"])
-    arrays = store.load_dataset(name).arrays()
+    arrays = store.load_arrays(name)
     both = np.isfinite(preds[fitted].energy) & np.isfinite(preds[universal].energy)
     table = compute_metrics_table(arrays, {"fitted": _masked(preds[fitted], both, arrays.offsets),
                                            "universal": _masked(preds[universal], both, arrays.offsets)})

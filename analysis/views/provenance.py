@@ -141,10 +141,10 @@ def close_contacts(name: str) -> list[tuple[str, str]]:
 def _close_contacts_cached(name: str, _signature: tuple[Any, ...]) -> tuple[tuple[str, str], ...]:
     from analysis.datasets import store
     from analysis.datasets.frames import temperature_label
-    from analysis.reference.contacts import flagged
+    from analysis.reference.contacts import flagged_in_columns
 
-    return tuple((str(a.info["element"]), f"{temperature_label(a.info['temperature'])} K")
-                 for a, _ in flagged(store.load_dataset(name).frames))
+    cols = store.load_columns(name)
+    return tuple((str(cols.element[i]), f"{temperature_label(cols.temperature[i])} K") for i, _ in flagged_in_columns(cols))
 
 
 def caveats(name: str) -> list[Caveat]:

@@ -30,7 +30,9 @@ def test_labels_on_two_workers_resume_and_equal_the_local_pipeline(tmp_path: Pat
         # a rerun finds everything on disk: no task computes anything
         _, again = build_on_dask(settings, out=out, eos_path=eos_path, client=client)
         assert sum(r["computed"] for r in again) == 0 and [f.stat().st_mtime_ns for f in files] == mtimes
-    stored = read(folder / "frames" / "Al_1120K.extxyz", index=":", format="extxyz")
+    from analysis.datasets import store
+
+    stored = store.read_dataset(folder).frames
     assert len(stored) == 3
     # the local pipeline labels the same sample to the same energy and forces
     dask_frame = read(files[1], format="extxyz")

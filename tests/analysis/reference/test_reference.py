@@ -14,6 +14,7 @@ from ase.io import read
 
 from analysis.core import elements
 from analysis import reference
+from analysis.datasets import store
 from analysis.core.errors import InputFileError
 
 
@@ -23,13 +24,29 @@ def test_tiers_resolve_and_default_covers_all_43_cheapest_first() -> None:
     assert default.n_frames >= 4 and 8 <= default.n_atoms <= 16
     costs = [reference.estimated_cost(s, default.dft) for s in default.elements]
     assert costs == sorted(costs)
-    # the highest listed temperature of each element (Hg lists only 300 K)
-    assert default.temperatures_of("Al") == [1120.0] and default.temperatures_of("Hg") == [300.0]
+    # 300 K (the lowest listed temperature) and the highest listed one of each element (Hg lists only 300 K)
+    assert default.temperatures_of("Al") == [300.0, 1120.0] and default.temperatures_of("Hg") == [300.0]
+    assert all(min(elements.temperatures(s)) == 300.0 for s in elements.METAL43)
+    assert default.frames_hash == reference.load_settings("train").frames_hash  # the frames are shared
     ci = reference.load_settings("ci")
     assert set(ci.elements) == {"Al", "Na"} and ci.n_frames == 2
     assert ci.frames_hash != default.frames_hash
     full = reference.load_settings("full")
     assert full.temperatures_of("Al") == [300.0, 467.0, 933.0, 1120.0] and full.n_frames >= 20
+
+
+def test_a_relabelling_tier_takes_its_sources_samples_and_records_the_change() -> None:
+    smear = reference.load_settings("smear0.4")
+    train = reference.load_settings("train")
+    assert smear.source is not None and smear.source.tier == "train"
+    assert set(smear.elements) == {"Al", "Cu", "Cr", "Hf"} and smear.n_frames == train.n_frames == 16
+    assert smear.dft["width_ev"] == 0.4 and train.dft["width_ev"] == 0.1
+    assert smear.frames_hash != train.frames_hash  # the changed width is in the hash
+    recorded = smear.as_dict()["relabel_of"]
+    assert recorded["frames_hash"] == train.frames_hash and recorded["changed_dft"] == {"width_ev": [0.1, 0.4]}
+    # the EOS and MD samples are the source's: same build folder for the samples, same volumes
+    assert reference.sampling_tier(smear) is smear.source
+    assert reference.build_dir(Path("/x"), smear).parent.name == "metal43-gpaw-smear0.4"
 
 
 def test_load_settings_errors(tmp_path: Path) -> None:
@@ -117,10 +134,10 @@ def test_ci_tier_real_gpaw_run_then_rerun_computes_nothing(tmp_path: Path) -> No
 
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["groups"] == [
-        {"element": "Al", "temperature": 1120.0, "file": "frames/Al_1120K.extxyz", "n_frames": 1, "n_atoms": 4}
+        {"element": "Al", "temperature": 1120.0, "n_frames": 1, "n_atoms": 4}
     ]
     assert manifest["provenance"]["frames_done"] == 1 and "Al" in manifest["provenance"]["eos"]
-    stored = read(folder / "frames" / "Al_1120K.extxyz", index=":", format="extxyz")
+    stored = store.read_dataset(folder).frames
     assert stored[0].get_potential_energy() == pytest.approx(frame.get_potential_energy())
 
     stages = [rec["stage"] for rec in _timing_lines(build)]
@@ -147,8 +164,8 @@ def test_plan_lists_every_element_without_computing(tmp_path: Path, capsys: pyte
     assert reference.main(["--tier", "default", "--plan", "--out", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 45 and lines[0].startswith("Li ") and lines[-2].startswith("compute so far")
-    assert lines[-1] == "projected DFT for the 172 frames left: unknown until a frame has been timed"
-    assert all("frames 0/4" in line for line in lines[:-2])
+    assert lines[-1] == "projected DFT for the 340 frames left: unknown until a frame has been timed"
+    assert all("frames 0/8" in line for line in lines[:-2] if not line.startswith("Hg ")) and "frames 0/4" in lines[-3]
     assert not (tmp_path / "builds").exists()
 
 
@@ -227,7 +244,7 @@ def test_a_per_element_setup_keeps_the_other_elements_frames(tmp_path: Path, cap
     assert len(reference.finished_frames(build)) == 3
     assert reference.main(["--tier", "default", "--plan", "--out", str(tmp_path)]) == 0
     plan = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[:-2]}
-    assert "frames 1/4" in plan["Ni"] and "frames 1/4" in plan["Fe"] and "cost     300" in plan["Ni"]
+    assert "frames 1/8" in plan["Ni"] and "frames 1/8" in plan["Fe"] and "cost     300" in plan["Ni"]
 
 
 def test_samples_at_another_volume_are_not_reused() -> None:
