@@ -28,7 +28,7 @@ from components.layout import alert, data_table, key_value_card, labelled
 dash.register_page(__name__, path="/data", title="Data · MLFF Error Atlas", name="Data")
 
 REFERENCE_FORMATS = ["extxyz", "nep", "outcar", "vasprun", "archive"]
-PREDICTION_FORMATS = ["nep-out", "deepmd-out"]
+PREDICTION_FORMATS = ["nep-out", "deepmd-out", "extxyz"]
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 READ_ONLY = "This dashboard is read-only: uploads are turned off."
 
@@ -186,7 +186,7 @@ def _import_reference_file(contents: str, filename: str, name: str, fmt: str | N
 
 
 def import_predictions_upload(contents: list[str], filenames: list[str], *, dataset: str, model: str, fmt: str | None,
-                              universal: bool) -> tuple[str, str]:
+                              universal: bool, pred_prefix: str | None = None) -> tuple[str, str]:
     """Import uploaded prediction files (e.g. NEP's energy_test.out + force_test.out) for ``dataset``.
 
     Returns:
@@ -205,13 +205,14 @@ def import_predictions_upload(contents: list[str], filenames: list[str], *, data
 
     try:
         with _import_slot():
-            return _import_prediction_files(contents, filenames, dataset, model.strip(), fmt, universal)
+            return _import_prediction_files(contents, filenames, dataset, model.strip(), fmt, universal,
+                                            (pred_prefix or "").strip() or None)
     except NoSlotFree:
         return "error", BUSY.format(n=max_imports())
 
 
 def _import_prediction_files(contents: list[str], filenames: list[str], dataset: str, model: str, fmt: str | None,
-                             universal: bool) -> tuple[str, str]:
+                             universal: bool, pred_prefix: str | None = None) -> tuple[str, str]:
     """Parse uploaded prediction files and store them for ``dataset`` (inside an import slot)."""
     from analysis.datasets.predictions import import_predictions
 
@@ -223,7 +224,8 @@ def _import_prediction_files(contents: list[str], filenames: list[str], dataset:
                 write_upload(data, path, sanitise_filename(filename))
                 paths.append(path)
             reference = store.load_dataset(dataset)
-            pred = import_predictions(paths, reference, model=model.strip(), fmt=fmt or None, universal=universal)
+            pred = import_predictions(paths, reference, model=model.strip(), fmt=fmt or None, universal=universal,
+                                      pred_prefix=pred_prefix)
         except KeyError as exc:
             return "error", str(exc.args[0])
         except (InputFileError, ValueError) as exc:
@@ -301,7 +303,8 @@ def upload_sections(names: list[str]) -> list[Any]:
         dcc.Store(id=ids.DATA_UPLOAD_LIMIT, data=views.max_upload_bytes()),
         dcc.Loading(html.Div(id=ids.DATA_REF_MESSAGE)),
         html.H3("Upload predictions"),
-        html.P("NEP energy_*.out + force_*.out, or DeePMD dp test *.e.out + *.f.out, computed on one of the data sets below, "
+        html.P("NEP energy_*.out + force_*.out, DeePMD dp test *.e.out + *.f.out, or an extended XYZ with the model's keys "
+               "beside the reference (mace_eval_configs: MACE_energy, MACE_forces next to REF_energy, REF_forces), computed on one of the data sets below, "
                "in any frame order (each frame is matched by the reference values the files carry; a folder's other files are skipped).",
                className="hint"),
         html.Div(
@@ -309,6 +312,8 @@ def upload_sections(names: list[str]) -> list[Any]:
                 labelled("Data set", dcc.Dropdown(id=ids.DATA_PRED_DATASET, options=names, value=names[0] if names else None), width="14rem"),
                 labelled("Model name", dcc.Input(id=ids.DATA_PRED_MODEL, type="text", placeholder="e.g. nep-my-fit"), width="12rem"),
                 labelled("Format", dcc.Dropdown(id=ids.DATA_PRED_FORMAT, options=PREDICTION_FORMATS, placeholder="detect"), width="10rem"),
+                labelled("Prediction prefix", dcc.Input(id=ids.DATA_PRED_PREFIX, type="text", placeholder="detect (MACE_, ...)"),
+                         width="11rem"),
                 labelled("Universal model", dcc.Checklist(id=ids.DATA_PRED_UNIVERSAL,
                                                           options=[{"label": " apply the per-element energy shift", "value": "yes"}], value=[])),
             ],
@@ -350,12 +355,12 @@ def upload_reference(contents: str | None, filename: str | None, dataset: str | 
 
 
 def upload_predictions(contents: list[str] | None, filenames: list[str] | None, dataset: str | None, model: str | None,
-                       fmt: str | None, universal: list[str] | None) -> tuple[Any, Any]:
+                       fmt: str | None, universal: list[str] | None, pred_prefix: str | None = None) -> tuple[Any, Any]:
     """Import uploaded prediction files and report the outcome."""
     if not contents:
         return dash.no_update, dash.no_update
     kind, message = import_predictions_upload(list(contents), list(filenames or []), dataset=dataset or "", model=model or "",
-                                              fmt=fmt, universal=bool(universal))
+                                              fmt=fmt, universal=bool(universal), pred_prefix=pred_prefix)
     return alert(message, kind, id=ids.DATA_PRED_ALERT), datasets_table()
 
 
@@ -419,6 +424,7 @@ def on_reference_upload(_accepted: Any, *args: Any) -> tuple[Any, Any, list[str]
     State(ids.DATA_PRED_MODEL, "value"),
     State(ids.DATA_PRED_FORMAT, "value"),
     State(ids.DATA_PRED_UNIVERSAL, "value"),
+    State(ids.DATA_PRED_PREFIX, "value"),
     background=True,
     running=[(Output(ids.DATA_PRED_UPLOAD, "disabled"), True, False)],
     prevent_initial_call=True,

@@ -30,7 +30,8 @@ def import_main(argv: list[str]) -> int:
     parser.add_argument("--dataset", default="imported", help="data set to write into (default: %(default)s)")
     parser.add_argument("--mode", choices=MODES, default="refuse",
                         help="when the data set exists: refuse (default), append (identical frames skipped) or replace")
-    parser.add_argument("--format", dest="fmt", help="force a format (extxyz, nep, outcar, vasprun, deepmd, archive, nep-out, deepmd-out)")
+    parser.add_argument("--format", dest="fmt", help="force a format (extxyz, nep, outcar, vasprun, deepmd, archive; with "
+                        "--predictions: nep-out, deepmd-out, extxyz)")
     parser.add_argument("--energy-unit", default="eV", choices=sorted(ENERGY_UNITS), help="unit of the file's energies (forces: the same per Å)")
     parser.add_argument("--type-map", help="elements of a DeePMD system's type numbers, comma-separated (when it has no type_map.raw)")
     parser.add_argument("--energy-key", help="extended XYZ: the comment-line key of the reference energy (default: detected among "
@@ -40,6 +41,8 @@ def import_main(argv: list[str]) -> int:
     parser.add_argument("--predictions", action="store_true", help="the files are a model's predictions")
     parser.add_argument("--model", help="model name for --predictions")
     parser.add_argument("--universal", action="store_true", help="the model is universal (apply the per-element shift)")
+    parser.add_argument("--pred-prefix", help="extended XYZ predictions: the prefix of the model's keys (MACE_ for MACE_energy and "
+                        "a MACE_forces column, as mace_eval_configs writes; default: detected when only one fits)")
     args = parser.parse_args(argv)
     if args.predictions and not args.model:
         parser.error("--predictions needs --model NAME")
@@ -48,7 +51,8 @@ def import_main(argv: list[str]) -> int:
     try:
         if args.predictions:
             reference = store.load_dataset(args.dataset)
-            pred = import_predictions(args.paths, reference, model=args.model, fmt=args.fmt, universal=args.universal)
+            pred = import_predictions(args.paths, reference, model=args.model, fmt=args.fmt, universal=args.universal,
+                                      pred_prefix=args.pred_prefix, energy_key=args.energy_key, forces_key=args.forces_key)
             path = store.save_predictions(pred, args.dataset)
             for name in pred.meta["skipped_files"]:
                 print(f"skipped {name}")

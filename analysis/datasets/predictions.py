@@ -1,4 +1,5 @@
-"""Predictions made elsewhere (NEP's ``energy_*.out``/``force_*.out``, DeePMD's ``dp test`` outputs),
+"""Predictions made elsewhere (NEP's ``energy_*.out``/``force_*.out``, DeePMD's ``dp test`` outputs,
+an extended XYZ with a model's keys beside the reference: mace-torch's ``mace_eval_configs``),
 matched to reference frames by the reference values the files carry beside the predictions.
 
 Formats:
@@ -6,22 +7,36 @@ Formats:
                    (eV/Å: 3 predicted, 3 reference components per atom),
     ``deepmd-out`` ``dp test -d PREFIX`` outputs ``PREFIX.e.out`` (eV per frame) or
                    ``PREFIX.e_peratom.out`` (eV/atom) and ``PREFIX.f.out`` (reference columns first,
-                   then predicted); several systems follow one another in one file.
+                   then predicted); several systems follow one another in one file,
+    ``extxyz``     an extended XYZ whose frames carry the reference (``REF_energy`` and a
+                   ``REF_forces`` column, or any key :mod:`analysis.datasets.xyz` detects) and a
+                   model's predictions under a prefix (``MACE_energy``, ``MACE_forces``: the
+                   ``--info_prefix`` of ``mace_eval_configs``); the prefix is detected when only one fits.
 
-Neither format says which structure a row belongs to, and neither keeps the reference set's order
+None of them says which structure a row belongs to, and none keeps the reference set's order
 (GPUMD writes train and test files separately, ``dp test`` visits systems in the file system's
 order). Each predicted frame is therefore identified by its reference energy and its reference
-force rows: walking the file, the next frame is the first reference frame, not yet taken, whose
-energy per atom and every force component agree within the tolerance (ties go in file order).
-A folder is read file by file: pairs of energy and force files are found by their names, and
-every other file is listed as skipped.
+force rows: walking the file, the next frame is the first reference frame (in the data set's
+order), not yet taken, whose energy per atom and every force component agree within the
+tolerance (ties go in file order).
+
+The search is a sort, not a scan: the reference frames are grouped by atom count, each group
+sorted by energy per atom, so a row's candidates are a binary search away (``searchsorted`` on
+the window ``±tol``, which handles the tolerance across any bucket edge); among them the first
+atom's force components sift out the rest before a whole force block is compared. A file whose
+energies are per frame (``*.e.out``) is searched in each atom-count group at that group's energy
+per atom. The force file is read in chunks, never whole, so memory stays at the data set's arrays,
+the predictions' arrays and one chunk. The result is stored aligned to the data set's frame order.
+
+A folder is read file by file: pairs of energy and force files are found by their names, extended
+XYZ files with predictions by their keys, and every other file is listed as skipped.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Iterator, Literal, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,19 +44,23 @@ from numpy.typing import NDArray
 from analysis.core.errors import InputFileError
 from analysis.datasets.frames import FrameArrays, Predictions, ReferenceSet, structure_hash
 
-PredictionFormat = Literal["nep-out", "deepmd-out"]
+PredictionFormat = Literal["nep-out", "deepmd-out", "extxyz"]
 _NEP = re.compile(r"(energy|force)_(\w+)\.out$", re.IGNORECASE)
 _DP = re.compile(r"(.+)\.(e|e_peratom|f)\.out$", re.IGNORECASE)
+_XYZ = re.compile(r".+\.(ext)?xyz$", re.IGNORECASE)
+#: rows of a force file parsed at a time
+CHUNK_ROWS = 1 << 18
 
 
 @dataclass(frozen=True)
 class OutputPair:
-    """One energy file and its force file (a NEP train/test pair or a ``dp test`` prefix)."""
+    """One energy file and its force file (a NEP train/test pair or a ``dp test`` prefix), or one
+    extended XYZ file holding both (``energy`` and ``forces`` are then the same path)."""
 
     fmt: PredictionFormat
     energy: Path
     forces: Path
-    per_atom: bool  # energies per atom (NEP, *.e_peratom.out) rather than per frame (*.e.out)
+    per_atom: bool  # energies per atom (NEP, *.e_peratom.out) rather than per frame (*.e.out, extxyz)
 
 
 @dataclass
@@ -52,24 +71,33 @@ class PredictionFiles:
     skipped: list[str] = field(default_factory=list)
 
 
-def find_outputs(paths: str | Path | Sequence[str | Path], fmt: PredictionFormat | None = None) -> PredictionFiles:
+def find_outputs(paths: str | Path | Sequence[str | Path], fmt: PredictionFormat | None = None,
+                 *, pred_prefix: str | None = None) -> PredictionFiles:
     """Group prediction files (or the files of folders) into energy/force pairs.
 
     A NEP ``energy_X.out`` pairs with ``force_X.out``; a DeePMD ``P.e.out`` (or ``P.e_peratom.out``)
-    with ``P.f.out``; a named file's partner beside it is taken too. Files of neither kind (logs,
-    ``virial_*.out``, qNEP's ``charge_*.out``, ``loss.out``) are skipped and listed.
+    with ``P.f.out``; a named file's partner beside it is taken too. An extended XYZ file is a
+    source of its own when its first frame has a prediction prefix (``MACE_energy`` with a
+    ``MACE_forces`` column, or ``pred_prefix``); in a folder, one without is skipped (the data
+    set's own ``train.xyz``), and a named one is an error saying which keys it has. Files of
+    neither kind (logs, ``virial_*.out``, qNEP's ``charge_*.out``, ``loss.out``) are skipped and listed.
 
     Raises:
-        InputFileError: a path is missing, or no complete pair is found (naming what is missing).
+        InputFileError: a path is missing, a named XYZ file holds no predictions, or no complete
+            pair is found (naming what is missing).
     """
+    from analysis.datasets import xyz
+
     items = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    named = {Path(p) for p in items}
     files: list[Path] = []
     for item in map(Path, items):
         if item.is_dir():
-            files.extend(sorted(p for p in item.iterdir() if p.is_file()))
+            files.extend(sorted(p for p in item.rglob("*") if p.is_file()) if _has_xyz_below(item)
+                         else sorted(p for p in item.iterdir() if p.is_file()))
         elif item.is_file():
             files.append(item)
-            files.extend(p for p in _partners(item) if p not in files and p not in map(Path, items))
+            files.extend(p for p in _partners(item) if p not in files and p not in named)
         else:
             raise InputFileError(item, "no such file")
     if not files:
@@ -79,12 +107,20 @@ def find_outputs(paths: str | Path | Sequence[str | Path], fmt: PredictionFormat
     dp: dict[str, dict[str, Path]] = {}
     for file in files:
         m_nep, m_dp = _NEP.match(file.name), _DP.match(file.name)
-        if m_nep and fmt != "deepmd-out":
+        if m_nep and fmt in (None, "nep-out"):
             nep.setdefault(m_nep[2], {})[m_nep[1].lower()] = file
-        elif m_dp and fmt != "nep-out":
+        elif m_dp and fmt in (None, "deepmd-out"):
             dp.setdefault(m_dp[1], {})[m_dp[2].lower()] = file
+        elif fmt in (None, "extxyz") and (_XYZ.match(file.name) or fmt == "extxyz" or file in named) and _is_xyz(file):
+            comment = xyz.first_comment(file) or ""
+            if pred_prefix is not None or xyz.prediction_prefixes(comment) or file in named:
+                out.pairs.append(OutputPair("extxyz", file, file, False))
+            else:
+                out.skipped.append(f"{file.name} (extended XYZ without a model's keys beside the reference, such as MACE_energy "
+                                   "and MACE_forces)")
         else:
-            out.skipped.append(f"{file.name} (not a NEP energy_*/force_*.out or DeePMD *.e.out/*.e_peratom.out/*.f.out file)")
+            out.skipped.append(f"{file.name} (not a NEP energy_*/force_*.out, DeePMD *.e.out/*.e_peratom.out/*.f.out or "
+                               "extended XYZ file with predictions)")
     for tag, found in sorted(nep.items()):
         if "energy" in found and "force" in found:
             out.pairs.append(OutputPair("nep-out", found["energy"], found["force"], True))
@@ -101,9 +137,21 @@ def find_outputs(paths: str | Path | Sequence[str | Path], fmt: PredictionFormat
             out.skipped.append(f"{have.name} ({need} is missing)")
     if not out.pairs:
         where = files[0].parent
-        raise InputFileError(where, "no complete pair of prediction files: need NEP energy_X.out with force_X.out, or DeePMD "
-                             f"P.e.out (or P.e_peratom.out) with P.f.out; found {', '.join(f.name for f in files)}")
+        raise InputFileError(where, "no complete pair of prediction files: need NEP energy_X.out with force_X.out, DeePMD "
+                             "P.e.out (or P.e_peratom.out) with P.f.out, or an extended XYZ with a model's keys (MACE_energy, "
+                             f"MACE_forces) beside the reference; found {', '.join(f.name for f in files)}")
     return out
+
+
+def _has_xyz_below(folder: Path) -> bool:
+    """Whether a folder holds extended XYZ files in subfolders (then it is read recursively)."""
+    return any(_XYZ.match(p.name) for p in folder.rglob("*") if p.parent != folder and p.is_file())
+
+
+def _is_xyz(path: Path) -> bool:
+    from analysis.datasets.xyz import first_comment
+
+    return first_comment(path) is not None
 
 
 def _partners(file: Path) -> list[Path]:
@@ -142,6 +190,37 @@ def load_columns(path: Path, ncols: int) -> NDArray[np.float64]:
     return data
 
 
+def iter_columns(path: Path, ncols: int, chunk_rows: int = CHUNK_ROWS) -> Iterator[NDArray[np.float64]]:
+    """The first ``ncols`` numeric columns of a text file, ``chunk_rows`` rows at a time.
+
+    Parsed by pandas' C reader; a chunk it cannot read cleanly (a short or non-numeric line, NaN)
+    sends the file to :func:`load_columns`, whose message names the line.
+
+    Raises:
+        InputFileError: as :func:`load_columns`.
+    """
+    import pandas as pd
+
+    if path.stat().st_size == 0:
+        raise InputFileError(path, "file is empty")
+    seen = 0
+    try:
+        reader = pd.read_csv(path, sep=r"\s+", header=None, comment="#", usecols=range(ncols), dtype=np.float64,
+                             engine="c", chunksize=chunk_rows, encoding_errors="replace")
+        with reader:
+            for chunk in reader:
+                values = chunk.to_numpy(dtype=np.float64)
+                if values.shape[1] != ncols or not np.isfinite(values).all():
+                    raise ValueError("not clean")
+                seen += len(values)
+                yield values
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+        load_columns(path, ncols)  # raises with the line's number and what is wrong
+        raise InputFileError(path, "cannot be read as numeric columns") from None
+    if not seen:
+        raise InputFileError(path, "no data lines")
+
+
 @dataclass(frozen=True)
 class PairValues:
     """One pair's columns: per frame reference and predicted energy, per atom reference and predicted forces."""
@@ -154,7 +233,7 @@ class PairValues:
 
 
 def read_pair(pair: OutputPair) -> PairValues:
-    """The columns of one pair, in the order the program wrote them."""
+    """The columns of one NEP or DeePMD pair, in the order the program wrote them (whole files in memory)."""
     e = load_columns(pair.energy, 2)
     f = load_columns(pair.forces, 6)
     if pair.fmt == "nep-out":
@@ -162,59 +241,199 @@ def read_pair(pair: OutputPair) -> PairValues:
     return PairValues(e[:, 0], e[:, 1], f[:, 0:3], f[:, 3:6], pair.per_atom)
 
 
-def match_pair(values: PairValues, arrays: FrameArrays, taken: NDArray[np.bool_], tol: float, pair: OutputPair) -> NDArray[np.int64]:
-    """The reference frame of each row of ``values``, walking the file; marks them in ``taken``.
+class _ForceRows:
+    """The atom rows of a force file as (reference, predicted) blocks, read chunk by chunk as they are consumed."""
 
-    Raises:
-        InputFileError: listing the first rows that match no free reference frame.
-    """
-    n_rows = len(values.ref_energy)
-    per_atom_ref = arrays.energy / arrays.n_atoms
-    order = np.argsort(per_atom_ref, kind="stable")
-    sorted_e = per_atom_ref[order]
-    offsets = arrays.offsets
-    matched = np.full(n_rows, -1, dtype=np.int64)
-    cursor = 0
-    unmatched: list[str] = []
-    for row in range(n_rows):
-        found = -1
-        if values.per_atom:
-            lo = np.searchsorted(sorted_e, values.ref_energy[row] - tol, side="left")
-            hi = np.searchsorted(sorted_e, values.ref_energy[row] + tol, side="right")
-            candidates = np.sort(order[lo:hi])
-        else:
-            candidates = np.flatnonzero(np.abs(arrays.energy - values.ref_energy[row]) <= tol * arrays.n_atoms)
-        for k in candidates:
-            if taken[k]:
-                continue
-            n = int(arrays.n_atoms[k])
-            block = values.ref_forces[cursor:cursor + n]
-            if len(block) == n and np.abs(block - arrays.forces[offsets[k]:offsets[k + 1]]).max(initial=0.0) <= tol:
-                found = int(k)
+    def __init__(self, chunks: Iterator[tuple[NDArray[np.float64], NDArray[np.float64]]]) -> None:
+        self._chunks = chunks
+        self._ref = np.zeros((0, 3))
+        self._pred = np.zeros((0, 3))
+        self._start = 0
+        self.consumed = 0
+        self.read = 0
+        self.abs_sum = 0.0  # of the reference components read so far (for the meV hint)
+        self.done = False
+
+    def _fill(self, n: int) -> None:
+        while len(self._ref) - self._start < n and not self.done:
+            try:
+                ref, pred = next(self._chunks)
+            except StopIteration:
+                self.done = True
                 break
-        if found < 0:
-            unmatched.append(f"row {row + 1} (reference energy {values.ref_energy[row]:.6g} eV{'/atom' if values.per_atom else ''})")
+            self.read += len(ref)
+            self.abs_sum += float(np.abs(ref).sum())
+            self._ref = np.concatenate([self._ref[self._start:], ref])
+            self._pred = np.concatenate([self._pred[self._start:], pred])
+            self._start = 0
+
+    def peek(self, n: int) -> NDArray[np.float64]:
+        """The next ``n`` reference rows (fewer at the end of the file)."""
+        self._fill(n)
+        return self._ref[self._start:self._start + n]
+
+    def take(self, n: int) -> NDArray[np.float64]:
+        """Consume the next ``n`` rows; returns their predicted forces."""
+        self._fill(n)
+        pred = self._pred[self._start:self._start + n]
+        self._start += n
+        self.consumed += n
+        return pred
+
+    def total(self) -> int:
+        """All rows of the file (the rest is read, and counted)."""
+        while not self.done:
+            self._fill(len(self._ref) - self._start + CHUNK_ROWS)
+        return self.read
+
+    def mean_abs(self) -> float:
+        return self.abs_sum / (3 * self.read) if self.read else 0.0
+
+
+class Matcher:
+    """Reference frames found by their energy per atom and forces, each at most once (see the module docstring).
+
+    Args:
+        arrays: the data set's arrays.
+        tol: the tolerance (eV/atom, eV/Å) on the files' reference columns.
+    """
+
+    def __init__(self, arrays: FrameArrays, tol: float) -> None:
+        self.arrays = arrays
+        self.tol = tol
+        self.offsets = arrays.offsets
+        self.taken = np.zeros(len(arrays), dtype=bool)
+        self.per_atom = arrays.energy / np.maximum(arrays.n_atoms, 1)
+        first = np.zeros((len(arrays), 3))
+        has = arrays.n_atoms > 0
+        first[has] = arrays.forces[self.offsets[:-1][has]]
+        self.first_force = first
+        self.groups: dict[int, tuple[NDArray[np.int64], NDArray[np.float64]]] = {}
+        for n in np.unique(arrays.n_atoms).tolist():
+            members = np.flatnonzero(arrays.n_atoms == n)
+            order = members[np.argsort(self.per_atom[members], kind="stable")]
+            self.groups[int(n)] = (order, self.per_atom[order])
+
+    def candidates(self, ref_energy: float, per_atom: bool, n_atoms: int | None) -> NDArray[np.int64]:
+        """Free frames whose energy agrees with a row's, in the data set's order."""
+        found = []
+        slack = 1e-9 * max(1.0, abs(ref_energy))  # the window is widened by rounding; the exact test follows
+        for n, (order, values) in self.groups.items():
+            if n_atoms is not None and n != n_atoms:
+                continue
+            e = ref_energy if per_atom else ref_energy / max(n, 1)
+            lo = np.searchsorted(values, e - self.tol - slack, side="left")
+            hi = np.searchsorted(values, e + self.tol + slack, side="right")
+            if hi > lo:
+                found.append(order[lo:hi])
+        if not found:
+            return np.zeros(0, dtype=np.int64)
+        cands = np.concatenate(found)
+        cands = cands[~self.taken[cands]]
+        if per_atom:
+            cands = cands[np.abs(self.per_atom[cands] - ref_energy) <= self.tol]
+        else:
+            cands = cands[np.abs(self.arrays.energy[cands] - ref_energy) <= self.tol * self.arrays.n_atoms[cands]]
+        return np.sort(cands)
+
+    def match(self, ref_energy: float, per_atom: bool, block_of: "callable[[int], NDArray[np.float64]]",
+              n_atoms: int | None = None) -> int:
+        """The first free frame whose energy and force block agree (marked taken), or -1.
+
+        Args:
+            block_of: the row's reference force block for a frame of that many atoms.
+        """
+        cands = self.candidates(ref_energy, per_atom, n_atoms)
+        if not len(cands):
+            return -1
+        tol = self.tol
+        survivors = []
+        for n in np.unique(self.arrays.n_atoms[cands]).tolist():
+            block = block_of(int(n))
+            if len(block) != n:
+                continue
+            same = cands[self.arrays.n_atoms[cands] == n]
+            if n:
+                same = same[np.abs(self.first_force[same] - block[0]).max(axis=1) <= tol]
+            survivors.extend((int(k), block) for k in same)
+        for k, block in sorted(survivors, key=lambda item: item[0]):
+            if np.abs(block - self.arrays.forces[self.offsets[k]:self.offsets[k + 1]]).max(initial=0.0) <= tol:
+                self.taken[k] = True
+                return k
+        return -1
+
+
+def _hint(file_mean_abs: float, arrays: FrameArrays) -> str:
+    """A units hint when the file's reference forces look like the data set's times 1000 (meV)."""
+    scale_ref = float(np.abs(arrays.forces).mean()) if len(arrays.forces) else 0.0
+    if scale_ref > 0 and 300 < file_mean_abs / scale_ref < 3000:
+        return "the file's values are about 1000 times the data set's (meV and meV/Å? the files must be in eV and eV/Å): "
+    return ""
+
+
+def _unmatched_error(path: Path, hint: str, unmatched: list[str], tol: float) -> InputFileError:
+    return InputFileError(path, f"{hint}these frames match no reference frame of the data set (energy and reference forces "
+                          f"within {tol:g} eV): {'; '.join(unmatched)}; the files belong to other data")
+
+
+def _match_table_pair(pair: OutputPair, matcher: Matcher, energy: NDArray[np.float64], forces: NDArray[np.float64]) -> None:
+    """Match a NEP or DeePMD pair, writing its predictions into ``energy``/``forces`` (data set order)."""
+    e = load_columns(pair.energy, 2)
+    ref_e, pred_e = (e[:, 1], e[:, 0]) if pair.fmt == "nep-out" else (e[:, 0], e[:, 1])
+    nep = pair.fmt == "nep-out"
+    rows = _ForceRows((c[:, 3:6], c[:, 0:3]) if nep else (c[:, 0:3], c[:, 3:6]) for c in iter_columns(pair.forces, 6))
+    arrays, offsets = matcher.arrays, matcher.offsets
+    unmatched: list[str] = []
+    ran_out = False
+    for row in range(len(ref_e)):
+        k = matcher.match(float(ref_e[row]), pair.per_atom, rows.peek)
+        if k < 0:
+            sizes = np.unique(arrays.n_atoms[matcher.candidates(float(ref_e[row]), pair.per_atom, None)]).tolist()
+            if sizes and all(len(rows.peek(int(n))) < n for n in sizes):
+                ran_out = True
+                break
+            unmatched.append(f"row {row + 1} (reference energy {ref_e[row]:.6g} eV{'/atom' if pair.per_atom else ''})")
             if len(unmatched) >= 3:
                 break
             continue
-        taken[found] = True
-        matched[row] = found
-        cursor += int(arrays.n_atoms[found])
+        n = int(arrays.n_atoms[k])
+        energy[k] = pred_e[row] * (n if pair.per_atom else 1)
+        forces[offsets[k]:offsets[k + 1]] = rows.take(n)
+    if ran_out and not unmatched:
+        raise InputFileError(pair.forces, f"has {rows.read} atom rows, which end before frame {row + 1} of the "
+                             f"{len(ref_e)} in {pair.energy.name} (truncated, or the two files are not one run's)")
     if unmatched:
-        raise InputFileError(pair.energy, f"{_hint(values, arrays)}these frames match no reference frame of the data set (energy "
-                             f"and reference forces within {tol:g} eV): {'; '.join(unmatched)}; the files belong to other data")
-    if cursor != len(values.ref_forces):
-        raise InputFileError(pair.forces, f"has {len(values.ref_forces)} atom rows but the {n_rows} matched frames hold {cursor} atoms")
-    return matched
+        rows.peek(1)  # the hint needs some of the file's force rows
+        raise _unmatched_error(pair.energy, _hint(rows.mean_abs(), arrays), unmatched, matcher.tol)
+    total = rows.total()
+    if rows.consumed != total:
+        raise InputFileError(pair.forces, f"has {total} atom rows but the {len(ref_e)} matched frames hold {rows.consumed} atoms")
 
 
-def _hint(values: PairValues, arrays: FrameArrays) -> str:
-    """A units hint when the file's reference forces look like the data set's times 1000 (meV)."""
-    scale_file = float(np.abs(values.ref_forces).mean()) if len(values.ref_forces) else 0.0
-    scale_ref = float(np.abs(arrays.forces).mean()) if len(arrays.forces) else 0.0
-    if scale_ref > 0 and 300 < scale_file / scale_ref < 3000:
-        return "the file's values are about 1000 times the data set's (meV and meV/Å? the files must be in eV and eV/Å): "
-    return ""
+def _match_xyz(pair: OutputPair, matcher: Matcher, energy: NDArray[np.float64], forces: NDArray[np.float64],
+               pred_prefix: str | None, energy_key: str | None, forces_key: str | None) -> str:
+    """Match an extended XYZ file with predictions; returns the prefix used."""
+    from analysis.datasets.xyz import read_xyz_predictions
+
+    prefix, frames = read_xyz_predictions(pair.energy, pred_prefix, energy_key=energy_key, forces_key=forces_key)
+    arrays, offsets = matcher.arrays, matcher.offsets
+    unmatched: list[str] = []
+    abs_sum = count = 0.0
+    for index, frame in enumerate(frames):
+        abs_sum += float(np.abs(frame.ref_forces).sum())
+        count += frame.ref_forces.size
+        k = matcher.match(frame.ref_energy, False, lambda n, f=frame: f.ref_forces[:n] if n == f.n_atoms else f.ref_forces[:0],
+                          n_atoms=frame.n_atoms)
+        if k < 0:
+            unmatched.append(f"frame {index} (reference energy {frame.ref_energy:.6g} eV, {frame.n_atoms} atoms)")
+            if len(unmatched) >= 3:
+                break
+            continue
+        energy[k] = frame.pred_energy
+        forces[offsets[k]:offsets[k + 1]] = frame.pred_forces
+    if unmatched:
+        raise _unmatched_error(pair.energy, _hint(abs_sum / count if count else 0.0, arrays), unmatched, matcher.tol)
+    return prefix
 
 
 def import_predictions(
@@ -225,6 +444,9 @@ def import_predictions(
     fmt: PredictionFormat | None = None,
     universal: bool = False,
     check_reference_tol_ev: float = 1e-3,
+    pred_prefix: str | None = None,
+    energy_key: str | None = None,
+    forces_key: str | None = None,
 ) -> Predictions:
     """Read a model's predictions made elsewhere and match them to ``reference`` frame by frame.
 
@@ -232,32 +454,36 @@ def import_predictions(
         paths: the output files, or folders holding them (several pairs: train and test, systems).
         reference: the reference set the model was tested on, in any order.
         model: model name to store the predictions under.
-        fmt: 'nep-out' or 'deepmd-out' (read from the names when None).
+        fmt: 'nep-out', 'deepmd-out' or 'extxyz' (read from the names and content when None).
         universal: whether the model is a universal one (gets the per-element constant shift).
         check_reference_tol_ev: tolerance (eV/atom, eV/Å) of the match on the files' reference columns.
+        pred_prefix: extended XYZ: the prefix of the predicted keys (``MACE_``); detected when None.
+        energy_key, forces_key: extended XYZ: the reference's keys; detected when None.
 
     Returns:
-        Predictions over every reference frame; frames no file predicted carry NaN (the count is
-        in ``meta["frames_without_prediction"]``), skipped files in ``meta["skipped_files"]``.
+        Predictions over every reference frame, in its order; frames no file predicted carry NaN
+        (the count is in ``meta["frames_without_prediction"]``), skipped files in ``meta["skipped_files"]``.
 
     Raises:
         InputFileError: a file is missing or malformed, or a predicted frame matches no reference frame.
     """
-    found = find_outputs(paths, fmt)
+    found = find_outputs(paths, fmt, pred_prefix=pred_prefix)
     arrays = reference.arrays()
     offsets = arrays.offsets
-    taken = np.zeros(len(arrays), dtype=bool)
+    matcher = Matcher(arrays, check_reference_tol_ev)
     energy = np.full(len(arrays), np.nan)
     forces = np.full((int(offsets[-1]), 3), np.nan)
+    prefixes: list[str] = []
     for pair in found.pairs:
-        values = read_pair(pair)
-        rows = match_pair(values, arrays, taken, check_reference_tol_ev, pair)
-        cursor = 0
-        for row, k in enumerate(rows):
-            n = int(arrays.n_atoms[k])
-            energy[k] = values.pred_energy[row] * (n if values.per_atom else 1)
-            forces[offsets[k]:offsets[k + 1]] = values.pred_forces[cursor:cursor + n]
-            cursor += n
+        if pair.fmt == "extxyz":
+            prefixes.append(_match_xyz(pair, matcher, energy, forces, pred_prefix, energy_key, forces_key))
+        else:
+            _match_table_pair(pair, matcher, energy, forces)
+    meta = {"universal": universal, "format": found.pairs[0].fmt,
+            "source_files": list(dict.fromkeys(str(p) for pair in found.pairs for p in (pair.energy, pair.forces))),
+            "skipped_files": found.skipped, "frames_without_prediction": int((~matcher.taken).sum())}
+    if prefixes:
+        meta["prediction_prefix"] = sorted(set(prefixes))
     return Predictions(
         model=model,
         dataset_hash=reference.content_hash(),
@@ -265,8 +491,6 @@ def import_predictions(
         energy=energy,
         forces=forces,
         n_atoms=arrays.n_atoms.copy(),
-        meta={"universal": universal, "format": found.pairs[0].fmt,
-              "source_files": [str(p) for pair in found.pairs for p in (pair.energy, pair.forces)],
-              "skipped_files": found.skipped, "frames_without_prediction": int((~taken).sum())},
+        meta=meta,
         structure_hash=np.array([structure_hash(a) for a in reference.frames], dtype=str),
     )
