@@ -1,6 +1,7 @@
 """Time the dashboard's main callbacks on cached data, against the uncached first call.
 
-Usage: ``.venv/bin/python benchmarks/bench_callbacks.py [--repeats 15]``
+Usage: ``.venv/bin/python benchmarks/bench_callbacks.py [--repeats 15]``; ``--smoke`` (2 cached calls
+each) checks that it runs (the test suite runs it).
 
 Data: the embedded default data set when it has predictions for at least 20 elements;
 otherwise a synthetic Metal-43-sized set built here: all 43 elements, their two highest
@@ -74,7 +75,10 @@ def _time(fn: Callable[[], Any], repeats: int) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15, help="cached calls per callback (median reported)")
+    parser.add_argument("--smoke", action="store_true", help="2 cached calls per callback: checks that it runs")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.repeats = 2
     with tempfile.TemporaryDirectory(prefix="bench-callbacks-") as tmp:
         os.environ.setdefault("MLFF_ATLAS_CACHE", str(Path(tmp) / "cache"))
         name, description = _pick_data(Path(tmp))
@@ -95,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             ("map redraw: all-models grid", lambda: home.update_map([], "force_mae", "all", "absolute", "linear", "grid", None, None, name)),
             ("map redraw: compare 1.2 Tc vs pooled", lambda: home.update_map(models[:1], "force_rmse", "all", "absolute", "linear", "compare", None, "T:1.2Tc", name)),
             ("map CSV download", lambda: home.download_csv(1, name, "force_rmse", "all", "absolute")),
-            ("distributions redraw", lambda: dist.update("force_rmse", "all", "overlay", models[0], models[-1], "disp_roughness_mev", "log", name)),
+            ("distributions redraw", lambda: dist.update("force_rmse", "all", "overlay", models[0], models[-1], "disp_roughness_mev", "log",
+                                                             "absolute", "on", name)),
             (f"element page layout ({symbol})", lambda: element.layout(symbol=symbol, dataset=name)),
             (f"element curves toggle ({symbol})", lambda: element.toggle_methods(["gaussian"], {"symbol": symbol, "dataset": name}, "")),
         ]

@@ -1,6 +1,7 @@
 """Dask scaling: DFT labelling and model evaluation on a LocalCluster of 1 worker against N workers.
 
     .venv/bin/python benchmarks/bench_dask.py [--frames 8] [--workers 2] [--tier ci] [--eval-frames 400]
+    .venv/bin/python benchmarks/bench_dask.py --smoke    # 1 frame labelled, 40 evaluated (the test suite runs it)
 
 Labelling: the ``ci`` tier's Al cell (4 atoms, 200 eV; ``--tier default`` for the 8-atom, 350 eV
 frames) is prepared once (EOS fit and MD samples, not timed); then the same ``--frames`` samples are
@@ -124,7 +125,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="workers of the many-worker cluster (default 2)")
     parser.add_argument("--tier", default="ci", choices=("ci", "default"), help="settings of the labelled frames")
     parser.add_argument("--eval-frames", type=int, default=400, help="frames of the evaluation run (0: skip)")
+    parser.add_argument("--smoke", action="store_true", help="tiny size (1 frame labelled, 40 evaluated): checks that it runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.frames, args.eval_frames, args.tier = 1, 40, "ci"
     print(f"{os.cpu_count()} cores; OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}")
     bench_labelling(args.frames, args.workers, args.tier)
     if args.eval_frames:

@@ -10,12 +10,17 @@ For each case it prints structures per second of
   * ``batched``   framework batching (batch 16) with the next batch's graphs built in a background thread,
 and the ratio batched / ase-loop measured in this run.
 
+The small MACE file is built in a temporary folder that the script makes the model directory
+(``MLFF_ATLAS_MODEL_DIR``) for its own process: model files load only from there.
+
 Usage:
     python benchmarks/bench_eval.py [--frames 32] [--device auto] [--dtype float64] [--threads N] [--skip-chgnet]
+    python benchmarks/bench_eval.py --smoke     # 4 frames, 1 round: seconds (the test suite runs it)
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -26,6 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from analysis.core.config import MODEL_DIR_ENV  # noqa: E402
 from analysis.models.evaluate import Evaluator, evaluator_for_model, resolve_device  # noqa: E402
 from analysis.models.registry import build_small_mace, get_spec, load_torch_model  # noqa: E402
 
@@ -94,7 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-chgnet", action="store_true")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
+    parser.add_argument("--smoke", action="store_true", help="tiny size (4 frames, 1 round, 1 thread): checks that it runs")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.frames, args.repeats, args.threads = 4, 1, args.threads or 1
 
     import torch
 
@@ -106,9 +115,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"device: {device} = {name}; dtype {args.dtype}; torch {torch.__version__}")
     ratios: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        path = build_small_mace(Path(tmp) / "small.model", atomic_numbers=(29,), channels=16)
-        spec = get_spec(f"mace:{path}")
-        model = load_torch_model(spec, device=device, dtype=args.dtype)
+        # the model file is built here, so here is this process's model directory while it loads
+        saved = os.environ.get(MODEL_DIR_ENV)
+        os.environ[MODEL_DIR_ENV] = tmp
+        try:
+            path = build_small_mace(Path(tmp) / "small.model", atomic_numbers=(29,), channels=16)
+            model = load_torch_model(get_spec(f"mace:{path}"), device=device, dtype=args.dtype)
+        finally:
+            if saved is None:
+                os.environ.pop(MODEL_DIR_ENV)
+            else:
+                os.environ[MODEL_DIR_ENV] = saved
 
         def make_mace(mode: str, batch: int, prefetch: bool) -> Evaluator:
             return evaluator_for_model("mace", model, device=device, dtype=args.dtype, mode=mode, batch_size=batch, prefetch=prefetch)  # type: ignore[arg-type]

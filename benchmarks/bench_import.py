@@ -1,6 +1,7 @@
 """Import speed and memory: the atlas's extended-XYZ import against ``ase.io.read`` in the same run.
 
     .venv/bin/python benchmarks/bench_import.py [--frames 10000] [--atoms 100] [--repeats 1]
+    .venv/bin/python benchmarks/bench_import.py --smoke    # 100 frames of 10 atoms (the test suite runs it)
 
 Writes ``--frames`` frames of ``--atoms`` atoms (random positions, energies and forces; the format
 ASE writes, energy in the comment line, forces as a column) to a temporary extended XYZ file, then,
@@ -86,7 +87,10 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=10_000)
     parser.add_argument("--atoms", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--smoke", action="store_true", help="tiny size (100 frames of 10 atoms): checks that it runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.frames, args.atoms, args.repeats = 100, 10, 1
     with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
         path = Path(tmp) / "frames.xyz"
         start = time.perf_counter()

@@ -3,6 +3,7 @@
 computed in the same run. Prints both times and their ratio.
 
 Run: .venv/bin/python benchmarks/bench_metrics.py [--frames N] [--atoms M] [--repeat R]
+     .venv/bin/python benchmarks/bench_metrics.py --smoke    # 2000 frames of 10 atoms, once (the test suite runs it)
 """
 from __future__ import annotations
 
@@ -73,7 +74,10 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=100_000)
     parser.add_argument("--atoms", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help="tiny size (2000 frames of 10 atoms, once): checks that it runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.frames, args.atoms, args.repeat = 2000, 10, 1
     ref, preds = make_data(args.frames, args.atoms)
     t_np, table = best_of(lambda: compute_metrics_table(ref, preds, include_pooled=False), args.repeat)
     t_pd, base = best_of(lambda: pandas_baseline(ref, preds), args.repeat)

@@ -1,6 +1,7 @@
 """The offline report: its size, and how long headless Chromium takes to draw every figure.
 
     .venv/bin/python benchmarks/bench_report.py [--dataset NAME] [--repeats 3]
+    .venv/bin/python benchmarks/bench_report.py --smoke    # two elements, drawn once (the test suite runs it)
 
 Builds the report of the default data set (``python -m analysis report``), then opens the file in
 headless Debian Chromium (Selenium) and times from navigation until every Plotly figure has drawn
@@ -15,7 +16,10 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -52,8 +56,9 @@ def draw_seconds(path: Path, repeats: int) -> tuple[float, int]:
 
 def old_layout_report(dataset: str | None) -> str:
     """The report with the curves drawn the old way: two full-width figures per element."""
-    from analysis import views
     from components import report
+
+    views = report.views  # what the report reads (cut short by :func:`only_elements`)
     from components.curves import curves_from_electronic, eigenvalue_sum_curve
 
     def per_element(body: list[str], add) -> None:  # noqa: ANN001
@@ -77,14 +82,46 @@ def old_layout_report(dataset: str | None) -> str:
         report._curves_section, report._parity_section = originals
 
 
+@contextmanager
+def only_elements(n: int | None) -> Iterator[None]:
+    """Both reports restricted to the first ``n`` elements with data and with curves (``None``: all).
+
+    The report module reads its element lists from ``analysis.views``; here it sees a view of that
+    module whose two element lists are cut short. Everything else is the real code.
+    """
+    from analysis import views
+    from components import report
+
+    if n is None:
+        yield
+        return
+    cut = SimpleNamespace(elements_with_data=lambda name: views.elements_with_data(name)[:n],
+                          elements_with_curves=lambda: views.elements_with_curves()[:n])
+
+    class _Cut:
+        def __getattr__(self, attr: str) -> object:
+            return getattr(cut, attr) if hasattr(cut, attr) else getattr(views, attr)
+
+    original = report.views
+    report.views = _Cut()  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        report.views = original
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--elements", type=int, default=None, help="only the first N elements (default: all)")
+    parser.add_argument("--smoke", action="store_true", help="tiny size (2 elements, drawn once): checks that it runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.elements, args.repeats = 2, 1
     from components.report import build_report
 
-    with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp, only_elements(args.elements):
         for label, text in (("per-element curves (baseline)", old_layout_report(args.dataset)),
                             ("small multiples, six a figure", build_report(args.dataset))):
             path = Path(tmp) / "report.html"

@@ -13,6 +13,7 @@ It prints both wall times, the ratio, and checks that the two give the same pred
 
 Usage:
     python benchmarks/bench_rescore.py [--frames 400] [--new 40] [--threads 1]
+    python benchmarks/bench_rescore.py --smoke    # 8 frames + 2 new (the test suite runs it)
 """
 from __future__ import annotations
 
@@ -62,7 +63,10 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=400, help="frames scored before the set grows")
     parser.add_argument("--new", type=int, default=40, help="frames added")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--smoke", action="store_true", help="tiny size (8 frames, then 2 added): checks that it runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.frames, args.new = 8, 2
     import torch
 
     torch.set_num_threads(args.threads)
@@ -71,12 +75,13 @@ def main() -> None:
 
     old, new = _frames(args.frames, seed=0), _frames(args.new, seed=1)
     with tempfile.TemporaryDirectory() as tmp:
-        # baseline: a fresh cache folder, the grown set from scratch
-        os.environ["MLFF_ATLAS_DATA"] = str(Path(tmp) / "baseline")
+        # baseline: a fresh cache folder, the grown set from scratch (both folders set: an MLFF_ATLAS_CACHE
+        # of the caller's would otherwise hold one per-frame cache for both runs)
+        os.environ["MLFF_ATLAS_DATA"], os.environ["MLFF_ATLAS_CACHE"] = f"{tmp}/baseline", f"{tmp}/baseline/cache"
         save_dataset(ReferenceSet([*old, *new]), "grown")
         t_base, (rec_b, pred_b) = _evaluate("grown")
         # cached: score the first frames, grow the set, score again
-        os.environ["MLFF_ATLAS_DATA"] = str(Path(tmp) / "cached")
+        os.environ["MLFF_ATLAS_DATA"], os.environ["MLFF_ATLAS_CACHE"] = f"{tmp}/cached", f"{tmp}/cached/cache"
         save_dataset(ReferenceSet(list(old)), "grown")
         t_first, _ = _evaluate("grown")
         save_dataset(ReferenceSet([*old, *new]), "grown")

@@ -9,6 +9,7 @@ at each brentq call.
 
 Usage:
     .venv/bin/python benchmarks/bench_smearing.py [--repeat 5]
+    .venv/bin/python benchmarks/bench_smearing.py --smoke   # 10^4 eigenvalues, a 12^3 mesh, once (the test suite runs it)
 """
 from __future__ import annotations
 
@@ -23,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from analysis.electronic import smearing as sm  # noqa: E402
 
 
-def _spectrum(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
-    """10^4 k-points x 100 bands with k-weights, metallic; n_electrons gives E_F mid-spectrum."""
-    eigs = np.sort(rng.uniform(-8.0, 12.0, size=(1, 10_000, 100)), axis=-1)
-    weights = rng.uniform(0.5, 1.5, size=10_000)
+def _spectrum(rng: np.random.Generator, n_k: int = 10_000) -> tuple[np.ndarray, np.ndarray, float]:
+    """``n_k`` (10^4) k-points x 100 bands with k-weights, metallic; n_electrons gives E_F mid-spectrum."""
+    eigs = np.sort(rng.uniform(-8.0, 12.0, size=(1, n_k, 100)), axis=-1)
+    weights = rng.uniform(0.5, 1.5, size=n_k)
     return eigs, weights, 101.3
 
 
@@ -99,9 +100,13 @@ def _best(fn, repeat):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--smoke", action="store_true", help="tiny size (100 k-points, a 12^3 mesh, once): checks that it runs")
     args = parser.parse_args()
+    n_k, mesh_n = 10_000, 40
+    if args.smoke:
+        n_k, mesh_n, args.repeat = 100, 12, 1
     rng = np.random.default_rng(0)
-    eigs, weights, n_e = _spectrum(rng)
+    eigs, weights, n_e = _spectrum(rng, n_k)
     sigma = 0.1
     print(f"{eigs.size:.2e} eigenvalues, sigma = {sigma} eV; best of {args.repeat} runs")
     print(f"{'method':<20} {'ours (ms)':>10} {'ours CPU (ms)':>14} {'baseline (ms)':>14} {'speed-up':>9} "
@@ -112,7 +117,7 @@ def main() -> None:
         print(f"{method:<20} {t_ours * 1e3:10.1f} {c_ours * 1e3:14.1f} {t_base * 1e3:14.1f} {t_base / t_ours:9.1f} "
               f"{abs(be.fermi_level_ev - mu):12.2e} {abs(be.e_band_ev - eb):14.2e}")
     for kind in ("metal", "dense"):
-        teigs, mesh, n_e = _mesh_bands(kind)
+        teigs, mesh, n_e = _mesh_bands(kind, mesh_n)
         t_ours, c_ours, be = _best(lambda: sm.band_energy(teigs, None, n_e, method="tetrahedron", mesh=mesh), args.repeat)
         t_base, _, (ef, eb) = _best(lambda: _baseline_tetra(teigs, mesh, n_e), 1)
         label = f"tetrahedron ({kind})"
