@@ -33,15 +33,8 @@ from ase import Atoms
 from numpy.typing import NDArray
 
 from analysis.core.errors import InputFileError
-from analysis.datasets.frames import (
-    FrameArrays,
-    ReferenceSet,
-    frame_content_hash,
-    frame_energy,
-    frame_forces,
-    make_frame,
-    structure_hash,
-)
+from analysis.datasets import hashing
+from analysis.datasets.frames import FrameArrays, ReferenceSet, frame_energy, frame_forces, make_frame
 
 FORMAT = "mlff-atlas-columns"
 FORMAT_VERSION = 1
@@ -128,6 +121,11 @@ class FrameColumns:
         chosen = range(len(self)) if indices is None else indices
         return ReferenceSet([self.atoms(int(i)) for i in chosen], dict(provenance or {}))
 
+    def set_content_hash(self) -> str:
+        """:meth:`ReferenceSet.content_hash` of these frames, computed on the columns (vectorised)."""
+        return hashing.set_content_hash(self.frame_id, self.element, self.temperature, self.numbers, self.positions, self.cell,
+                                        self.energy, self.forces, self.offsets)
+
     def select(self, mask: NDArray[np.bool_]) -> "FrameColumns":
         """The frames where ``mask`` is True, as columns."""
         index = np.flatnonzero(mask)
@@ -150,12 +148,16 @@ def from_frames(frames: Sequence[Atoms]) -> FrameColumns:
     positions = cat([a.positions for a in frames], 3).astype(np.float64)
     cell = np.array([a.cell.array for a in frames], dtype=np.float64).reshape(-1, 3, 3)
     pbc = np.array([a.pbc for a in frames], dtype=bool).reshape(-1, 3)
+    numbers = np.concatenate([a.numbers for a in frames]).astype(np.int64) if frames else np.zeros(0, np.int64)
+    forces = cat([frame_forces(a) for a in frames], 3).astype(np.float64)
+    energy = np.array([frame_energy(a) for a in frames], dtype=np.float64)
+    structure = hashing.structure_hashes(numbers, positions, offsets, cell, pbc)
     return FrameColumns(
-        numbers=np.concatenate([a.numbers for a in frames]).astype(np.int64) if frames else np.zeros(0, np.int64),
+        numbers=numbers,
         positions=positions,
-        forces=cat([frame_forces(a) for a in frames], 3).astype(np.float64),
+        forces=forces,
         offsets=offsets,
-        energy=np.array([frame_energy(a) for a in frames], dtype=np.float64),
+        energy=energy,
         cell=cell,
         pbc=pbc,
         temperature=np.array([a.info["temperature"] for a in frames], dtype=np.float64),
@@ -164,8 +166,8 @@ def from_frames(frames: Sequence[Atoms]) -> FrameColumns:
         frame_id=np.array([str(a.info["frame_id"]) for a in frames], dtype=str),
         element=np.array([str(a.info["element"]) for a in frames], dtype=str),
         source=np.array([str(a.info.get("source", "")) for a in frames], dtype=str),
-        structure_hash=np.array([structure_hash(a) for a in frames], dtype=str),
-        content_hash=np.array([frame_content_hash(a) for a in frames], dtype=str),
+        structure_hash=structure,
+        content_hash=hashing.frame_content_hashes(structure, energy, forces, offsets),
         info=np.array([_info_json(a) for a in frames], dtype=str),
     )
 
@@ -199,7 +201,7 @@ def volumes_per_atom(cell: NDArray[np.float64], pbc: NDArray[np.bool_], n_atoms:
 
 
 def shortest_distances(positions: NDArray[np.float64], offsets: NDArray[np.int64], cell: NDArray[np.float64],
-                       pbc: NDArray[np.bool_], *, batch_atoms: int = 2_000_000) -> NDArray[np.float64]:
+                       pbc: NDArray[np.bool_], *, batch_atoms: int = 100_000) -> NDArray[np.float64]:
     """(F,) the shortest interatomic distance of every frame (Å; minimum image, self-images included).
 
     Vectorised over frames of equal size: all pairs under the wrapped (fractional, rounded)
@@ -217,18 +219,16 @@ def shortest_distances(positions: NDArray[np.float64], offsets: NDArray[np.int64
         widths[periodic] = _perpendicular_widths(cell[periodic])
     for n in np.unique(n_atoms[periodic & (n_atoms > 1)]):
         frames = np.flatnonzero(periodic & (n_atoms == n))
-        step = max(1, batch_atoms // int(n * n))
+        first, second = np.triu_indices(int(n), 1)  # each pair once
+        step = max(1, batch_atoms // len(first))
         for start in range(0, len(frames), step):
             idx = frames[start : start + step]
             pos = positions[(offsets[idx][:, None] + np.arange(n)[None, :])]  # (B, n, 3)
-            inv = np.linalg.inv(cell[idx])  # (B, 3, 3): fractional = r @ inv
-            frac = np.einsum("bij,bjk->bik", pos, inv)
-            diff = frac[:, :, None, :] - frac[:, None, :, :]
+            frac = np.matmul(pos, np.linalg.inv(cell[idx]))  # fractional = r @ inv(cell)
+            diff = frac[:, first] - frac[:, second]  # (B, P, 3)
             diff -= np.round(diff)
-            vec = np.einsum("bijk,bkl->bijl", diff, cell[idx])
-            d2 = np.einsum("bijl,bijl->bij", vec, vec)
-            d2[:, np.arange(n), np.arange(n)] = np.inf
-            out[idx] = np.sqrt(d2.min(axis=(1, 2)))
+            vec = np.matmul(diff, cell[idx])
+            out[idx] = np.sqrt(np.min(np.einsum("bpl,bpl->bp", vec, vec), axis=1))
     # self-images: the shortest lattice vector bounds d_min from above; frames not certified exact go to ASE
     exact = periodic & (n_atoms > 1) & (out < 0.5 * widths)
     for i in np.flatnonzero(~exact):

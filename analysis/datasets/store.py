@@ -149,7 +149,8 @@ def save_dataset(
     Returns:
         The data set's folder.
     """
-    return save_columns(col.from_frames(ref.frames), name, content_hash=ref.content_hash(), provenance=ref.provenance,
+    cols = col.from_frames(ref.frames)
+    return save_columns(cols, name, content_hash=cols.set_content_hash(), provenance=ref.provenance,
                         root=root, dft_settings=dft_settings, keep_predictions=keep_predictions)
 
 
@@ -458,6 +459,25 @@ def load_predictions(dataset: str) -> dict[str, Predictions]:
                 logging.getLogger(__name__).warning("left out: %s", exc)
                 continue
             out[pred.model] = pred
+    return out
+
+
+def prediction_metas(dataset: str) -> dict[str, dict[str, Any]]:
+    """model -> the metadata stored beside its predictions on ``dataset`` (the JSON only: no arrays are read).
+
+    User data overrides embedded, as in :func:`load_predictions`; unreadable metadata is left out.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for root, _embedded in reversed(roots()):
+        folder = root / "datasets" / dataset / "predictions"
+        for meta_path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            if not meta_path.with_suffix(".npz").is_file():
+                continue
+            try:
+                meta = json.loads(meta_path.read_text())
+                out[str(meta["model"])] = {k: v for k, v in meta.items() if k not in ("model", "dataset_hash", "checksum")}
+            except (OSError, KeyError, TypeError, json.JSONDecodeError):
+                continue
     return out
 
 

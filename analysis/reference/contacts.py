@@ -102,27 +102,28 @@ def screen_columns(cols: "FrameColumns", *, ratio: float = CONTACT_RATIO) -> tup
     frames that are not periodic and elements without a Metal-43 phase).
 
     Reads the shortest distances stored with the frames (computed once, at import); the crystal's
-    nearest-neighbour distance is computed once per (element, volume per atom), so a data set of
-    10^5 frames at a few volumes per element costs a few crystals, not a loop over frames.
+    nearest-neighbour distance is computed once per element, at its frames' median volume, and
+    scaled as V^(1/3) to each frame's volume (the phase's cell at fixed c/a scales homogeneously),
+    so a data set of 10^5 frames, even at a volume per frame (NPT), costs one crystal per element.
     """
     out = np.full(len(cols), np.nan)
-    keys = np.char.add(np.char.add(cols.element.astype(str), "|"), np.round(cols.volume_per_atom, 6).astype(str))
-    unique, inverse = np.unique(keys, return_inverse=True)
-    d_nn = np.full(len(unique), np.nan)
-    first = np.zeros(len(unique), dtype=np.int64)
-    first[inverse[::-1]] = np.arange(len(cols))[::-1]
-    for k, i in enumerate(first):
-        symbol, volume = str(cols.element[i]), float(cols.volume_per_atom[i])
-        if not np.isfinite(volume):
+    if not len(cols):
+        return out, np.zeros(0, dtype=bool)
+    d_nn = np.full(len(cols), np.nan)
+    volume = np.asarray(cols.volume_per_atom, dtype=np.float64)
+    for symbol in np.unique(cols.element).tolist():
+        mine = (cols.element == symbol) & np.isfinite(volume)
+        if not mine.any():
             continue
+        v_ref = round(float(np.median(volume[mine])), 6)
         try:
-            d_nn[k] = crystal_nn_distance(symbol, round(volume, 6))
+            d_ref = crystal_nn_distance(symbol, v_ref)
         except (KeyError, ValueError):
             continue
-    if len(cols):
-        elemental = _elemental(cols)
-        with np.errstate(invalid="ignore"):
-            out = np.where(elemental, cols.d_min / d_nn[inverse], np.nan)
+        # the phase's cell scales homogeneously with the volume (fixed c/a): d_nn grows as V^(1/3)
+        d_nn[mine] = d_ref * np.cbrt(volume[mine] / v_ref)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(_elemental(cols), cols.d_min / d_nn, np.nan)
     return out, np.nan_to_num(out, nan=np.inf) < ratio
 
 

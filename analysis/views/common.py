@@ -242,7 +242,11 @@ def _compute_summary(name: str, signature: tuple[Any, ...]) -> tuple[pd.DataFram
                 entry = by_element.setdefault(element_of[fid], [0, msg])
                 entry[0] += 1
             refused[model] = {"error": next(iter(failed.values())), "by_element": by_element}
-    return table, {"stale": bad, "unseen": unseen_counts, "refused": refused}
+    from analysis.reference.contacts import flagged_in_columns
+
+    cols = store.load_columns(name)
+    contacts = [[str(cols.element[i]), f"{temperature_label(cols.temperature[i])} K"] for i, _ in flagged_in_columns(cols)]
+    return table, {"stale": bad, "unseen": unseen_counts, "refused": refused, "close_contacts": contacts}
 
 
 @lru_cache(maxsize=4)
@@ -252,6 +256,14 @@ def _predictions_cached(name: str, _signature: tuple[Any, ...]) -> dict[str, Any
 
 @lru_cache(maxsize=4)
 def _checked_predictions(name: str, _signature: tuple[Any, ...]) -> tuple[dict[str, Any], dict[str, str], dict[str, list[str]]]:
+    """Stored predictions matched to the data set's frames, mapped from the derived folder once they
+    have been aligned there (:func:`analysis.views.derived.load_or_align`); see :func:`_match_predictions`."""
+    from analysis.views import derived
+
+    return derived.load_or_align(name, lambda: _match_predictions(name))
+
+
+def _match_predictions(name: str) -> tuple[dict[str, Any], dict[str, str], dict[str, list[str]]]:
     """Stored predictions matched to the data set's frames.
 
     Returns:

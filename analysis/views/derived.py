@@ -31,7 +31,7 @@ from analysis.core.config import data_dir
 from analysis.datasets import store
 
 #: bump when the metrics or the summary change meaning: every stored table is then made anew
-DERIVED_VERSION = 1
+DERIVED_VERSION = 2
 
 log = logging.getLogger(__name__)
 
@@ -97,4 +97,71 @@ def _read_table(path: Path) -> pd.DataFrame:
         return pd.DataFrame({c: npz[f"c{i}"] for i, c in enumerate(names)}, columns=names)
 
 
-__all__ = ["DERIVED_VERSION", "derived_dir", "load_or_compute", "summary_key"]
+# --------------------------------------------------------------------------- aligned predictions
+Checked = tuple[dict[str, Any], dict[str, str], dict[str, list[str]]]
+
+
+def load_or_align(name: str, compute: Callable[[], Checked]) -> Checked:
+    """Every model's predictions on ``name`` aligned to its frame order, mapped from the derived folder.
+
+    ``compute()`` matches the stored predictions to the frames (model -> aligned predictions, model ->
+    why set aside, model -> ids of frames it has not seen); its result is written once per content
+    key as plain ``.npy`` arrays (``aligned-<key>/``), so every later process maps them instead of
+    decompressing and matching each model's file: reading one element's predictions then touches
+    only that element's pages.
+    """
+    from analysis.datasets.frames import Predictions
+
+    key = summary_key(name)
+    folder = derived_dir(name) / f"aligned-{key}"
+    index_path = folder / "index.json"
+    if index_path.is_file():
+        try:
+            index = json.loads(index_path.read_text())
+            cols = store.load_columns(name)
+            good = {}
+            for model, entry in index["models"].items():
+                energy = np.load(folder / f"{entry['slug']}.energy.npy", mmap_mode="r", allow_pickle=False)
+                forces = np.load(folder / f"{entry['slug']}.forces.npy", mmap_mode="r", allow_pickle=False)
+                if energy.shape != (len(cols),) or forces.shape != (int(cols.offsets[-1]), 3):
+                    raise ValueError(f"{model}: aligned arrays do not fit the frames")
+                good[model] = Predictions(model, entry["dataset_hash"], cols.frame_id, energy, forces, cols.n_atoms, entry["meta"],
+                                          cols.structure_hash)
+            return good, dict(index["stale"]), {m: list(v) for m, v in index["unseen"].items()}
+        except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+            log.warning("aligned predictions %s unreadable (%s): aligning again", folder, exc)
+    good, bad, unseen = compute()
+    try:
+        _write_aligned(folder, good, bad, unseen)
+    except OSError as exc:
+        log.warning("aligned predictions of %s not stored: %s", name, exc)
+    return good, bad, unseen
+
+
+def _write_aligned(folder: Path, good: dict[str, Any], bad: dict[str, str], unseen: dict[str, list[str]]) -> None:
+    import shutil
+    import tempfile
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".aligned.", suffix=".tmp"))
+    try:
+        models = {}
+        for k, (model, pred) in enumerate(sorted(good.items())):
+            slug = f"{k:03d}-{store.model_slug(model)}"
+            np.save(tmp / f"{slug}.energy.npy", np.ascontiguousarray(pred.energy, dtype=np.float64))
+            np.save(tmp / f"{slug}.forces.npy", np.ascontiguousarray(pred.forces, dtype=np.float64))
+            models[model] = {"slug": slug, "dataset_hash": pred.dataset_hash, "meta": pred.meta}
+        store.atomic_write_json(tmp / "index.json", {"models": models, "stale": bad, "unseen": unseen})
+        for old in folder.parent.glob("aligned-*"):
+            if old != folder:
+                shutil.rmtree(old, ignore_errors=True)
+        try:
+            tmp.rename(folder)
+        except OSError:  # another process stored the same key first: its files are the same
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+__all__ = ["DERIVED_VERSION", "derived_dir", "load_or_align", "load_or_compute", "summary_key"]

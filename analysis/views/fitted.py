@@ -3,6 +3,7 @@ learning curves) and the paper's test of "the trend is universal": the per-eleme
 between a fitted model's errors and a universal model's errors, on the same held-out frames."""
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -14,9 +15,14 @@ from analysis.views.common import _predictions_cached, dataset_signature, metric
 
 
 def fitted_models(name: str) -> dict[str, dict[str, Any]]:
-    """model -> predictions' metadata, for every model fitted per element on data set ``name``."""
-    preds = _predictions_cached(name, dataset_signature(name))
-    return {m: p.meta for m, p in sorted(preds.items()) if p.meta.get("kind") == "fitted per element"}
+    """model -> predictions' metadata, for every model fitted per element on data set ``name`` (no arrays read)."""
+    metas = _metas_cached(name, dataset_signature(name))
+    return {m: meta for m, meta in sorted(metas.items()) if meta.get("kind") == "fitted per element"}
+
+
+@lru_cache(maxsize=8)
+def _metas_cached(name: str, _signature: tuple[Any, ...]) -> dict[str, dict[str, Any]]:
+    return store.prediction_metas(name)
 
 
 def model_label(name: str, model: str) -> str:

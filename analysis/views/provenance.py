@@ -138,13 +138,10 @@ def close_contacts(name: str) -> list[tuple[str, str]]:
 
 
 @lru_cache(maxsize=8)
-def _close_contacts_cached(name: str, _signature: tuple[Any, ...]) -> tuple[tuple[str, str], ...]:
-    from analysis.datasets import store
-    from analysis.datasets.frames import temperature_label
-    from analysis.reference.contacts import flagged_in_columns
+def _close_contacts_cached(name: str, signature: tuple[Any, ...]) -> tuple[tuple[str, str], ...]:
+    from analysis.views.common import _summary_cached
 
-    cols = store.load_columns(name)
-    return tuple((str(cols.element[i]), f"{temperature_label(cols.temperature[i])} K") for i, _ in flagged_in_columns(cols))
+    return tuple((str(el), str(t)) for el, t in _summary_cached(name, signature)[1]["close_contacts"])
 
 
 def caveats(name: str) -> list[Caveat]:

@@ -44,3 +44,34 @@ def test_default_set_flags_the_os_contact_that_dominated_its_force_rmse() -> Non
     assert os_frame is not None and os_frame.flagged and os_frame.d_min_a == pytest.approx(2.084, abs=1e-3)
     flagged = [k for k, r in records.items() if r is not None and r.flagged]
     assert 0 < len(flagged) <= 0.06 * len(records)
+
+
+def test_screening_the_stored_columns_equals_the_neighbour_list_frame_by_frame() -> None:
+    """Frames at a volume each (as NPT would give), hcp and bcc too, a compound and a pushed pair:
+    the ratios from the stored shortest distances equal screen_many's neighbour-list answer."""
+    from analysis.datasets.columns import from_frames
+    from analysis.datasets.frames import ReferenceSet, make_frame
+    from analysis.reference.contacts import screen_columns
+    from analysis.reference.gpaw_calc import supercell
+
+    rng = np.random.default_rng(11)
+    frames = []
+    for symbol, v0 in (("Cu", 11.8), ("Mg", 23.0), ("W", 16.2), ("Ga", 19.6)):
+        for k in range(6):
+            atoms = supercell(symbol, v0 * rng.uniform(0.9, 1.1), 8)
+            atoms.rattle(0.05 + 0.1 * (k == 0), seed=k)
+            if k == 1:
+                atoms.positions[1] = atoms.positions[0] + [0.8, 0.0, 0.0]  # far into the wall
+            frames.append(make_frame(atoms, 0.0, np.zeros((len(atoms), 3)), temperature_k=300.0 + k))
+    mixed = bulk("Cu", "fcc", a=3.6, cubic=True)
+    mixed.symbols[0] = "Au"
+    frames.append(make_frame(mixed, 0.0, np.zeros((4, 3)), temperature_k=300.0))
+    ref = ReferenceSet(frames)
+    ratios, flags = screen_columns(from_frames(ref.frames))
+    expected = screen_many(ref.frames)
+    compound = [i for i, a in enumerate(ref.frames) if len(set(a.numbers)) > 1]
+    assert len(compound) == 1 and expected[compound[0]] is None and np.isnan(ratios[compound[0]]) and not flags[compound[0]]
+    keep = [i for i in range(len(ref.frames)) if i not in compound]
+    # screen_many takes the crystal at the volume rounded to 1e-6 Å^3: agreement to that rounding
+    np.testing.assert_allclose(ratios[keep], [expected[i].ratio for i in keep], rtol=1e-7)
+    assert flags[keep].tolist() == [expected[i].flagged for i in keep] and flags.sum() >= 4
