@@ -55,6 +55,7 @@ _EXPORTS: dict[str, str] = {
     'frame_content_hash': 'analysis.datasets.frames',
     'read_dataset': 'analysis.datasets.store',
     'load_columns': 'analysis.datasets.store',
+    'clear_caches': 'analysis.datasets.store',
     'load_arrays': 'analysis.datasets.store',
     'save_columns': 'analysis.datasets.store',
     'migrate_dataset': 'analysis.datasets.store',

@@ -83,6 +83,8 @@ class FrameColumns:
     structure_hash: NDArray[np.str_]
     content_hash: NDArray[np.str_]
     info: NDArray[np.str_]
+    #: :meth:`ReferenceSet.content_hash` of these frames when it is known (computed with the per-frame hashes)
+    set_hash: str = ""
 
     def __len__(self) -> int:
         return len(self.energy)
@@ -123,6 +125,8 @@ class FrameColumns:
 
     def set_content_hash(self) -> str:
         """:meth:`ReferenceSet.content_hash` of these frames, computed on the columns (vectorised)."""
+        if self.set_hash:
+            return self.set_hash
         return hashing.set_content_hash(self.frame_id, self.element, self.temperature, self.numbers, self.positions, self.cell,
                                         self.energy, self.forces, self.offsets)
 
@@ -152,6 +156,10 @@ def from_frames(frames: Sequence[Atoms]) -> FrameColumns:
     forces = cat([frame_forces(a) for a in frames], 3).astype(np.float64)
     energy = np.array([frame_energy(a) for a in frames], dtype=np.float64)
     structure = hashing.structure_hashes(numbers, positions, offsets, cell, pbc)
+    texts = {"energy": hashing.fixed_text_buffer(energy), "forces": hashing.fixed_text_buffer(forces)}  # shared by both hashes
+    frame_id = np.array([str(a.info["frame_id"]) for a in frames], dtype=str)
+    element = np.array([str(a.info["element"]) for a in frames], dtype=str)
+    temperature = np.array([a.info["temperature"] for a in frames], dtype=np.float64)
     return FrameColumns(
         numbers=numbers,
         positions=positions,
@@ -160,15 +168,16 @@ def from_frames(frames: Sequence[Atoms]) -> FrameColumns:
         energy=energy,
         cell=cell,
         pbc=pbc,
-        temperature=np.array([a.info["temperature"] for a in frames], dtype=np.float64),
+        temperature=temperature,
         d_min=shortest_distances(positions, offsets, cell, pbc),
         volume_per_atom=volumes_per_atom(cell, pbc, n_atoms),
-        frame_id=np.array([str(a.info["frame_id"]) for a in frames], dtype=str),
-        element=np.array([str(a.info["element"]) for a in frames], dtype=str),
+        frame_id=frame_id,
+        element=element,
         source=np.array([str(a.info.get("source", "")) for a in frames], dtype=str),
         structure_hash=structure,
-        content_hash=hashing.frame_content_hashes(structure, energy, forces, offsets),
+        content_hash=hashing.frame_content_hashes(structure, energy, forces, offsets, texts=texts),
         info=np.array([_info_json(a) for a in frames], dtype=str),
+        set_hash=hashing.set_content_hash(frame_id, element, temperature, numbers, positions, cell, energy, forces, offsets, texts=texts),
     )
 
 

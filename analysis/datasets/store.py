@@ -193,8 +193,7 @@ def save_columns(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _load_cached.cache_clear()
-    _columns_cached.cache_clear()
+    clear_caches()
     return base / name
 
 
@@ -313,6 +312,12 @@ def load_arrays(name: str) -> Any:
 @lru_cache(maxsize=8)
 def _columns_cached(path: str, _mtime_ns: int) -> col.FrameColumns:
     return read_columns(Path(path))
+
+
+def clear_caches() -> None:
+    """Forget the data sets read into memory (:func:`load_dataset`, :func:`load_columns`); the next call reads the files."""
+    _load_cached.cache_clear()
+    _columns_cached.cache_clear()
 
 
 def read_columns(folder: Path) -> col.FrameColumns:

@@ -118,6 +118,23 @@ def _store_signature() -> tuple[Any, ...]:
     return tuple(out)
 
 
+def clear_caches() -> None:
+    """Forget everything the views and the store hold in memory, as a fresh worker process would.
+
+    Every loader is keyed by the files it reads, so a running server never needs this; tests call
+    it to start from nothing, and so may a notebook after changing files by hand. Derived tables
+    on disk are kept: they are keyed by content.
+    """
+    import sys
+
+    for name, module in list(sys.modules.items()):
+        if name == "analysis.views" or name.startswith("analysis.views."):
+            for value in list(vars(module).values()):
+                if callable(getattr(value, "cache_clear", None)) and getattr(value, "__module__", "") == name:
+                    value.cache_clear()
+    store.clear_caches()
+
+
 # --------------------------------------------------------------------------- data sets
 def list_dataset_summaries() -> list[DatasetSummary]:
     """Every data set present, with its models (cached on the store's signature)."""

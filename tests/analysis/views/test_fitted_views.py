@@ -18,10 +18,9 @@ ELEMENTS = ("Al", "Cu", "Ni", "Pt")
 
 
 def _clear() -> None:
-    from analysis.views import common
+    from analysis import views
 
-    for fn in (common._predictions_cached, common._checked_predictions, common._metrics_cached):
-        fn.cache_clear()
+    views.clear_caches()
 
 
 @pytest.fixture()
