@@ -23,7 +23,7 @@ import tarfile
 import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import IO, Iterator
+from typing import IO, Iterator, Sequence
 
 from analysis.datasets.frames import ReferenceSet
 from analysis.core.errors import InputFileError
@@ -31,6 +31,7 @@ from analysis.core.errors import InputFileError
 ARCHIVE_SUFFIXES: tuple[str, ...] = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 MAX_MEMBERS = 20_000
 _TEMPERATURE = re.compile(r"(?:^|[^A-Za-z0-9.])(?:T=?)?(\d+(?:\.\d+)?)\s?K(?![A-Za-z])")
+_ELEMENT_AND_T = re.compile(r"([A-Z][a-z]?)[_-](?:T=?)?\d+(?:\.\d+)?\s?K(?![A-Za-z])")
 _SKIP = ("__MACOSX",)
 
 
@@ -126,24 +127,49 @@ def extract_archive(path: str | Path, dest: str | Path, *, max_bytes: int, max_m
     return dest
 
 
-def reference_sources(root: Path) -> list[Path]:
-    """Every reference source under ``root``: DeePMD folders, OUTCAR*, vasprun*.xml, *.xyz/*.extxyz.
+def _skipped_part(part: str) -> bool:
+    return part.startswith(".") or part in _SKIP
+
+
+def reference_sources(root: Path, *, skipped: list[str] | None = None, max_files: int = MAX_MEMBERS) -> list[Path]:
+    """Every reference source under ``root``, in path order: DeePMD folders, OUTCAR*, vasprun*.xml,
+    *.xyz/*.extxyz, and other files whose content shows a reference format.
 
     Files inside a DeePMD folder are not listed again; hidden files and ``__MACOSX`` are skipped.
+
+    Args:
+        skipped: when given, receives the relative path of every other file (and why).
+        max_files: refuse a tree holding more files than this (``import /`` by mistake).
+
+    Raises:
+        InputFileError: more than ``max_files`` files.
     """
+    from analysis.datasets.sniff import head_text, sniff_name, sniff_text
+
     root = Path(root)
-    systems = sorted({p.parent for p in root.rglob("type.raw")})
+    systems = sorted({p.parent for p in root.rglob("type.raw") if not any(_skipped_part(x) for x in p.relative_to(root).parts)})
     sources: list[Path] = list(systems)
+    count = 0
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).parts
-        if not path.is_file() or any(part.startswith(".") or part in _SKIP for part in rel):
+        if not path.is_file() or any(_skipped_part(part) for part in rel):
             continue
+        count += 1
+        if count > max_files:
+            raise InputFileError(root, f"holds more than {max_files} files: import its folders one at a time")
         if any(s in path.parents for s in systems):
             continue
-        from analysis.datasets.sniff import sniff_name
-
-        if sniff_name(path.name) in ("outcar", "vasprun", "extxyz"):
+        kind = sniff_name(path.name)
+        if kind not in ("outcar", "vasprun", "extxyz"):
+            try:
+                kind = sniff_text(head_text(path)) or kind
+            except InputFileError:
+                kind = None
+        if kind in ("outcar", "vasprun", "extxyz"):
             sources.append(path)
+        elif skipped is not None:
+            why = "a prediction file" if kind in ("nep-out", "deepmd-out") else "not reference data"
+            skipped.append(f"{path.relative_to(root).as_posix()} ({why})")
     return sorted(sources)
 
 
@@ -156,6 +182,134 @@ def temperature_from_path(rel: Path) -> float | None:
     return None
 
 
+def element_from_path(rel: Path) -> str | None:
+    """The element named beside a temperature by a path component ('Cu_1358K/', 'Cu_1358K.xyz', 'Fe-300K'), or None."""
+    from ase.data import chemical_symbols
+
+    for part in rel.parts:
+        match = _ELEMENT_AND_T.match(part)
+        if match and match[1] in chemical_symbols[1:]:
+            return match[1]
+    return None
+
+
+def import_tree(
+    root: Path,
+    *,
+    display: str,
+    where: str,
+    element: str | None = None,
+    temperature_k: float | None = None,
+    energy_unit: str = "eV",
+    type_map: Sequence[str] | None = None,
+    energy_key: str | None = None,
+    forces_key: str | None = None,
+    error_path: Path | None = None,
+) -> ReferenceSet:
+    """Import every reference source under ``root`` (a folder, or an unpacked archive) as one set.
+
+    Each source keeps its frames in the file's order; sources are read in path order. A frame's
+    temperature is ``temperature_k`` when given, else the one its path names (``Cu_1358K/``,
+    ``Cu_1358K.xyz``, ``T=900K``), else its own ``temperature=``; a path and a frame that name
+    different temperatures are refused. An element named with the temperature in a path
+    (``Cu_1358K``) must be the element of the (elemental) frames below it.
+
+    Args:
+        display: how sources are named in the frames' ``source`` and the provenance ('metal.zip:' or 'runs/').
+        where: how a source is named in messages ('member' for archives, 'file' for folders).
+        error_path: the path errors name (the archive); default ``root``.
+
+    Raises:
+        InputFileError: naming ``error_path`` and the source inside it.
+    """
+    from analysis.datasets.importers import check_units, import_reference
+
+    error_path = error_path or root
+    skipped: list[str] = []
+    sources = reference_sources(root, skipped=skipped)
+    if not sources:
+        raise InputFileError(error_path, "holds no reference data (no DeePMD folder with type.raw, OUTCAR, vasprun.xml or "
+                             "extended XYZ file)" + (f"; found {', '.join(skipped[:5])}{' ...' if len(skipped) > 5 else ''}"
+                                                     if skipped else ""))
+    parts: list[ReferenceSet] = []
+    warnings: list[str] = []
+    for source in sources:
+        rel = source.relative_to(root)
+        named_t = temperature_from_path(rel)
+        try:
+            ref = import_reference(source, element=element, temperature_k=temperature_k, energy_unit=energy_unit,
+                                   type_map=type_map, energy_key=energy_key, forces_key=forces_key)
+            if temperature_k is None and named_t is not None:
+                _take_named_temperature(ref, named_t)
+                check_units(source, ref.frames)  # the spread bound of a known temperature applies now
+            _check_named_element(ref, element_from_path(rel))
+        except InputFileError as exc:
+            raise InputFileError(error_path, f"{where} {rel.as_posix()}: {exc.reason}") from exc
+        for atoms in ref.frames:
+            atoms.info["source"] = f"{display}{rel.as_posix()}#{str(atoms.info.get('source', '')).rsplit('#', 1)[-1]}"
+        warnings.extend(f"{display}{w}" for w in ref.provenance.get("warnings", []))
+        parts.append(ref)
+    merged = ReferenceSet.merge(parts)
+    merged.provenance = {"source_files": [f"{display}{s.relative_to(root).as_posix()}" for s in sources],
+                         "energy_unit_in_file": energy_unit}
+    if skipped:
+        merged.provenance["skipped_files"] = [f"{display}{s}" for s in skipped]
+    if warnings:
+        merged.provenance["warnings"] = warnings
+    return merged
+
+
+def _take_named_temperature(ref: ReferenceSet, named_t: float) -> None:
+    """Give the frames without a temperature the one their path names; refuse a frame that says another."""
+    from analysis.datasets.frames import temperature_key
+
+    for atoms in ref.frames:
+        own = temperature_key(atoms.info.get("temperature"))
+        if own is None:
+            atoms.info["temperature"] = named_t
+        elif abs(own - named_t) > 1e-6:
+            raise InputFileError(atoms.info.get("source", ""), f"frame {_index(atoms)} says temperature={own:g} K but its path names "
+                                 f"{named_t:g} K: rename the folder or file, or give one temperature for all (--temperature, "
+                                 "or the Temperature field)")
+
+
+def _check_named_element(ref: ReferenceSet, named: str | None) -> None:
+    """Refuse elemental frames of another element than the one their path names (``Cu_1358K/`` holding Ni)."""
+    if named is None:
+        return
+    for atoms in ref.frames:
+        species = set(atoms.get_chemical_symbols())
+        if len(species) == 1 and named not in species:
+            raise InputFileError(atoms.info.get("source", ""), f"frame {_index(atoms)} holds {species.pop()} atoms but its path names {named}")
+
+
+def _index(atoms: object) -> str:
+    """A frame's index in its file, from its source ('cu.xyz#3' -> '3')."""
+    return str(atoms.info.get("source", "")).rsplit("#", 1)[-1]  # type: ignore[attr-defined]
+
+
+def import_folder(
+    path: str | Path,
+    *,
+    element: str | None = None,
+    temperature_k: float | None = None,
+    energy_unit: str = "eV",
+    type_map: Sequence[str] | None = None,
+    energy_key: str | None = None,
+    forces_key: str | None = None,
+) -> ReferenceSet:
+    """Import every reference source under a folder, recursively (see :func:`import_tree`).
+
+    Raises:
+        InputFileError: naming the folder and the file inside it.
+    """
+    root = Path(path)
+    ref = import_tree(root, display=f"{root.name}/", where="file", element=element, temperature_k=temperature_k,
+                      energy_unit=energy_unit, type_map=type_map, energy_key=energy_key, forces_key=forces_key)
+    ref.provenance = {**ref.provenance, "format": "folder"}
+    return ref
+
+
 def import_archive(
     path: str | Path,
     *,
@@ -165,13 +319,14 @@ def import_archive(
     max_bytes: int | None = None,
     energy_key: str | None = None,
     forces_key: str | None = None,
+    type_map: Sequence[str] | None = None,
 ) -> ReferenceSet:
-    """Import every reference source in an archive as one reference set.
+    """Import every reference source in an archive as one reference set (see :func:`import_tree`).
 
     Args:
         path: the archive (.zip, .tar, .tar.gz, ...).
-        element, energy_unit, energy_key, forces_key: as in :func:`analysis.datasets.importers.import_reference`,
-            for every source.
+        element, energy_unit, energy_key, forces_key, type_map: as in
+            :func:`analysis.datasets.importers.import_reference`, for every source.
         temperature_k: for every frame; when None, from each source's path (``Cu_1200K/OUTCAR``)
             or from the frames themselves.
         max_bytes: cap on the unpacked size (default: MLFF_ATLAS_MAX_UNPACKED_MB, else 10x the upload limit).
@@ -179,7 +334,6 @@ def import_archive(
     Raises:
         InputFileError: naming the archive and, for a bad source, the member's path inside it.
     """
-    from analysis.datasets.importers import import_reference
     from analysis.datasets.sniff import max_unpacked_bytes
 
     archive = Path(path)
@@ -189,27 +343,10 @@ def import_archive(
     folder = Path(tempfile.mkdtemp(prefix="atlas-archive-"))
     try:
         extract_archive(archive, folder, max_bytes=limit)
-        sources = reference_sources(folder)
-        if not sources:
-            raise InputFileError(archive, "holds no reference data (no DeePMD folder with type.raw, OUTCAR, vasprun.xml or .xyz file)")
-        parts: list[ReferenceSet] = []
-        for source in sources:
-            rel = source.relative_to(folder)
-            temp = temperature_k if temperature_k is not None else temperature_from_path(rel)
-            try:
-                ref = import_reference(source, element=element, temperature_k=temp, energy_unit=energy_unit,
-                                       energy_key=energy_key, forces_key=forces_key)
-            except InputFileError as exc:
-                raise InputFileError(archive, f"member {rel.as_posix()}: {exc.reason}") from exc
-            for atoms in ref.frames:
-                atoms.info["source"] = f"{archive.name}:{rel.as_posix()}#{str(atoms.info.get('source', '')).rsplit('#', 1)[-1]}"
-            parts.append(ref)
-        merged = ReferenceSet.merge(parts)
-        merged.provenance = {
-            "source_files": [f"{archive.name}:{s.relative_to(folder).as_posix()}" for s in sources],
-            "format": "archive",
-            "energy_unit_in_file": energy_unit,
-        }
-        return merged
+        ref = import_tree(folder, display=f"{archive.name}:", where="member", element=element, temperature_k=temperature_k,
+                          energy_unit=energy_unit, type_map=type_map, energy_key=energy_key, forces_key=forces_key,
+                          error_path=archive)
+        ref.provenance = {**ref.provenance, "format": "archive"}
+        return ref
     finally:
         shutil.rmtree(folder, ignore_errors=True)

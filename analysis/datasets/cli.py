@@ -12,7 +12,6 @@ from analysis.datasets.importers import ENERGY_UNITS, import_reference
 from analysis.datasets.predictions import import_predictions
 from analysis.datasets.writing import MODES, write_frames
 
-
 DEFAULT_DATASET = "metal43-gpaw"
 
 
@@ -24,13 +23,14 @@ def import_main(argv: list[str]) -> int:
     a model's outputs on that data set instead, matched to its frames by their reference columns.
     """
     parser = argparse.ArgumentParser(prog="python -m analysis import", description=import_main.__doc__)
-    parser.add_argument("paths", nargs="+", help="files (also .gz/.bz2), DeePMD folders, folders of outputs, or .zip/.tar.gz archives")
+    parser.add_argument("paths", nargs="+", help="files (also .gz/.bz2), DeePMD folders, folders of reference files (read "
+                        "recursively) or of outputs, or .zip/.tar.gz archives")
     parser.add_argument("--element", help="element label for every frame (checked against the atoms; default: from the species)")
     parser.add_argument("--temperature", type=float, help="temperature in K for every frame")
     parser.add_argument("--dataset", default="imported", help="data set to write into (default: %(default)s)")
     parser.add_argument("--mode", choices=MODES, default="refuse",
                         help="when the data set exists: refuse (default), append (identical frames skipped) or replace")
-    parser.add_argument("--format", dest="fmt", help="force a format (extxyz, nep, outcar, vasprun, deepmd, archive; with "
+    parser.add_argument("--format", dest="fmt", help="force a format (extxyz, nep, outcar, vasprun, deepmd, archive, folder; with "
                         "--predictions: nep-out, deepmd-out, extxyz)")
     parser.add_argument("--energy-unit", default="eV", choices=sorted(ENERGY_UNITS), help="unit of the file's energies (forces: the same per Å)")
     parser.add_argument("--type-map", help="elements of a DeePMD system's type numbers, comma-separated (when it has no type_map.raw)")
@@ -65,11 +65,14 @@ def import_main(argv: list[str]) -> int:
                              energy_unit=args.energy_unit, type_map=type_map, energy_key=args.energy_key, forces_key=args.forces_key)
             for p in args.paths
         ]
+        skipped = [f for s in sets for f in s.provenance.get("skipped_files", [])]
         merged = ReferenceSet.merge(sets) if len(sets) > 1 else sets[0]
         merged.provenance = {"source_files": [f for s in sets for f in s.provenance.get("source_files", [])],
                              **({"warnings": w} if (w := [x for s in sets for x in s.provenance.get("warnings", [])]) else {})}
         for warning in merged.provenance.get("warnings", []):
             print(f"warning: {warning}", file=sys.stderr)
+        for name in skipped:
+            print(f"skipped {name}", file=sys.stderr)
         outcome = write_frames(merged, args.dataset, mode=args.mode)
     except (InputFileError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -7,7 +7,8 @@ Formats (each read into a :class:`~analysis.datasets.frames.ReferenceSet`):
     ``vasprun`` VASP vasprun.xml, every complete ionic step,
     ``deepmd``  DeePMD system folders (``type.raw`` + ``set.*/*.npy`` or ``*.raw``; mixed-type
                 systems with ``real_atom_types.npy`` read with their real types),
-    ``archive`` a .zip/.tar(.gz) of any of these (:mod:`analysis.datasets.archive`).
+    ``archive`` a .zip/.tar(.gz) of any of these (:mod:`analysis.datasets.archive`),
+    ``folder``  a folder of any of these, at any depth (:func:`analysis.datasets.archive.import_folder`).
 
 A file's format is read from its content (:mod:`analysis.datasets.sniff`), its name only when the
 content says nothing; gzip and bzip2 files are decompressed first. Predictions made elsewhere are
@@ -36,7 +37,7 @@ from analysis.core.errors import InputFileError
 from analysis.datasets import sniff
 from analysis.datasets.frames import ReferenceSet, frame_content_hash, make_frame, temperature_key
 
-ReferenceFormat = Literal["extxyz", "nep", "outcar", "vasprun", "deepmd", "archive"]
+ReferenceFormat = Literal["extxyz", "nep", "outcar", "vasprun", "deepmd", "archive", "folder"]
 
 #: conversion factors to eV for the accepted energy units
 ENERGY_UNITS: dict[str, float] = {
@@ -76,18 +77,24 @@ def detect_format(path: Path) -> str:
     """A file's format from its content, else its name (gzip/bzip2 looked into); a folder's from what it holds.
 
     Returns:
-        A reference format, or 'nep-out'/'deepmd-out' for prediction files and folders.
+        A reference format ('folder' for a folder of reference files), or 'nep-out'/'deepmd-out'
+        for prediction files and folders.
     """
     path = Path(path)
     if path.is_dir():
         if (path / "type.raw").is_file():
             return "deepmd"
+        from analysis.datasets.archive import reference_sources
+
+        if reference_sources(path):
+            return "folder"
         names = [p.name.lower() for p in path.iterdir()]
         if any(re.match(r"energy_\w+\.out$", n) for n in names):
             return "nep-out"
         if any(re.search(r"\.(e|e_peratom|f)\.out$", n) for n in names):
             return "deepmd-out"
-        raise InputFileError(path, "folder is neither a DeePMD system (no type.raw) nor a folder of NEP/DeePMD outputs")
+        raise InputFileError(path, "folder holds no reference data (no DeePMD system with type.raw, OUTCAR, vasprun.xml or "
+                             "extended XYZ file, at any depth) and no NEP/DeePMD outputs")
     from analysis.datasets.archive import is_archive
 
     if is_archive(path):
@@ -150,14 +157,17 @@ def import_reference(
         raise InputFileError(path, "file is empty")
     if energy_unit not in ENERGY_UNITS:
         raise InputFileError(path, f"unknown energy unit {energy_unit!r}; use one of {', '.join(ENERGY_UNITS)}")
-    from analysis.datasets.archive import import_archive
+    from analysis.datasets.archive import import_archive, import_folder
 
     fmt = fmt or detect_format(path)  # type: ignore[assignment]
     if fmt == "archive":
         return import_archive(path, element=element, temperature_k=temperature_k, energy_unit=energy_unit,
-                              energy_key=energy_key, forces_key=forces_key)
+                              energy_key=energy_key, forces_key=forces_key, type_map=type_map)
+    if fmt == "folder" or (path.is_dir() and fmt in READERS and fmt not in FOLDER_FORMATS):
+        return import_folder(path, element=element, temperature_k=temperature_k, energy_unit=energy_unit,
+                             type_map=type_map, energy_key=energy_key, forces_key=forces_key)
     if fmt not in READERS:
-        raise InputFileError(path, f"format {fmt!r} is not a reference format (use one of {', '.join(READERS)}, archive)")
+        raise InputFileError(path, f"format {fmt!r} is not a reference format (use one of {', '.join(READERS)}, archive, folder)")
     warnings: list[str] = []
     with tempfile.TemporaryDirectory(prefix="atlas-unpack-") as folder, sniff.decompressed(path, Path(folder)) as inner:
         try:
@@ -416,6 +426,8 @@ def _read_deepmd_mixed(path: Path, names: list[str]) -> list[RawFrame]:
 
 
 READERS = {"extxyz": _read_xyz, "nep": _read_xyz, "outcar": _read_outcar, "vasprun": _read_vasprun, "deepmd": _read_deepmd}
+#: formats whose source is a folder (any other folder is a folder of reference files: :func:`analysis.datasets.archive.import_folder`)
+FOLDER_FORMATS = ("deepmd",)
 
 
 def import_file(

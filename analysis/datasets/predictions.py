@@ -308,56 +308,70 @@ class Matcher:
         has = arrays.n_atoms > 0
         first[has] = arrays.forces[self.offsets[:-1][has]]
         self.first_force = first
-        self.groups: dict[int, tuple[NDArray[np.int64], NDArray[np.float64]]] = {}
+        self.forces = arrays.forces
+        #: per atom count: (frame indices sorted by energy per atom, those energies, their first atom's forces)
+        self.groups: dict[int, tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]] = {}
         for n in np.unique(arrays.n_atoms).tolist():
             members = np.flatnonzero(arrays.n_atoms == n)
             order = members[np.argsort(self.per_atom[members], kind="stable")]
-            self.groups[int(n)] = (order, self.per_atom[order])
+            self.groups[int(n)] = (order, self.per_atom[order], first[order])
+
+    def _window(self, n: int, ref_energy: float, per_atom: bool) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """(free frames of ``n`` atoms whose energy agrees with the row's, their first atom's forces), by energy."""
+        order, values, first = self.groups[n]
+        e = ref_energy if per_atom else ref_energy / max(n, 1)
+        slack = 1e-9 * max(1.0, abs(e))  # the window is widened for rounding; the exact test follows
+        lo = int(values.searchsorted(e - self.tol - slack, side="left"))
+        hi = int(values.searchsorted(e + self.tol + slack, side="right"))
+        if hi <= lo:
+            return order[:0], first[:0]
+        idx = order[lo:hi]
+        if per_atom:
+            keep = np.abs(values[lo:hi] - ref_energy) <= self.tol
+        else:
+            keep = np.abs(self.arrays.energy[idx] - ref_energy) <= self.tol * n
+        keep &= ~self.taken[idx]
+        return idx[keep], first[lo:hi][keep]
+
+    def _sizes(self, n_atoms: int | None) -> list[int]:
+        if n_atoms is not None:
+            return [n_atoms] if n_atoms in self.groups else []
+        return list(self.groups)
 
     def candidates(self, ref_energy: float, per_atom: bool, n_atoms: int | None) -> NDArray[np.int64]:
         """Free frames whose energy agrees with a row's, in the data set's order."""
-        found = []
-        slack = 1e-9 * max(1.0, abs(ref_energy))  # the window is widened by rounding; the exact test follows
-        for n, (order, values) in self.groups.items():
-            if n_atoms is not None and n != n_atoms:
-                continue
-            e = ref_energy if per_atom else ref_energy / max(n, 1)
-            lo = np.searchsorted(values, e - self.tol - slack, side="left")
-            hi = np.searchsorted(values, e + self.tol + slack, side="right")
-            if hi > lo:
-                found.append(order[lo:hi])
-        if not found:
-            return np.zeros(0, dtype=np.int64)
-        cands = np.concatenate(found)
-        cands = cands[~self.taken[cands]]
-        if per_atom:
-            cands = cands[np.abs(self.per_atom[cands] - ref_energy) <= self.tol]
-        else:
-            cands = cands[np.abs(self.arrays.energy[cands] - ref_energy) <= self.tol * self.arrays.n_atoms[cands]]
-        return np.sort(cands)
+        found = [self._window(n, ref_energy, per_atom)[0] for n in self._sizes(n_atoms)]
+        return np.sort(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
 
     def match(self, ref_energy: float, per_atom: bool, block_of: "callable[[int], NDArray[np.float64]]",
               n_atoms: int | None = None) -> int:
-        """The first free frame whose energy and force block agree (marked taken), or -1.
+        """The first free frame (in the data set's order) whose energy and force block agree, marked taken; or -1.
 
         Args:
-            block_of: the row's reference force block for a frame of that many atoms.
+            block_of: the row's reference force block for a frame of that many atoms (fewer rows
+                when the file ends first).
+            n_atoms: the row's atom count when the file says it (extended XYZ).
         """
-        cands = self.candidates(ref_energy, per_atom, n_atoms)
-        if not len(cands):
-            return -1
         tol = self.tol
-        survivors = []
-        for n in np.unique(self.arrays.n_atoms[cands]).tolist():
-            block = block_of(int(n))
+        survivors: list[tuple[NDArray[np.int64], NDArray[np.float64]]] = []
+        for n in self._sizes(n_atoms):
+            idx, first = self._window(n, ref_energy, per_atom)
+            if not len(idx):
+                continue
+            block = block_of(n)
             if len(block) != n:
                 continue
-            same = cands[self.arrays.n_atoms[cands] == n]
             if n:
-                same = same[np.abs(self.first_force[same] - block[0]).max(axis=1) <= tol]
-            survivors.extend((int(k), block) for k in same)
-        for k, block in sorted(survivors, key=lambda item: item[0]):
-            if np.abs(block - self.arrays.forces[self.offsets[k]:self.offsets[k + 1]]).max(initial=0.0) <= tol:
+                idx = idx[np.abs(first - block[0]).max(axis=1) <= tol]
+            if len(idx):
+                survivors.append((np.sort(idx), block))
+        if len(survivors) > 1:  # frames of several sizes agree: take them in the data set's order
+            merged = sorted(((int(k), block) for idx, block in survivors for k in idx), key=lambda item: item[0])
+        else:
+            merged = [(int(k), survivors[0][1]) for k in survivors[0][0]] if survivors else []
+        offsets, forces = self.offsets, self.forces
+        for k, block in merged:
+            if np.abs(block - forces[offsets[k]:offsets[k + 1]]).max(initial=0.0) <= tol:
                 self.taken[k] = True
                 return k
         return -1
