@@ -7,13 +7,15 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode
 
 import pandas as pd
-from dash import dash_table, dcc, html
+from dash import dcc, html
+from dash.dash_table.DataTable import DataTable  # the class itself: dash.dash_table's __init__ is untyped
 
 from components import ids
 from components.numbers import format_number
 
 NAV_PAGES: tuple[tuple[str, str], ...] = (
     ("/", "Error map"),
+    ("/findings", "Findings"),
     ("/distributions", "Distributions"),
     ("/curves", "Curves"),
     ("/jobs", "Jobs"),
@@ -78,7 +80,7 @@ def _format_cell(value: Any) -> Any:
     return value
 
 
-def data_table(frame: pd.DataFrame, *, id: str, page_size: int = 50, columns: Mapping[str, str] | None = None) -> dash_table.DataTable:
+def data_table(frame: pd.DataFrame, *, id: str, page_size: int = 50, columns: Mapping[str, str] | None = None) -> DataTable:
     """A sortable, filterable table of ``frame`` (numbers as :func:`components.numbers.format_number` rounds them).
 
     Args:
@@ -89,7 +91,7 @@ def data_table(frame: pd.DataFrame, *, id: str, page_size: int = 50, columns: Ma
     """
     names = columns or {c: c for c in frame.columns}
     records = [{k: _format_cell(v) for k, v in rec.items()} for rec in frame.to_dict("records")]
-    return dash_table.DataTable(
+    return DataTable(
         id=id,
         columns=[{"name": names.get(c, c), "id": c, "type": "numeric" if pd.api.types.is_numeric_dtype(frame[c]) else "text"} for c in frame.columns],
         data=records,
@@ -110,7 +112,7 @@ def labelled(label: str, control: Any, *, width: str | None = None) -> html.Div:
 def key_value_card(title: str, items: Sequence[tuple[str, Any]], *, id: str | None = None) -> html.Div:
     """A small card of labelled values (e.g. the Metal-43 row of an element)."""
     body = html.Dl([part for k, v in items for part in (html.Dt(k), html.Dd("—" if v in (None, "") else v))], className="kv")
-    props = {"id": id} if id else {}
+    props: dict[str, Any] = {"id": id} if id else {}
     return html.Div([html.H4(title), body], className="card", **props)
 
 

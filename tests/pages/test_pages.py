@@ -1,12 +1,15 @@
 """Page layouts and callbacks called as plain functions on a small real data set."""
 from __future__ import annotations
 
+from dash import html
+
 import base64
 import importlib
+from collections.abc import Callable
 from contextvars import copy_context
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -53,7 +56,7 @@ def _run(func: Callable[..., Any], trigger: str, *args: Any) -> Any:
 @pytest.fixture
 def pages(dash_app, atlas_data) -> SimpleNamespace:
     """The page modules as Dash registered them (sys.modules entries, not package attributes)."""
-    names = ("home", "distributions", "element", "data", "jobs")
+    names = ("home", "distributions", "element", "data", "jobs", "findings")
     return SimpleNamespace(**{n: importlib.import_module(f"pages.{n}") for n in names})
 
 
@@ -171,6 +174,18 @@ def test_distributions_layout_and_update(pages) -> None:
     assert [r["model"] for r in stats.data] == ["emt-asap-cutoff", "lj-nn"]
 
 
+def test_findings_state_each_claim_from_the_numbers_and_say_what_the_data_cannot_answer(pages) -> None:
+    """The test data set has 3 elements at two temperatures: the trend cannot be tested, the ranking can."""
+    layout = pages.findings.layout(dataset=TEST_DATASET, values="relative")
+    text = _text(layout)
+    assert "too few elements to compare" in text and "Per-element rankings agree across 1 model pair(s)" in text
+    assert "too few to compare groups" in text  # the limits strip
+    assert _find(layout, ids.FINDINGS_VALUES).value == "relative"
+    assert _find(layout, ids.FINDINGS_AGREEMENT).figure.data[0].z.shape == (2, 2)
+    body, search = _run(pages.findings.update, f"{ids.FINDINGS_METRIC}.value", "energy_rmse", "all", "absolute", TEST_DATASET, "")
+    assert search == f"?dataset={TEST_DATASET}&metric=energy_rmse" and "Energy" in _find(html.Div(body), ids.FINDINGS_GROUPS).figure.layout.title.text
+
+
 def test_distributions_sync_url(pages) -> None:
     out = _run(pages.distributions.sync_url, f"{ids.DIST_MODE}.value", "force_rmse", "all", "side", "lj-nn", "emt-asap-cutoff",
                "disp_roughness_mev", "linear", "relative", "off", "", TEST_DATASET)
@@ -252,10 +267,11 @@ def test_upload_bad_reference_shows_importer_message(pages) -> None:
 
 
 def test_upload_reference_and_predictions_round_trip(pages, own_data: Path) -> None:
+    import io
+
     from ase.build import bulk
     from ase.calculators.emt import EMT
     from ase.io import write
-    import io
 
     frames = []
     for i in range(2):
@@ -274,8 +290,8 @@ def test_upload_reference_and_predictions_round_trip(pages, own_data: Path) -> N
     bad, _ = pages.data.upload_predictions([_upload("1 2\n")], ["energy_test.out"], "cu-emt", "nep-x", None, [])
     assert "alert-error" in bad.className and "energy_test.out" in bad.children
     # NEP-format outputs of a real second calculator (EMT with ASAP's cutoff) on the uploaded frames
-    from analysis.datasets import store
     from analysis import views
+    from analysis.datasets import store
 
     ref = store.load_dataset("cu-emt")
     energy_lines, force_lines = [], []
@@ -397,8 +413,8 @@ def test_jobs_table_shows_the_error_of_a_failed_job(pages, tmp_path: Path, monke
 def test_frames_a_model_refused_are_named_on_the_map_and_element_pages(pages, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """EMT scores Cu but has no W parameters: a real job scores the Cu frames, refuses the W ones,
     and the pages say which and why instead of failing or hiding it."""
-    from analysis.jobs import queue as jobs
     from analysis import views
+    from analysis.jobs import queue as jobs
     from tests.conftest import build_dataset
 
     monkeypatch.setenv("MLFF_ATLAS_DATA", str(tmp_path / "cu-w"))
