@@ -136,7 +136,9 @@ class FrameArrays:
 class ReferenceSet:
     """A reference data set: labelled frames plus provenance.
 
-    Frames are kept sorted by (element, temperature) and each gets a unique ``frame_id``
+    Frames keep the order they are given in (a file's frames stay in the file's order, also when
+    they are of several compositions; :func:`sorted_frames` gives the canonical (element,
+    temperature) order where one is wanted) and each gets a unique ``frame_id``
     ('Al/1120K/0003') when it has none.
     """
 
@@ -154,7 +156,6 @@ class ReferenceSet:
             key = temperature_key(atoms.info.get("temperature"))
             atoms.info["temperature"] = math.nan if key is None else key
             atoms.info.setdefault("source", "")
-        self.frames.sort(key=lambda a: (a.info["element"], _sort_temp(a.info["temperature"])))
         self._assign_ids()
 
     def _assign_ids(self) -> None:
@@ -244,6 +245,11 @@ class ReferenceSet:
         frames = [a for s in sets for a in s.frames]
         provenance = {"merged_from": [s.provenance for s in sets]}
         return ReferenceSet(frames, provenance)
+
+
+def sorted_frames(frames: Iterable[Atoms]) -> list[Atoms]:
+    """``frames`` sorted by (element label, temperature; unknown last), stably: the order of a built reference set."""
+    return sorted(frames, key=lambda a: (str(a.info.get("element") or frame_element(a)), _sort_temp(a.info.get("temperature"))))
 
 
 def _check_atom_counts(n_atoms: NDArray[np.int64], ref: FrameArrays, source: str) -> None:

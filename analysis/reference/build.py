@@ -26,23 +26,23 @@ import json
 import logging
 import os
 import socket
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, cast
 
 from ase import Atoms
 from ase.io import read, write
 
 from analysis.core.errors import InputFileError, one_line
 from analysis.core.procs import process_start, running_here
-from analysis.datasets.frames import ReferenceSet, make_frame, temperature_label
+from analysis.datasets.frames import ReferenceSet, make_frame, sorted_frames, temperature_label
 from analysis.datasets.store import atomic_write_bytes, atomic_write_json, save_dataset
 from analysis.reference import gpaw_calc
 from analysis.reference.eos_fit import eos_for, load_eos_table
 from analysis.reference.sampling import sample_configurations
 from analysis.reference.tiers import TierSettings, dft_for_temperature
 from analysis.reference.timing import _append_jsonl, _now, _Timer, _timing_totals
-
 
 log = logging.getLogger("analysis.reference")
 
@@ -95,7 +95,7 @@ def build_dir(out: Path, settings: TierSettings) -> Path:
 
 def _read_frame(path: Path) -> Atoms:
     try:
-        return read(path, format="extxyz")
+        return cast(Atoms, read(path, format="extxyz"))  # one frame (no index)
     except Exception as exc:  # ASE raises many types for bad files
         raise InputFileError(path, f"cannot read labelled frame: {exc}") from exc
 
@@ -113,7 +113,7 @@ def _claim(frame: Path) -> bool:
     """
     path = claim_path(frame)
     path.parent.mkdir(parents=True, exist_ok=True)
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "start": process_start(os.getpid())}
+    me: dict[str, Any] = {"pid": os.getpid(), "host": socket.gethostname(), "start": process_start(os.getpid())}
     for _ in range(2):
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
@@ -191,7 +191,7 @@ def _samples(symbol: str, temp: float, settings: TierSettings, build: Path, eos:
     """The MD samples of ``symbol`` at ``temp`` (run and written once when missing and ``create``; else None)."""
     v0 = float(eos["V0_A3_per_atom"])
     spath = samples_path(build, symbol, temp)
-    samples = read(spath, index=":", format="extxyz") if spath.is_file() else []
+    samples = cast(list[Atoms], read(spath, index=":", format="extxyz")) if spath.is_file() else []
     # a tier with more frames than an earlier one resamples: the seeded trajectory is the same, longer
     if not samples or not _samples_match(samples, v0) or len(samples) < settings.n_frames:
         if not create:
@@ -408,7 +408,7 @@ def assemble_dataset(settings: TierSettings, out: Path, eos_path: Path, *, frame
         "frames_done": len(frames),
         "compute_s": timing,
     }
-    ref = ReferenceSet(frames, provenance)
+    ref = ReferenceSet(sorted_frames(frames), provenance)  # by element and temperature, as the set was always ordered
     return save_dataset(ref, settings.dataset, root=out, dft_settings=settings.dft)
 
 

@@ -156,11 +156,12 @@ def _several_compositions(path: Path) -> list:
     return frames
 
 
-@pytest.mark.xfail(strict=True, reason="ReferenceSet (analysis/datasets/frames.py, not this module's) sorts frames by "
-                   "(element label, temperature) and the store keeps one group per label: a file's frames of several "
-                   "compositions come back grouped (issue 29.6)")
 def test_a_file_of_several_compositions_keeps_its_order(tmp_path: Path) -> None:
     frames = _several_compositions(tmp_path / "mixed.xyz")
     ref = import_reference(tmp_path / "mixed.xyz")
     assert [a.info["source"] for a in ref.frames] == [f"mixed.xyz#{i}" for i in range(4)]
     np.testing.assert_allclose(ref.arrays().energy, [a.get_potential_energy() for a in frames], atol=1e-8)
+    from analysis.datasets import store
+
+    store.save_dataset(ref, "mixed-order")
+    assert [a.info["source"] for a in store.load_dataset("mixed-order").frames] == [f"mixed.xyz#{i}" for i in range(4)]
