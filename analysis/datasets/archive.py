@@ -33,6 +33,8 @@ MAX_MEMBERS = 20_000
 _TEMPERATURE = re.compile(r"(?:^|[^A-Za-z0-9.])(?:T=?)?(\d+(?:\.\d+)?)\s?K(?![A-Za-z])")
 _ELEMENT_AND_T = re.compile(r"([A-Z][a-z]?)[_-](?:T=?)?\d+(?:\.\d+)?\s?K(?![A-Za-z])")
 _SKIP = ("__MACOSX",)
+#: the file formats a folder import takes (folders: DeePMD systems and the folder formats of dpdata_formats)
+SOURCE_FORMATS = ("outcar", "vasprun", "extxyz", "pwmat-movement", "qe-pw", "cp2k-output", "fhi-aims", "siesta", "ase-traj", "ase-db")
 
 
 def is_archive(path: Path) -> bool:
@@ -132,10 +134,11 @@ def _skipped_part(part: str) -> bool:
 
 
 def reference_sources(root: Path, *, skipped: list[str] | None = None, max_files: int = MAX_MEMBERS) -> list[Path]:
-    """Every reference source under ``root``, in path order: DeePMD folders, OUTCAR*, vasprun*.xml,
-    *.xyz/*.extxyz, and other files whose content shows a reference format.
+    """Every reference source under ``root``, in path order: DeePMD folders, ABACUS/cp.x/CP2K-MD run
+    folders, OUTCAR*, vasprun*.xml, *.xyz/*.extxyz, and other files whose content shows a reference
+    format (PWmat MOVEMENT, QE, CP2K, FHI-aims, SIESTA outputs, ASE .traj/.db).
 
-    Files inside a DeePMD folder are not listed again; hidden files and ``__MACOSX`` are skipped.
+    Files inside a source folder are not listed again; hidden files and ``__MACOSX`` are skipped.
 
     Args:
         skipped: when given, receives the relative path of every other file (and why).
@@ -146,8 +149,12 @@ def reference_sources(root: Path, *, skipped: list[str] | None = None, max_files
     """
     from analysis.datasets.sniff import head_text, sniff_name, sniff_text
 
+    from analysis.datasets.dpdata_formats import is_folder_source
+
     root = Path(root)
-    systems = sorted({p.parent for p in root.rglob("type.raw") if not any(_skipped_part(x) for x in p.relative_to(root).parts)})
+    folders = [root, *(p for p in root.rglob("*") if p.is_dir())]
+    systems = sorted({p for p in folders if ((p / "type.raw").is_file() or is_folder_source(p)) and p != root
+                      and not any(_skipped_part(x) for x in p.relative_to(root).parts)})
     sources: list[Path] = list(systems)
     count = 0
     for path in sorted(root.rglob("*")):
@@ -165,7 +172,7 @@ def reference_sources(root: Path, *, skipped: list[str] | None = None, max_files
                 kind = sniff_text(head_text(path)) or kind
             except InputFileError:
                 kind = None
-        if kind in ("outcar", "vasprun", "extxyz"):
+        if kind in SOURCE_FORMATS:
             sources.append(path)
         elif skipped is not None:
             why = "a prediction file" if kind in ("nep-out", "deepmd-out") else "not reference data"

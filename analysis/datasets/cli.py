@@ -30,8 +30,9 @@ def import_main(argv: list[str]) -> int:
     parser.add_argument("--dataset", default="imported", help="data set to write into (default: %(default)s)")
     parser.add_argument("--mode", choices=MODES, default="refuse",
                         help="when the data set exists: refuse (default), append (identical frames skipped) or replace")
-    parser.add_argument("--format", dest="fmt", help="force a format (extxyz, nep, outcar, vasprun, deepmd, archive, folder; with "
-                        "--predictions: nep-out, deepmd-out, extxyz)")
+    parser.add_argument("--format", dest="fmt", help="force a format (extxyz, nep, outcar, vasprun, deepmd, pwmat-movement, abacus, "
+                        "qe-pw, qe-cp, cp2k-output, cp2k-aimd, fhi-aims, siesta, ase-traj, ase-db, archive, folder, or dpdata's "
+                        "names such as pwmat/movement; with --predictions: nep-out, deepmd-out, extxyz)")
     parser.add_argument("--energy-unit", default="eV", choices=sorted(ENERGY_UNITS), help="unit of the file's energies (forces: the same per Å)")
     parser.add_argument("--type-map", help="elements of a DeePMD system's type numbers, comma-separated (when it has no type_map.raw)")
     parser.add_argument("--energy-key", help="extended XYZ: the comment-line key of the reference energy (default: detected among "

@@ -7,6 +7,8 @@ Formats (each read into a :class:`~analysis.datasets.frames.ReferenceSet`):
     ``vasprun`` VASP vasprun.xml, every complete ionic step,
     ``deepmd``  DeePMD system folders (``type.raw`` + ``set.*/*.npy`` or ``*.raw``; mixed-type
                 systems with ``real_atom_types.npy`` read with their real types),
+    ``pwmat-movement``, ``abacus``, ``qe-pw``, ``qe-cp``, ``cp2k-output``, ``cp2k-aimd``, ``fhi-aims``,
+    ``siesta`` through dpdata, ``ase-traj``, ``ase-db`` through ASE (:mod:`analysis.datasets.dpdata_formats`),
     ``archive`` a .zip/.tar(.gz) of any of these (:mod:`analysis.datasets.archive`),
     ``folder``  a folder of any of these, at any depth (:func:`analysis.datasets.archive.import_folder`).
 
@@ -26,7 +28,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 from ase import Atoms
@@ -37,7 +39,8 @@ from analysis.core.errors import InputFileError
 from analysis.datasets import sniff
 from analysis.datasets.frames import ReferenceSet, frame_content_hash, make_frame, temperature_key
 
-ReferenceFormat = Literal["extxyz", "nep", "outcar", "vasprun", "deepmd", "archive", "folder"]
+ReferenceFormat = Literal["extxyz", "nep", "outcar", "vasprun", "deepmd", "archive", "folder", "pwmat-movement", "abacus", "qe-pw",
+                          "qe-cp", "cp2k-output", "cp2k-aimd", "fhi-aims", "siesta", "ase-traj", "ase-db"]
 
 #: conversion factors to eV for the accepted energy units
 ENERGY_UNITS: dict[str, float] = {
@@ -85,6 +88,10 @@ def detect_format(path: Path) -> str:
         if (path / "type.raw").is_file():
             return "deepmd"
         from analysis.datasets.archive import reference_sources
+        from analysis.datasets.dpdata_formats import sniff_folder
+
+        if (kind := sniff_folder(path)) is not None:
+            return kind
 
         if reference_sources(path):
             return "folder"
@@ -111,8 +118,9 @@ def detect_format(path: Path) -> str:
     if fmt is None:
         raise InputFileError(
             path,
-            "unknown format: expected extended XYZ or NEP train.xyz, an OUTCAR, a vasprun.xml, a DeePMD folder, a "
-            ".zip/.tar.gz of those, NEP energy_*.out/force_*.out or DeePMD *.e.out/*.f.out (give --format to say which)",
+            "unknown format: expected extended XYZ or NEP train.xyz, an OUTCAR, a vasprun.xml, a DeePMD folder, a PWmat "
+            "MOVEMENT, ABACUS, Quantum ESPRESSO, CP2K, FHI-aims or SIESTA output, an ASE .traj or .db, a .zip/.tar.gz of "
+            "those, NEP energy_*.out/force_*.out or DeePMD *.e.out/*.f.out (give --format to say which)",
         )
     return fmt
 
@@ -159,7 +167,7 @@ def import_reference(
         raise InputFileError(path, f"unknown energy unit {energy_unit!r}; use one of {', '.join(ENERGY_UNITS)}")
     from analysis.datasets.archive import import_archive, import_folder
 
-    fmt = fmt or detect_format(path)  # type: ignore[assignment]
+    fmt = FORMAT_ALIASES.get(fmt, fmt) if fmt else detect_format(path)  # type: ignore[assignment]
     if fmt == "archive":
         return import_archive(path, element=element, temperature_k=temperature_k, energy_unit=energy_unit,
                               energy_key=energy_key, forces_key=forces_key, type_map=type_map)
@@ -425,9 +433,36 @@ def _read_deepmd_mixed(path: Path, names: list[str]) -> list[RawFrame]:
     return out
 
 
-READERS = {"extxyz": _read_xyz, "nep": _read_xyz, "outcar": _read_outcar, "vasprun": _read_vasprun, "deepmd": _read_deepmd}
+def _dpdata_reader(fmt: str) -> "Callable[[Path, ReadOptions], list[RawFrame]]":
+    def read(path: Path, opts: ReadOptions) -> list[RawFrame]:
+        from analysis.datasets.dpdata_formats import read_dpdata
+
+        return read_dpdata(path, fmt, opts.warnings)  # type: ignore[return-value]
+
+    return read
+
+
+def _ase_reader(fmt: str) -> "Callable[[Path, ReadOptions], list[RawFrame]]":
+    def read(path: Path, opts: ReadOptions) -> list[RawFrame]:
+        from analysis.datasets.dpdata_formats import read_ase
+
+        return [_labels(a) for a in read_ase(path, fmt)]
+
+    return read
+
+
+READERS = {"extxyz": _read_xyz, "nep": _read_xyz, "outcar": _read_outcar, "vasprun": _read_vasprun, "deepmd": _read_deepmd,
+           **{f: _dpdata_reader(f) for f in ("pwmat-movement", "abacus", "qe-pw", "qe-cp", "cp2k-output", "cp2k-aimd",
+                                             "fhi-aims", "siesta")},
+           "ase-traj": _ase_reader("ase-traj"), "ase-db": _ase_reader("ase-db")}
 #: formats whose source is a folder (any other folder is a folder of reference files: :func:`analysis.datasets.archive.import_folder`)
-FOLDER_FORMATS = ("deepmd",)
+FOLDER_FORMATS = ("deepmd", "abacus", "qe-cp", "cp2k-aimd")
+#: ``--format`` names that dpdata's own spelling also reaches
+FORMAT_ALIASES = {"pwmat/movement": "pwmat-movement", "movement": "pwmat-movement", "abacus/scf": "abacus", "abacus/md": "abacus",
+                  "abacus/relax": "abacus", "qe/pw/scf": "qe-pw", "qe/cp/traj": "qe-cp", "cp2k/output": "cp2k-output",
+                  "cp2k/aimd_output": "cp2k-aimd", "fhi_aims/md": "fhi-aims", "fhi_aims/scf": "fhi-aims",
+                  "siesta/output": "siesta", "siesta/aimd_output": "siesta", "ase/traj": "ase-traj", "traj": "ase-traj",
+                  "db": "ase-db", "vasp/outcar": "outcar", "vasp/xml": "vasprun", "deepmd/npy": "deepmd", "deepmd/raw": "deepmd"}
 
 
 def import_file(

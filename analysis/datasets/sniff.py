@@ -19,7 +19,8 @@ from typing import IO, Iterator, Literal
 
 from analysis.core.errors import InputFileError
 
-Format = Literal["extxyz", "nep", "outcar", "vasprun", "deepmd", "nep-out", "deepmd-out"]
+Format = Literal["extxyz", "nep", "outcar", "vasprun", "deepmd", "nep-out", "deepmd-out", "pwmat-movement", "qe-pw", "cp2k-output",
+                 "fhi-aims", "siesta", "ase-traj", "ase-db"]
 
 #: settings that raise the limits (environment variables, in MB)
 LINE_SETTING = "MLFF_ATLAS_MAX_LINE_MB"
@@ -131,6 +132,10 @@ def sniff_text(head: str) -> Format | None:
         return "outcar"
     if re.match(r"#.*\bdata_(e|fx)\b.*\bpred_", first):
         return "deepmd-out"
+    from analysis.datasets.dpdata_formats import sniff_head
+
+    if (other := sniff_head(head)) is not None:
+        return other  # type: ignore[return-value]
     lines = head.split("\n")
     if len(lines) >= 2 and re.fullmatch(r"\s*\d+\s*", lines[0]):
         return "extxyz"  # extended XYZ and NEP's train.xyz: one reader, keys in any case
@@ -150,4 +155,10 @@ def sniff_name(name: str) -> Format | None:
         return "deepmd-out"
     if low.endswith((".xyz", ".extxyz")):
         return "extxyz"
+    if "movement" in low:
+        return "pwmat-movement"
+    if low.endswith(".traj"):
+        return "ase-traj"
+    if low.endswith(".db"):
+        return "ase-db"
     return None
