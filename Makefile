@@ -5,14 +5,20 @@ BIN    := $(VENV)/bin
 APT_PACKAGES := chromium chromium-driver libxc-dev libopenblas-dev
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install system-deps venv gpaw sevenn deepmd bench reference reference-ci score-default checkpoint-default clean-venv
+.PHONY: run test lint install system-deps venv gpaw sevenn deepmd bench reference reference-ci score-default checkpoint-default clean-venv
 
 # gunicorn + one job worker; RUN_ARGS="--read-only", "--host 0.0.0.0" (needs auth or read-only), "--dev" (Flask's server)
 run: install
 	bash scripts/run.sh $(RUN_ARGS)
 
-test: install
+test: install lint
 	$(BIN)/python -m pytest -q
+
+# static checks, configured in pyproject.toml: ruff (pycodestyle, pyflakes, import order, bugbear,
+# pyupgrade) and mypy on analysis/ and components/. `ruff format --check` is not run yet.
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy analysis components
 
 install: system-deps venv gpaw sevenn deepmd
 

@@ -22,8 +22,7 @@ import logging
 
 from flask import Flask, Response, request
 
-from analysis.core.config import (AUTH_ENV, AUTH_FILE_ENV, INSECURE_ENV, READ_ONLY_ENV, auth_users, insecure, is_loopback,
-                                  read_only)
+from analysis.core.config import AUTH_ENV, AUTH_FILE_ENV, INSECURE_ENV, READ_ONLY_ENV, auth_users, insecure, is_loopback, read_only
 
 HEALTH_PATH = "/healthz"
 REALM = "MLFF Error Atlas"

@@ -23,8 +23,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -33,12 +34,9 @@ BUDGET_MS = 300.0
 
 
 def _clear_caches() -> None:
-    from analysis.datasets import store
     from analysis import views
 
-    for fn in (views._metrics_cached, views._predictions_cached, views._checked_predictions, views._parity_cached, views._summaries,
-               store._load_cached):
-        fn.cache_clear()
+    views.clear_caches()  # the views' loaders and the store's, as in a fresh worker process
 
 
 def _pick_data(tmp: Path) -> tuple[str, str]:

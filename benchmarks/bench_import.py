@@ -65,7 +65,7 @@ def write_file(path: Path, n_frames: int, n_atoms: int, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     side = (n_atoms * 12.0) ** (1 / 3)
     with open(path, "w") as handle:
-        for i in range(n_frames):
+        for _ in range(n_frames):
             pos = rng.uniform(0, side, (n_atoms, 3))
             forces = rng.normal(0, 1, (n_atoms, 3))
             handle.write(f"{n_atoms}\nLattice=\"{side:.8f} 0.0 0.0 0.0 {side:.8f} 0.0 0.0 0.0 {side:.8f}\" "

@@ -17,8 +17,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analysis.datasets.frames import FrameArrays, Predictions  # noqa: E402
 from analysis.core.elements import METAL43  # noqa: E402
+from analysis.datasets.frames import FrameArrays, Predictions  # noqa: E402
 from analysis.metrics.tables import compute_metrics_table  # noqa: E402
 
 

@@ -46,8 +46,8 @@ def _frames(n: int, seed: int) -> list:
 
 
 def _evaluate(name: str) -> tuple[float, object]:
-    from analysis.jobs import queue as jobs
     from analysis.datasets.store import load_predictions
+    from analysis.jobs import queue as jobs
 
     t0 = time.perf_counter()
     job_id = jobs.submit_job("chgnet-0.3.0", name, device="cpu")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.optimize import brentq
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from analysis.electronic import smearing as sm  # noqa: E402
 
@@ -112,14 +113,15 @@ def main() -> None:
     print(f"{'method':<20} {'ours (ms)':>10} {'ours CPU (ms)':>14} {'baseline (ms)':>14} {'speed-up':>9} "
           f"{'|dE_F| (eV)':>12} {'|dE_band| (eV)':>14}")
     for method in sm.SMEARING_METHODS:
-        t_ours, c_ours, be = _best(lambda: sm.band_energy(eigs, weights, n_e, method=method, sigma_ev=sigma), args.repeat)
-        t_base, _, (mu, eb) = _best(lambda: _baseline_smearing(eigs, weights, n_e, method, sigma), 1)
+        t_ours, c_ours, be = _best(lambda method=method: sm.band_energy(eigs, weights, n_e, method=method, sigma_ev=sigma), args.repeat)
+        t_base, _, (mu, eb) = _best(lambda method=method: _baseline_smearing(eigs, weights, n_e, method, sigma), 1)
         print(f"{method:<20} {t_ours * 1e3:10.1f} {c_ours * 1e3:14.1f} {t_base * 1e3:14.1f} {t_base / t_ours:9.1f} "
               f"{abs(be.fermi_level_ev - mu):12.2e} {abs(be.e_band_ev - eb):14.2e}")
     for kind in ("metal", "dense"):
         teigs, mesh, n_e = _mesh_bands(kind, mesh_n)
-        t_ours, c_ours, be = _best(lambda: sm.band_energy(teigs, None, n_e, method="tetrahedron", mesh=mesh), args.repeat)
-        t_base, _, (ef, eb) = _best(lambda: _baseline_tetra(teigs, mesh, n_e), 1)
+        t_ours, c_ours, be = _best(lambda teigs=teigs, mesh=mesh, n_e=n_e: sm.band_energy(teigs, None, n_e, method="tetrahedron", mesh=mesh),
+                                   args.repeat)
+        t_base, _, (ef, eb) = _best(lambda teigs=teigs, mesh=mesh, n_e=n_e: _baseline_tetra(teigs, mesh, n_e), 1)
         label = f"tetrahedron ({kind})"
         print(f"{label:<20} {t_ours * 1e3:10.1f} {c_ours * 1e3:14.1f} {t_base * 1e3:14.1f} {t_base / t_ours:9.1f} "
               f"{abs(be.fermi_level_ev - ef):12.2e} {abs(be.e_band_ev - eb):14.2e}   ({teigs.size:.2e} eigenvalues, mesh {mesh})")

@@ -12,7 +12,6 @@ from scipy.stats import spearmanr
 from components.numbers import ERROR_AXIS, format_number
 from components.theme import apply_theme, color, empty_figure
 
-
 #: scatter points get element labels up to this many elements (more overlap; hover still names them)
 LABEL_LIMIT = 25
 
@@ -232,7 +231,7 @@ def descriptor_scatter(
             hovertemplate="%{text}<br>%{customdata[0]}, %{customdata[1]}<extra>" + str(model) + "</extra>",
         ))
     apply_theme(fig)
-    positive = all((errors.loc[common].to_numpy(dtype=np.float64)[np.isfinite(errors.loc[common].to_numpy(dtype=np.float64))] > 0))
+    positive = all(errors.loc[common].to_numpy(dtype=np.float64)[np.isfinite(errors.loc[common].to_numpy(dtype=np.float64))] > 0)
     fig.update_xaxes(title_text=descriptor_label)
     log = log_y and positive
     fig.update_yaxes(title_text=error_label, type="log" if log else "linear", **({"dtick": "D2"} if log else {}), **ERROR_AXIS)

@@ -2,7 +2,8 @@
 fitted-versus-universal comparison across elements."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -294,7 +294,7 @@ def ptable_heatmap(
         if len(frames) == 1:
             model_names = [model_names[0]]
     else:
-        frames = [_as_frame(values)]  # type: ignore[arg-type]
+        frames = [_as_frame(values)]
         model_names = [None]
     if not any(np.isfinite(f["value"]).any() for f in frames):
         return empty_figure("No per-element values to show for this selection.", title=title)

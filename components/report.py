@@ -20,14 +20,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
-from analysis.core import elements as el_table
 from analysis import views
+from analysis.core import elements as el_table
 from analysis.metrics.tables import POOLED
 from components.distributions import error_histogram, model_scatter
 from components.numbers import format_number

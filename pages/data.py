@@ -19,9 +19,9 @@ import dash
 import pandas as pd
 from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
-from analysis.datasets import store
 from analysis import views
 from analysis.core.errors import InputFileError
+from analysis.datasets import store
 from components import ids
 from components.layout import alert, data_table, key_value_card, labelled
 
@@ -383,7 +383,7 @@ function(contents, filenames, limit) {
     }
     return ["", Date.now()];
 }
-""" % LIMIT_SETTING
+""" % LIMIT_SETTING  # noqa: UP031 (JavaScript's braces stay literal under %)
 for _upload, _too_big, _accepted in ((ids.DATA_REF_UPLOAD, ids.DATA_REF_TOO_BIG, ids.DATA_REF_ACCEPTED),
                                      (ids.DATA_PRED_UPLOAD, ids.DATA_PRED_TOO_BIG, ids.DATA_PRED_ACCEPTED)):
     clientside_callback(_SIZE_CHECK, Output(_too_big, "children"), Output(_accepted, "data"), Input(_upload, "contents"),

@@ -9,9 +9,9 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
 from analysis import views
+from analysis.electronic.descriptors import DESCRIPTORS
 from analysis.metrics.tables import POOLED
 from components import ids
-from analysis.electronic.descriptors import DESCRIPTORS
 from components.distributions import CORRELATION_HEADERS, descriptor_name, descriptor_scatter, error_histogram, model_scatter
 from components.export import export_controls, export_download, export_id
 from components.layout import METRIC_OPTIONS, alert, data_table, decode_query, encode_query, labelled, no_data_message

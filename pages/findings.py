@@ -17,7 +17,7 @@ from analysis.metrics.tables import POOLED
 from components import ids
 from components.export import export_controls, export_download, export_id
 from components.findings import agreement_heatmap, descriptor_heatmap, group_figure
-from components.layout import METRIC_OPTIONS, alert, data_table, decode_query, encode_query, labelled, no_data_message
+from components.layout import METRIC_OPTIONS, alert, data_table, encode_query, labelled, no_data_message
 from components.theme import graph_config
 
 dash.register_page(__name__, path="/findings", title="Findings · MLFF Error Atlas", name="Findings")

@@ -14,8 +14,8 @@ from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, 
 from analysis import views
 from analysis.metrics.tables import POOLED
 from components import ids
-from components.layout import METRIC_OPTIONS, alert, decode_query, encode_query, labelled, no_data_message, split_list
 from components.export import export_controls, export_download, export_id
+from components.layout import METRIC_OPTIONS, alert, decode_query, encode_query, labelled, no_data_message, split_list
 from components.ptable import MAX_SPLIT_MODELS, ptable_comparison, ptable_heatmap, ptable_heatmap_grid, symbol_from_click
 from components.theme import empty_figure, graph_config, is_presentation, presentation_style
 

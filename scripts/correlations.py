@@ -1,7 +1,12 @@
 """Print the correlation of three descriptors with force RMSE on the default set (docs/descriptors.md): python scripts/correlations.py"""
-import sys; from pathlib import Path; sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from analysis.views.distributions import correlation_table, descriptor_coverage
-done, off = descriptor_coverage(); print(len(done), "at reference state; off:", off)
+
+done, off = descriptor_coverage()
+print(len(done), "at reference state; off:", off)
 for rel in (False, True):
     t = correlation_table("metal43-gpaw", relative=rel, n_boot=300)
     t = t[t.descriptor.isin(["disp_stiffness_ev_per_a2", "method_spread_mev", "dos_ef_tetra_per_atom"])]

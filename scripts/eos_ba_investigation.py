@@ -1,8 +1,12 @@
 """Why is Ba's PBE V0 6.7 % above WIEN2k's? EOS scans of bcc Ba under one changed setting at a time."""
-import json, sys, time
+import json
+import sys
+import time
+
 import numpy as np
-from ase.eos import EquationOfState
 from ase import units
+from ase.eos import EquationOfState
+
 from analysis.reference import gpaw_calc
 
 base = {"mode": "pw", "xc": "PBE", "ecut_ev": 350, "kpt_density": 4.0, "gamma": False, "smearing": "fermi-dirac",

@@ -35,9 +35,9 @@ DENSE = {"kpt_density": 4.5, "convergence": {"density": 1e-6, "eigenstates": 1e-
 
 def _shipped(element: str) -> tuple[Any, Any]:
     """The first shipped frame of ``element`` and the element's rows of the shipped metrics table."""
-    from analysis.datasets import store
     from analysis import views
     from analysis.core.config import default_data_dir
+    from analysis.datasets import store
 
     os.environ["MLFF_ATLAS_DEFAULT_DATA"] = str(default_data_dir())
     ref = store.load_dataset(DATASET)

@@ -184,8 +184,8 @@ def write_tight_binding_curves(root: Path, element: str, *, n_k: int = 8, t_perp
     """
     import json
 
-    from analysis.electronic.protocols import SETTINGS, curves_from_eigenvalues
     from analysis.electronic.eigenvalues import Eigenvalues
+    from analysis.electronic.protocols import SETTINGS, curves_from_eigenvalues
 
     k = 2 * np.pi * (np.arange(n_k) + 0.5) / n_k - np.pi
     kx, ky, kz = np.meshgrid(k, k, k, indexing="ij")

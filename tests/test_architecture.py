@@ -171,7 +171,6 @@ def test_modules_stay_navigable() -> None:
 
 def test_python_api_reexports_what_a_notebook_reaches_for() -> None:
     import analysis
-
     from analysis.datasets.store import load_dataset
     from analysis.metrics.tables import compute_metrics_table
 

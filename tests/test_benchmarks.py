@@ -74,9 +74,10 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         rf"^cached: grown set after first scoring\s+2\s+{N}$",  # only the new ones do
         rf"^speed-up of rescoring: {N}x; identical predictions: True",
     ),
-    "bench_scale": (  # written later by another engineer; it is to print its baseline and the import figure
+    "bench_scale": (  # its import step beside its baseline (the other steps' lines are the script owner's to add here)
         r"(?i)\bbaseline\b",
         r"(?i)\bimport",
+        rf"^import\b.*\b{N} s\b.*\bbaseline\s+{N} s\b",
     ),
     "bench_smearing": (
         r"ours \(ms\)\s+ours CPU \(ms\)\s+baseline \(ms\)\s+speed-up",

@@ -7,7 +7,8 @@ access, so ``import analysis`` and ``python -m analysis --help`` stay fast and a
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def lazy_exports(package: str, table: dict[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:

@@ -1,9 +1,9 @@
 """File locks for read-modify-write of shared files (``fcntl``, released when the process dies)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 
 @contextmanager

@@ -5,8 +5,9 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from analysis.core.cluster import SchedulerUnavailable, add_backend_options, chosen_backend, connect
 from analysis.electronic.protocols import SETTINGS, _electronic_dir, run_element

@@ -47,7 +47,8 @@ of the protocol cell; ``dE(delta) = E(delta) - E(0)``):
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -109,7 +110,7 @@ def _polyfit_through_origin(x: NDArray[np.float64], y: NDArray[np.float64], degr
     a = np.stack([x**p for p in range(1, degree + 1)], axis=1)
     coef, *_ = np.linalg.lstsq(a, y, rcond=None)
     resid = y - a @ coef
-    return coef, float(np.sqrt(np.mean(resid**2)))
+    return np.asarray(coef, dtype=np.float64), float(np.sqrt(np.mean(resid**2)))
 
 
 def descriptors_from_curves(curves: dict[str, Any], *, method: str = "gaussian", eigenvalues: Any = None,

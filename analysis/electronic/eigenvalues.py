@@ -5,9 +5,10 @@ when given) and :func:`read_vasp` (either, from a run folder), all through pymat
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -15,7 +16,6 @@ from numpy.typing import NDArray
 from analysis.core.errors import InputFileError
 from analysis.electronic import smearing as sm
 from analysis.electronic.smearing import METHODS
-
 
 # ============================================================================ eigenvalues
 
@@ -124,10 +124,11 @@ def read_vasprun(path: str | Path) -> Eigenvalues:
                      parse_potcar_file=False, exception_on_bad_xml=True)
     except Exception as exc:  # pymatgen raises assorted errors on malformed XML
         raise InputFileError(path, f"cannot parse vasprun.xml: {type(exc).__name__}: {exc}") from exc
-    if not getattr(vr, "eigenvalues", None):
+    eigenvalues = getattr(vr, "eigenvalues", None)
+    if not eigenvalues:
         raise InputFileError(path, "no <eigenvalues> block (was the run stopped before the first SCF finished?)")
-    spins = [s for s in (Spin.up, Spin.down) if s in vr.eigenvalues]
-    eigs = np.stack([np.asarray(vr.eigenvalues[s])[:, :, 0] for s in spins])
+    spins = [s for s in (Spin.up, Spin.down) if s in eigenvalues]
+    eigs = np.stack([np.asarray(eigenvalues[s])[:, :, 0] for s in spins])
     weights = np.asarray(vr.actual_kpoints_weights, dtype=np.float64)
     if weights.shape != (eigs.shape[1],):
         raise InputFileError(path, f"{len(weights)} k-point weights for {eigs.shape[1]} k-points")

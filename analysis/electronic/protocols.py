@@ -46,9 +46,10 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -60,7 +61,6 @@ if TYPE_CHECKING:
 
 
 from analysis.electronic.eigenvalues import Eigenvalues
-
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ def _scf_settings(settings: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in settings.items() if k not in skip}
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     write(tmp)
     os.replace(tmp, path)
@@ -583,7 +583,7 @@ def curves_frame(curves: dict[str, Any], kind: Literal["displacement", "fermi_sh
 
 def available_elements(root: str | Path | None = None) -> list[str]:
     """Elements that have curves (in any of :func:`electronic_roots`, or in ``root``)."""
-    found = set()
+    found: set[str] = set()
     for r in electronic_roots(root):
         found.update(p.stem.removeprefix("curves_") for p in (r / "electronic").glob("curves_*.json"))
     return sorted(found)

@@ -21,7 +21,6 @@ from typing import Any
 
 from analysis.core.errors import InputFileError
 
-
 DFT_KEYS_FROM_FRAMES = ("mode", "xc", "ecut_ev", "smearing", "width_ev", "setups", "spin_polarized", "initial_magmom")
 """Keys of the frames' DFT settings that the protocols take over unchanged."""
 

@@ -48,8 +48,9 @@ the lowest state above; this is also what GPAW does.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal, get_args
+from typing import Literal, get_args
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -206,6 +207,7 @@ def _prepare(eigs: ArrayLike, weights: ArrayLike | None) -> tuple[NDArray[np.flo
         raise ValueError(f"eigs shape {e.shape}: need 1 or 2 spins and at least one k-point and band")
     if not np.all(np.isfinite(e)):
         raise ValueError("eigs contain non-finite values")
+    w: NDArray[np.float64]
     if weights is None:
         w = np.full((nspin, nk), 1.0 / nk)
     else:
@@ -295,7 +297,7 @@ class _SmearingProblem:
         nbins = 8192
         bw = span / nbins
         idx = np.minimum(((self.e - self.emin) * (1.0 / bw)).astype(np.intp), nbins - 1)
-        hist = np.bincount(idx, weights=self.w, minlength=nbins)
+        hist = np.asarray(np.bincount(idx, weights=self.w, minlength=nbins), dtype=np.float64)  # float already: no copy
         centers = self.emin + (np.arange(nbins) + 0.5) * bw
         if self.sigma >= 4.0 * bw:
             keep = hist > 0
@@ -357,7 +359,7 @@ def _solve_smearing(prob: _SmearingProblem, n_electrons: float) -> tuple[float, 
             elif abs(fb) <= tol:
                 root = b
             else:
-                root = brentq(lambda m: prob.count(w_try, m)[0] - n_electrons, a, b,
+                root = brentq(lambda m, w=w_try: prob.count(w, m)[0] - n_electrons, a, b,
                               xtol=1e-13, rtol=4 * np.finfo(float).eps, maxiter=400)
             if w_try is not win:
                 w_try = prob.window(root - xcut * sigma - margin, root + xcut * sigma + margin)
@@ -791,6 +793,7 @@ def _solve_tetra(tp: _TetraProblem, n_electrons: float, homo_floor: float = -np.
         ef, ts, b = _newton_in_bracket(tp, n_electrons, a, b, tol)
     if ef is None:  # exactly flat bands: the count jumps at b; take the jump
         ef = b
+    assert ts is not None  # the near-estimate path returns a set with its level; the bracket path always does
     # gap at E_F: no tetrahedron straddles it -> mid-gap
     _, dos = _tetra_count_and_dos(ts.te, ef)
     if not np.any(dos > 0):
@@ -892,7 +895,7 @@ def _tetra_problem(eigs: ArrayLike, mesh: tuple[int, int, int] | None, reciproca
     homo_floor = float(bmax[full].max()) if full.any() else -np.inf
     empty = ~full & ~sel
     lumo_ceil = float(bmin[empty].min()) if empty.any() else np.inf
-    tp = _TetraProblem(reduced, mesh, rc, degeneracy)  # type: ignore[arg-type]
+    tp = _TetraProblem(reduced, mesh, rc, degeneracy)
     return _Tetra(tp, n_fixed, esum_fixed, full, sel, e.shape, homo_floor, lumo_ceil)
 
 

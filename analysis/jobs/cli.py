@@ -26,7 +26,6 @@ from analysis.jobs.queue import (
     wait_for,
 )
 
-
 _THREADS_HELP = (
     "torch intra-op threads (default: torch's choice). On a small shared CPU, 1 is much faster for small "
     "cells: the graphs of the next batch are built on the other core meanwhile"

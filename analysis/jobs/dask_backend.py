@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from analysis.core.cluster import cluster_lost, connect, task_key, task_resources
 from analysis.jobs import queue as q

@@ -25,8 +25,9 @@ import threading
 import time
 import traceback
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

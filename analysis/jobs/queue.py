@@ -32,19 +32,19 @@ import socket
 import threading
 import time
 import traceback
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Iterator, Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from analysis.core.config import cache_dir
-from analysis.datasets.frames import Predictions
-from analysis.models.registry import ModelSpec, ModelUnavailableError, check_available, get_spec, model_versions, resolve_dtype
 from analysis.core.procs import process_start, running_here
-from analysis.datasets.store import atomic_write_bytes, find_dataset, load_dataset, predictions_dir, save_predictions
-from analysis.datasets.store import model_slug
+from analysis.datasets.frames import Predictions
+from analysis.datasets.store import atomic_write_bytes, find_dataset, load_dataset, model_slug, predictions_dir, save_predictions
+from analysis.models.registry import ModelSpec, ModelUnavailableError, check_available, get_spec, model_versions, resolve_dtype
 
 State = Literal["queued", "running", "done", "failed", "cancelled"]
 STATES: tuple[str, ...] = ("queued", "running", "done", "failed", "cancelled")
@@ -140,7 +140,7 @@ class JobRecord:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "JobRecord":
+    def from_json(cls, text: str) -> JobRecord:
         data = json.loads(text)
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
@@ -372,7 +372,7 @@ def _alive(pid: int | None, host: str | None, start: float | None, beat: float |
 
 def requeue_stale() -> list[str]:
     """Put back in the queue every running job whose worker process is gone; returns their ids."""
-    moved = []
+    moved: list[str] = []
     with _open() as cache:
         # read first without the write lock: the dashboard calls this on every poll
         if not any(r.state == "running" and not _alive(r.worker_pid, r.worker_host, r.worker_start, r.heartbeat) for r in _all(cache)):
@@ -462,7 +462,7 @@ def _write_chunk(
     from analysis.jobs.integrity import chunk_checksum
 
     failed = failed or {}
-    arrays = {
+    arrays: dict[str, Any] = {
         "energy": energy.astype(np.float64),
         "forces": np.concatenate(forces).astype(np.float64) if forces else np.zeros((0, 3)),
         "n_atoms": np.array([len(f) for f in forces], dtype=np.int64),

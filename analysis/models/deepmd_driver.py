@@ -24,7 +24,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import os
-
     from importlib.metadata import version
 
     if args.device == "cpu":

@@ -18,10 +18,11 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 from ase import Atoms
@@ -29,7 +30,18 @@ from numpy.typing import NDArray
 
 from analysis.core.errors import one_line
 from analysis.models.local_files import content_hidden
-from analysis.models.registry import ModelSpec, ModelUnavailableError, check_available, default_torch_dtype, get_spec, load_torch_model, resolve_dtype, sevenn_python, deepmd_python, weights_path
+from analysis.models.registry import (
+    ModelSpec,
+    ModelUnavailableError,
+    check_available,
+    deepmd_python,
+    default_torch_dtype,
+    get_spec,
+    load_torch_model,
+    resolve_dtype,
+    sevenn_python,
+    weights_path,
+)
 
 Mode = Literal["batched", "loop"]
 DRIVER = Path(__file__).resolve().parent / "sevenn_driver.py"
@@ -49,7 +61,7 @@ class FrameResults:
     forces: list[NDArray[np.float64]]
 
     @staticmethod
-    def concat(parts: Sequence["FrameResults"]) -> "FrameResults":
+    def concat(parts: Sequence[FrameResults]) -> FrameResults:
         if not parts:
             return FrameResults(np.zeros(0), [])
         return FrameResults(np.concatenate([p.energy for p in parts]), [f for p in parts for f in p.forces])
@@ -462,6 +474,7 @@ def evaluator_for_model(
     if mode == "batched":
         cls = {"mace": MaceBatched, "orb": OrbBatched, "chgnet": ChgnetBatched}[family]
         return cls(torch_model, device=device, dtype=dtype, batch_size=batch_size, prefetch=prefetch)
+    calc: Any  # an ASE calculator of the family's package
     if family == "mace":
         from mace.calculators import MACECalculator
 

@@ -3,8 +3,9 @@ GPUMD's nep.in, train.xyz/test.xyz and loss.out (read and written here; run by :
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -30,15 +30,16 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from analysis.core.config import DEEPMD_VENV_ENV, deepmd_venv
-from analysis.models.fit_inputs import deepmd_input, read_lcurve, read_nep_loss, write_deepmd_system, write_nep_inputs
 from analysis.datasets.frames import Predictions, ReferenceSet, frame_content_hash, structure_hash, temperature_key
+from analysis.models.fit_inputs import deepmd_input, read_lcurve, read_nep_loss, write_deepmd_system, write_nep_inputs
 
 #: bump a family's entry when a change here changes what its fits produce (enters every fit key)
 FIT_CODE_VERSIONS: dict[str, str] = {"mace": "3", "deepmd": "3", "nep": "2"}
@@ -118,7 +119,7 @@ class FitSpec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "FitSpec":
+    def from_dict(cls, data: dict[str, Any]) -> FitSpec:
         return cls(**{k: data[k] for k in ("family", "element", "seed", "hyperparameters", "schedule", "valid", "test") if k in data})
 
 

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -171,7 +172,7 @@ class FrameCache:
     def close(self) -> None:
         self._cache.close()
 
-    def __enter__(self) -> "FrameCache":
+    def __enter__(self) -> FrameCache:
         return self
 
     def __exit__(self, *exc: object) -> None:

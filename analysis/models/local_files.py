@@ -24,11 +24,12 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from analysis.core.config import MODEL_DIR_ENV
 from analysis.core.config import model_dir as config_model_dir

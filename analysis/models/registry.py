@@ -30,16 +30,17 @@ import hashlib
 import logging
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from analysis.core.config import DEEPMD_VENV_ENV, MODEL_DIR_ENV, SEVENN_VENV_ENV, deepmd_venv, sevenn_venv
-from analysis.core.errors import InputFileError
 from analysis.core.config import model_dir as config_model_dir
-from analysis.models.local_files import ModelUnavailableError, content_hidden, contained_file, registered_files
+from analysis.core.errors import InputFileError
+from analysis.models.local_files import ModelUnavailableError, contained_file, content_hidden, registered_files
 
 Family = Literal["mace", "orb", "chgnet", "sevenn", "nep", "deepmd", "ase"]
 Env = Literal["main", "sevenn"]
@@ -148,7 +149,7 @@ class ModelSpec:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "ModelSpec":
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelSpec:
         """Inverse of :meth:`to_dict`."""
         kwargs = dict(data)
         kwargs["options"] = tuple((str(k), str(v)) for k, v in kwargs.get("options", ()))

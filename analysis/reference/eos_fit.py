@@ -10,14 +10,13 @@ from typing import Any
 import numpy as np
 from ase import units
 
-from analysis.core.locks import locked
 from analysis.core.config import PACKAGE_DATA_DIR
 from analysis.core.errors import InputFileError
+from analysis.core.locks import locked
 from analysis.datasets.store import atomic_write_json
 from analysis.reference import gpaw_calc
 from analysis.reference.tiers import TierSettings
 from analysis.reference.timing import _append_jsonl, _now, _Timer
-
 
 log = logging.getLogger("analysis.reference")
 

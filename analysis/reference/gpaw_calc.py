@@ -102,9 +102,17 @@ _N_PRIMITIVE = {"fcc": 1, "bcc": 1, "hcp": 2, "omega": 3, "alpha-Ga": 4, "alpha-
 SPACE_GROUP_NUMBER = {"Fm-3m": 225, "Im-3m": 229, "P6_3/mmc": 194, "P6/mmm": 191, "Cmce": 64, "I-43m": 217, "R-3m": 166}
 
 
+def _reference_state(symbol: str) -> dict[str, Any]:
+    """ASE's reference state of ``symbol`` (its symmetry and lattice constants)."""
+    ref = reference_states[atomic_numbers[symbol]]
+    if ref is None:
+        raise ValueError(f"ASE has no reference state for {symbol}")
+    return dict(ref)
+
+
 def _reference_volume(symbol: str) -> float:
     """Volume per atom (Å^3) of ASE's reference state of ``symbol`` (any structure)."""
-    ref = reference_states[atomic_numbers[symbol]]
+    ref = _reference_state(symbol)
     sym, a = ref["symmetry"], ref["a"]
     if sym == "fcc":
         return a**3 / 4
@@ -125,7 +133,7 @@ def _reference_volume(symbol: str) -> float:
 def phase(symbol: str) -> Phase:
     """The crystal structure standing for ``symbol``'s Metal-43 phase (see module docstring)."""
     listed = row(symbol).space_group
-    ref = reference_states[atomic_numbers[symbol]]
+    ref = _reference_state(symbol)
     if symbol == "Mn":
         return Phase(symbol, listed, "Im-3m", "bcc", 1, None, _reference_volume("Mn"), SUBSTITUTES["Mn"])
     if listed == "P6/mmm" and symbol == "Ti":
@@ -156,14 +164,18 @@ def primitive_cell(symbol: str, volume_per_atom: float | None = None, *, covera:
     if v <= 0:
         raise ValueError(f"{volume_per_atom=} must be positive")
     ca = covera if covera is not None else ph.covera
+    if ca is None and ph.prototype in ("hcp", "omega"):
+        raise ValueError(f"{symbol}: the {ph.prototype} phase needs a c/a ratio")
     if ph.prototype == "fcc":
         atoms = bulk(symbol, "fcc", a=(4 * v) ** (1 / 3))
     elif ph.prototype == "bcc":
         atoms = bulk(symbol, "bcc", a=(2 * v) ** (1 / 3))
     elif ph.prototype == "hcp":
+        assert ca is not None  # checked above
         a = (4 * v / (math.sqrt(3) * ca)) ** (1 / 3)
         atoms = bulk(symbol, "hcp", a=a, covera=ca)
     elif ph.prototype == "omega":
+        assert ca is not None  # checked above
         a = (3 * v / (math.sqrt(3) / 2 * ca)) ** (1 / 3)
         atoms = crystal([symbol, symbol], [(0, 0, 0), (1 / 3, 2 / 3, 0.5)], spacegroup=191, cellpar=[a, a, ca * a, 90, 90, 120])
     elif ph.prototype == "alpha-Hg":
@@ -323,18 +335,22 @@ def make_calculator(atoms: Atoms, settings: dict[str, Any], *, txt: str | Path |
     # 'full' (point group too) only for undistorted crystals such as the EOS cells
     symmetry: Any = {"point_group": False} if sym == "time-reversal" else ("off" if sym == "off" else {})
     named = {s: str(v) for s, v in (settings.get("setups") or {}).items() if s in symbols and v != DEFAULT_SETUP}
+    optional: dict[str, Any] = {}  # given only when set: GPAW's own defaults otherwise
+    if named:
+        optional["setups"] = named
+    if mixer := mixer_for(symbols, settings):
+        optional["mixer"] = mixer
     return GPAW(
         mode=mode,
         basis=basis,
-        **({"setups": named} if named else {}),
         xc=settings.get("xc", "PBE"),
         kpts={"size": kpts, "gamma": bool(settings.get("gamma", False))},
         occupations=occupations,
         symmetry=symmetry,
         convergence=dict(settings.get("convergence", {})),
         maxiter=int(settings.get("maxiter", 300)),
-        **({"mixer": mixer} if (mixer := mixer_for(symbols, settings)) else {}),
         txt=str(txt) if txt is not None else None,
+        **optional,
     )
 
 

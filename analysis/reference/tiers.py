@@ -13,7 +13,6 @@ from analysis.core.config import PACKAGE_DATA_DIR
 from analysis.core.errors import InputFileError, one_line
 from analysis.reference import gpaw_calc
 
-
 SETTINGS_PATH = PACKAGE_DATA_DIR / "reference_settings.json"
 
 TIERS = ("ci", "default", "train", "full", "smear0.4")
@@ -62,7 +61,7 @@ class TierSettings:
     sampler: dict[str, Any]
     version: int
     build: str = ""
-    source: "TierSettings | None" = None
+    source: TierSettings | None = None
 
     @property
     def eos_hash(self) -> str:

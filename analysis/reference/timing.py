@@ -27,7 +27,7 @@ class _Timer:
     _w: float = field(default=0.0, repr=False)
     _c: float = field(default=0.0, repr=False)
 
-    def __enter__(self) -> "_Timer":
+    def __enter__(self) -> _Timer:
         self._w, self._c = time.perf_counter(), time.process_time()
         return self
 

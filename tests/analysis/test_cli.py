@@ -53,8 +53,8 @@ def test_bad_file_gives_clear_error_and_keeps_store(tmp_path):
 
 
 def test_embed_predictions_copies_only_matching_hash(tmp_path, monkeypatch):
-    from analysis.datasets import store
     from analysis.core.config import data_dir
+    from analysis.datasets import store
     from tests.analysis.helpers import noisy_predictions
 
     embedded = tmp_path / "embedded"

@@ -1,8 +1,6 @@
 """Page layouts and callbacks called as plain functions on a small real data set."""
 from __future__ import annotations
 
-from dash import html
-
 import base64
 import importlib
 from collections.abc import Callable
@@ -13,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from dash import no_update
+from dash import html, no_update
 from dash._callback_context import context_value
 from dash._utils import AttributeDict
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from ase.io import write
 
-from analysis.datasets.archive import extract_archive, import_archive, reference_sources, temperature_from_path
 from analysis.core.errors import InputFileError
+from analysis.datasets.archive import extract_archive, import_archive, reference_sources, temperature_from_path
 from analysis.datasets.importers import import_reference
 from tests.analysis.helpers import emt_reference
 from tests.analysis.vasp_writers import write_outcar

@@ -59,7 +59,10 @@ def test_dos_and_deband_dmu_from_eigenvalues():
     # equals dN/dmu of the Gaussian count, by finite differences
     h = 1e-4
     wn = 2 * w / w.sum()
-    count = lambda mu: float((wn[None, :, None] * sm.distribution((eigs - mu) / 0.1, "gaussian")[0]).sum())
+
+    def count(mu: float) -> float:
+        return float((wn[None, :, None] * sm.distribution((eigs - mu) / 0.1, "gaussian")[0]).sum())
+
     assert dos == pytest.approx((count(ef + h) - count(ef - h)) / (2 * h), rel=1e-6)
     curve = sm.eigenvalue_sum_vs_fermi_shift(eigs, w, 30.0, [-h, h], "gaussian", 0.1)
     band_sum = curve.eigenvalue_sum_ev - ef * curve.n_electrons  # measured from E_F
@@ -186,7 +189,10 @@ def test_the_old_eigenvalue_sum_derivative_was_gauge_dependent() -> None:
     ef0 = sm.fermi_level(ev0.eigs, ev0.weights, ev0.n_electrons, method="gaussian", sigma_ev=0.1)
     ef5 = sm.fermi_level(ev5.eigs, ev5.weights, ev5.n_electrons, method="gaussian", sigma_ev=0.1)
     assert ef5 - ef0 == pytest.approx(5.0, abs=1e-9)
-    raw = lambda ev, ef: ds.deband_dmu_exact(ev.eigs, ev.weights, ef) + ef * ds.dos_at_fermi(ev.eigs, ev.weights, ef)
+
+    def raw(ev, ef):
+        return ds.deband_dmu_exact(ev.eigs, ev.weights, ef) + ef * ds.dos_at_fermi(ev.eigs, ev.weights, ef)
+
     assert abs(raw(ev5, ef5) - raw(ev0, ef0)) > 1.0  # gauge-dependent
     assert ds.deband_dmu_exact(ev5.eigs, ev5.weights, ef5) == pytest.approx(ds.deband_dmu_exact(ev0.eigs, ev0.weights, ef0), abs=1e-9)
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from analysis import electronic as el
-from analysis.electronic import smearing as sm
 from analysis.core.errors import InputFileError
+from analysis.electronic import smearing as sm
 
 # ----------------------------------------------------------------------------- file writers
 
@@ -294,7 +294,7 @@ def test_gpaw_protocol_end_to_end(tmp_path):
     disp = curves["displacement"]
     np.testing.assert_allclose(disp["deltas_a"], [0.0, 0.05, 0.1])
     assert set(disp["methods"]) == set(sm.METHODS)
-    for method, c in disp["methods"].items():
+    for c in disp["methods"].values():
         assert c["e_band_ev"].shape == (3,) and np.all(np.isfinite(c["e_band_ev"]))
     # the displacement raises the total energy (equilibrium at delta = 0)
     assert disp["total_energy_ev"][2] > disp["total_energy_ev"][0]

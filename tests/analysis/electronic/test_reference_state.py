@@ -48,7 +48,7 @@ def _free_electron_dos_per_atom(volume_a3: float, valence: int = 1) -> float:
     """g(E_F) = 3 Z / (2 E_F) with E_F = hbar^2 k_F^2 / 2 m, k_F = (3 pi^2 Z / V)^(1/3) (states/eV/atom)."""
     import math
 
-    from ase.units import _hbar, _me, _e
+    from ase.units import _e, _hbar, _me
 
     k_f = (3 * math.pi**2 * valence / (volume_a3 * 1e-30)) ** (1 / 3)
     e_f = (_hbar * k_f) ** 2 / (2 * _me) / _e

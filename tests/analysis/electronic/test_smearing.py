@@ -219,7 +219,7 @@ def test_large_spectrum_matches_plain_brentq():
     w = rng.uniform(0.5, 1.5, 2000)
     wn = 2 * w / w.sum()
     for method in SMEARING:
-        def resid(mu):
+        def resid(mu, method=method):
             return float((wn[:, None] * sm.distribution((eigs[0] - mu) / 0.1, method)[0]).sum()) - 51.3
         ref = brentq(resid, -10, 14, xtol=1e-14)
         assert sm.fermi_level(eigs, w, 51.3, method=method, sigma_ev=0.1) == pytest.approx(ref, abs=1e-9)

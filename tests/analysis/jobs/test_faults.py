@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis.datasets.store import load_predictions, save_dataset
 from analysis.datasets.frames import ReferenceSet
+from analysis.datasets.store import load_predictions, save_dataset
 from analysis.jobs import queue as jobs
 from analysis.jobs.cli import repair
 from analysis.models.evaluate import make_evaluator

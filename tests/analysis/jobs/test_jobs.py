@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis.jobs import queue as jobs
 from analysis.datasets.frames import ReferenceSet
-from analysis.models.evaluate import make_evaluator
 from analysis.datasets.store import load_predictions, save_dataset
+from analysis.jobs import queue as jobs
+from analysis.models.evaluate import make_evaluator
 from tests.analysis.conftest import cu_frames
 
 REPO = Path(__file__).resolve().parents[3]

@@ -6,7 +6,14 @@ import pandas as pd
 import pytest
 
 from analysis.datasets.frames import FrameArrays, Predictions
-from analysis.metrics.tables import METRIC_COLUMNS, compute_metrics_table, distribution_stats, frame_errors, per_element_energy_shift, relative_metric
+from analysis.metrics.tables import (
+    METRIC_COLUMNS,
+    compute_metrics_table,
+    distribution_stats,
+    frame_errors,
+    per_element_energy_shift,
+    relative_metric,
+)
 
 
 def _random_set(rng, n_frames=60):

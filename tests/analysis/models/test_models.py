@@ -110,9 +110,9 @@ def test_local_specs_and_identity(tmp_path: Path) -> None:
 def test_nep_through_the_job_queue(data_env: Path, _model_dir: Path) -> None:
     from calorine.calculators import CPUNEP
 
-    from analysis.jobs import queue as jobs
     from analysis.datasets.frames import ReferenceSet
     from analysis.datasets.store import load_predictions, save_dataset
+    from analysis.jobs import queue as jobs
 
     nep = write_random_nep(_model_dir / "nep.txt")
     ref = ReferenceSet(cu_frames(4))

@@ -12,10 +12,10 @@ from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read
 
-from analysis.core import elements
 from analysis import reference
-from analysis.datasets import store
+from analysis.core import elements
 from analysis.core.errors import InputFileError
+from analysis.datasets import store
 
 
 def test_tiers_resolve_and_default_covers_all_43_cheapest_first() -> None:

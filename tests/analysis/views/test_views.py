@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis.datasets import store
 from analysis import views
+from analysis.datasets import store
 from analysis.datasets.frames import Predictions
 from tests.conftest import TEST_DATASET, build_dataset
 
@@ -139,8 +139,8 @@ def test_grown_data_set_keeps_old_predictions_for_the_frames_they_match(dash_app
     """Frames added after a model ran leave its predictions valid for the rest (matched by id and
     structure hash); a frame whose structure changed under the same id is not matched; evaluating
     again computes only the unseen frames."""
-    from analysis.jobs import queue as jobs
     from analysis.datasets.frames import ReferenceSet, make_frame
+    from analysis.jobs import queue as jobs
     from tests.analysis.conftest import cu_frames
 
     monkeypatch.setenv("MLFF_ATLAS_DATA", str(tmp_path / "grow"))
