@@ -146,3 +146,5 @@ FINDINGS_BODY = "findings-body"
 FINDINGS_GROUPS = "findings-groups"
 FINDINGS_AGREEMENT = "findings-agreement"
 FINDINGS_ELECTRONIC = "findings-electronic"
+ELEMENT_TEMPERATURE = "element-temperature"  # errors against sampling temperature, a line per model
+FINDINGS_TEMPERATURE_GRID = "findings-temperature-grid"

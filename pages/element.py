@@ -15,6 +15,7 @@ from components import ids
 from components.curves import curves_from_electronic, eigenvalue_sum_curve
 from components.eos import eos_figure
 from components.export import export_controls, export_download, export_id
+from components.temperature import element_temperature_figure
 from components.fitting import learning_curve_figure, split_table
 from components.layout import alert, data_table, decode_query, encode_query, key_value_card, no_data_message, split_list
 from components.parity import parity_plot
@@ -23,7 +24,7 @@ from components.theme import empty_figure, graph_config, is_presentation, presen
 dash.register_page(__name__, path_template="/element/<symbol>", title=lambda symbol=None: f"{symbol} · MLFF Error Atlas",
                    name="Element")
 
-EXPORT_GRAPHS = (ids.ELEMENT_ENERGY_PARITY, ids.ELEMENT_FORCE_PARITY, ids.ELEMENT_EOS_CURVE, ids.ELEMENT_DISPLACEMENT_CURVE,
+EXPORT_GRAPHS = (ids.ELEMENT_ENERGY_PARITY, ids.ELEMENT_FORCE_PARITY, ids.ELEMENT_TEMPERATURE, ids.ELEMENT_EOS_CURVE, ids.ELEMENT_DISPLACEMENT_CURVE,
                  ids.ELEMENT_FERMI_CURVE)
 TABLE_HEADERS = {
     "model": "model",
@@ -244,6 +245,12 @@ def layout(symbol: str | None = None, dataset: str | None = None, model: str | N
     )
     # without data the parity graphs stay in the page (the export callback reads them) but hidden
     has_predictions = energy_fig is not None and not energy_fig.layout.meta.get("empty", False)
+    temperature_fig = (element_temperature_figure(views.metrics_table(name), symbol, views.metric_column("force_rmse"),
+                                                  views.metric_label("force_rmse")) if name is not None else empty_figure(no_parity))
+    body += [html.Div([html.H3("Errors against temperature"),
+                       dcc.Graph(id=ids.ELEMENT_TEMPERATURE, config=graph_config(f"{symbol}_{name}_errors-vs-temperature"),
+                                 figure=presentation_style(temperature_fig, present))],
+                      style=None if has_predictions else {"display": "none"})]
     body += [html.Div([html.H3("Parity"), parity], style=None if has_predictions else {"display": "none"})]
     if has_predictions and name is not None:
         frames = views.frame_table(name, symbol)
@@ -262,6 +269,7 @@ def layout(symbol: str | None = None, dataset: str | None = None, model: str | N
             *body,
             curves_panel(symbol, split_list(methods) or None, present=present),
             export_controls("element", [("Energy parity", ids.ELEMENT_ENERGY_PARITY), ("Force parity", ids.ELEMENT_FORCE_PARITY),
+                                        ("Errors against temperature", ids.ELEMENT_TEMPERATURE),
                                         ("Energy-volume fit", ids.ELEMENT_EOS_CURVE),
                                         ("Eigenvalue sum vs displacement", ids.ELEMENT_DISPLACEMENT_CURVE),
                                         ("Eigenvalue sum vs Fermi shift", ids.ELEMENT_FERMI_CURVE)]),

@@ -17,6 +17,7 @@ from analysis.metrics.tables import POOLED
 from components import ids
 from components.export import export_controls, export_download, export_id
 from components.findings import agreement_heatmap, descriptor_heatmap, group_figure
+from components.temperature import temperature_grid
 from components.layout import METRIC_OPTIONS, alert, data_table, encode_query, labelled, no_data_message
 from components.theme import graph_config
 
@@ -52,6 +53,9 @@ def body(dataset: str, metric: str, temperature: str, values: str) -> list[Any]:
 
     return [
         *limits,
+        dcc.Graph(id=ids.FINDINGS_TEMPERATURE_GRID, figure=temperature_grid(views.metrics_table(dataset), views.metric_column(metric),
+                                                                             views.metric_label(metric)),
+                  config=graph_config(f"findings_errors-vs-temperature_{dataset}_{metric}")),
         html.H3("1. The periodic trend: early transition metals against alkali and alkaline-earth metals"),
         html.Ul([html.Li(s) for s in statements] or [html.Li("No model has scored this data set.")], className="findings"),
         dcc.Graph(id=ids.FINDINGS_GROUPS, figure=group_figure(found.values_relative if relative else found.values_absolute,
@@ -92,7 +96,7 @@ def layout(dataset: str | None = None, **query: str) -> html.Div:
                                               value=state["values"], inline=True)),
         ], className="controls"),
         html.Div(body(name, state["metric"], state["temperature"], state["values"]), id=ids.FINDINGS_BODY),
-        export_controls("findings", [("Errors by group", ids.FINDINGS_GROUPS), ("Rank agreement", ids.FINDINGS_AGREEMENT),
+        export_controls("findings", [("Errors against temperature", ids.FINDINGS_TEMPERATURE_GRID), ("Errors by group", ids.FINDINGS_GROUPS), ("Rank agreement", ids.FINDINGS_AGREEMENT),
                                      ("Descriptors vs errors", ids.FINDINGS_ELECTRONIC)]),
     ])
 
@@ -118,15 +122,17 @@ def update(metric: str, temperature: str, values: str, dataset: str, search: str
 @callback(Output(export_id("findings", "download"), "data"), Input(export_id("findings", "button"), "n_clicks"),
           State(export_id("findings", "figure"), "value"), State(export_id("findings", "format"), "value"),
           State(export_id("findings", "size"), "value"), State(export_id("findings", "font"), "value"),
+          State(ids.FINDINGS_TEMPERATURE_GRID, "figure"), State(ids.FINDINGS_TEMPERATURE_GRID, "config"),
           State(ids.FINDINGS_GROUPS, "figure"), State(ids.FINDINGS_GROUPS, "config"),
           State(ids.FINDINGS_AGREEMENT, "figure"), State(ids.FINDINGS_AGREEMENT, "config"),
           State(ids.FINDINGS_ELECTRONIC, "figure"), State(ids.FINDINGS_ELECTRONIC, "config"),
           background=True, running=[(Output(export_id("findings", "button"), "disabled"), True, False)], prevent_initial_call=True)
-def export_figure(_n: int, graph_id: str, fmt: str, size: str, font: float | None, groups: dict[str, Any], groups_config: dict[str, Any],
+def export_figure(_n: int, graph_id: str, fmt: str, size: str, font: float | None, grid: dict[str, Any], grid_config: dict[str, Any],
+                  groups: dict[str, Any], groups_config: dict[str, Any],
                   agreement: dict[str, Any], agreement_config: dict[str, Any], electronic: dict[str, Any],
                   electronic_config: dict[str, Any]) -> dict[str, Any]:
     """Render the chosen figure with kaleido (a background job) and send the file."""
-    graphs = {ids.FINDINGS_GROUPS: (groups, groups_config), ids.FINDINGS_AGREEMENT: (agreement, agreement_config),
+    graphs = {ids.FINDINGS_TEMPERATURE_GRID: (grid, grid_config), ids.FINDINGS_GROUPS: (groups, groups_config), ids.FINDINGS_AGREEMENT: (agreement, agreement_config),
               ids.FINDINGS_ELECTRONIC: (electronic, electronic_config)}
     return export_download(graph_id, graphs, fmt=fmt, size=size, font_size=font, fallback="findings")
 

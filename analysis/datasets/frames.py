@@ -56,9 +56,11 @@ def temperature_label(temperature_k: float | None) -> str:
 
 def frame_element(atoms: Atoms) -> str:
     """The element of an elemental frame, or the reduced formula of a compound frame."""
-    species = sorted(set(atoms.get_chemical_symbols()))
-    if len(species) == 1:
-        return species[0]
+    from ase.data import chemical_symbols
+
+    numbers = atoms.numbers
+    if len(numbers) and (numbers == numbers[0]).all():
+        return chemical_symbols[int(numbers[0])]
     return atoms.get_chemical_formula(mode="reduce")
 
 

@@ -23,7 +23,7 @@ from analysis.reference.build import (
 from analysis.reference.eos_fit import DEFAULT_EOS_PATH
 from analysis.reference.tiers import SETTINGS_PATH, TIERS, estimated_cost, load_settings
 from analysis.reference.timing import (
-    _timing_totals,
+    timing_totals,
     dft_seconds_per_frame,
     projected_seconds,
 )
@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eos", type=Path, help="EOS cache file (default: analysis/data/eos.json; <out>/eos.json for ci)")
     parser.add_argument("--settings", type=Path, default=SETTINGS_PATH)
     parser.add_argument("--plan", action="store_true", help="print the element order and frame counts, compute nothing")
+    parser.add_argument("--assemble-only", action="store_true",
+                        help="write the data set from the frames finished so far (e.g. by a build into another --out), compute nothing")
     parser.add_argument("--log", type=Path, help="also append the progress log to this file")
     parser.add_argument("--retry-failed", action="store_true", help="try again the frames whose DFT failed before")
     parser.add_argument("--check-eos", action="store_true",
@@ -73,6 +75,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{symbol}: {'; '.join(why)}{extra}")
         print(f"{sum(bool(v) for v in flags.values())} of {len(flags)} fits flagged")
         return 0
+    if args.assemble_only:
+        from analysis.reference.build import assemble_dataset, finished_frames
+
+        frames = finished_frames(build_dir(out, settings), settings)
+        path = assemble_dataset(settings, out, eos_path, frames=frames)
+        print(f"data set {settings.dataset!r}: {len(frames)} finished frames -> {path}" if path else "no finished frame yet")
+        return 0
     if args.plan:
         build = build_dir(out, settings)
         measured = dft_seconds_per_frame(build / "timings.jsonl")
@@ -86,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             timed = f"  {measured[s]:5.0f} s/frame" if s in measured else ""
             print(f"{s:<3} cost {cost[s]:7.0f}  T {', '.join(f'{t:g}' for t in temps)} K  "
                   f"frames {done}/{len(temps) * settings.n_frames}" + (f"  failed {bad}" if bad else "") + timed)
-        totals = _timing_totals(build / "timings.jsonl")
+        totals = timing_totals(build / "timings.jsonl")
         print("compute so far (wall s): " + (", ".join(f"{k} {v:.0f}" for k, v in sorted(totals.items())) or "none"))
         spin = {s: "spin" if gpaw_calc.is_spin_polarized(s, settings.dft) else "paired" for s in settings.elements}
         left = projected_seconds(remaining, measured, cost, spin)
