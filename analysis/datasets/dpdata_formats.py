@@ -239,10 +239,29 @@ def read_ase(path: Path, fmt: str) -> list[Any]:
         if "systems" not in tables:
             raise InputFileError(path, f"is an SQLite database but not ASE's (no 'systems' table; tables: {', '.join(sorted(tables)) or 'none'})")
     try:
-        frames = read(path, index=":", format="traj" if fmt == "ase-traj" else "db")
+        if fmt == "ase-db":
+            return _read_db_rows(path)
+        frames = read(path, index=":", format="traj")
+    except InputFileError:
+        raise
     except Exception as exc:  # ASE raises many exception types on bad files
         raise InputFileError(path, f"cannot read as {fmt}: {type(exc).__name__}: {exc}") from exc
     return list(frames) if isinstance(frames, list) else [frames]
+
+
+def _read_db_rows(path: Path) -> list[Any]:
+    """The rows of an ASE database as ASE's ``read`` gives them, with the key-value pairs the importer
+    keeps (``temperature``, ``config_type``, ``weight``, ``sampler``) in ``info``."""
+    import ase.db
+
+    out = []
+    with ase.db.connect(path, type="db", serial=True) as db:
+        for row in db.select():
+            atoms = row.toatoms()
+            pairs = row.key_value_pairs
+            atoms.info.update({k: pairs[k] for k in ("temperature", "config_type", "weight", "sampler") if k in pairs})
+            out.append(atoms)
+    return out
 
 
 def names() -> Sequence[str]:

@@ -9,6 +9,7 @@ from analysis.core.lazy import lazy_exports
 #: commands of ``python -m analysis``: name -> ("module:function", one-line help); modules load only when run
 COMMANDS: dict[str, tuple[str, str]] = {
     'models': ('analysis.models.cli:models_main', 'list the registered models and whether they can run here'),
+    'export': ('analysis.models.export:export_main', 'write a data set for a fitting code: extxyz, mace, nep, deepmd, ase-db'),
 }
 
 _EXPORTS: dict[str, str] = {
