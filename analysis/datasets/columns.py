@@ -181,6 +181,22 @@ def from_frames(frames: Sequence[Atoms]) -> FrameColumns:
     )
 
 
+def content_hashes(frames: Sequence[Atoms]) -> list[str]:
+    """:func:`analysis.datasets.frames.frame_content_hash` of every frame, computed on their arrays at once."""
+    if not frames:
+        return []
+    n_atoms = np.array([len(a) for a in frames], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(n_atoms)]).astype(np.int64)
+    numbers = np.concatenate([a.numbers for a in frames]).astype(np.int64)
+    positions = np.concatenate([a.positions for a in frames]).astype(np.float64)
+    cell = np.array([a.cell.array for a in frames], dtype=np.float64).reshape(-1, 3, 3)
+    pbc = np.array([a.pbc for a in frames], dtype=bool).reshape(-1, 3)
+    structure = hashing.structure_hashes(numbers, positions, offsets, cell, pbc)
+    energy = np.array([frame_energy(a) for a in frames], dtype=np.float64)
+    forces = np.concatenate([frame_forces(a) for a in frames]).astype(np.float64)
+    return hashing.frame_content_hashes(structure, energy, forces, offsets).tolist()
+
+
 def _info_json(atoms: Atoms) -> str:
     info = {k: _plain(v) for k, v in atoms.info.items() if k not in _OWN_KEYS}
     extra = {k: _plain(v) for k, v in atoms.calc.results.items() if k not in ("energy", "forces")}
@@ -345,4 +361,4 @@ def _mapped(path: Path, dataset: Any) -> NDArray[Any]:
     return np.memmap(path, dtype=dataset.dtype, mode="r", offset=offset, shape=dataset.shape)
 
 
-__all__ = ["FILENAME", "FrameColumns", "checksum", "from_frames", "read_h5", "shortest_distances", "volumes_per_atom", "write_h5"]
+__all__ = ["FILENAME", "FrameColumns", "checksum", "content_hashes", "from_frames", "read_h5", "shortest_distances", "volumes_per_atom", "write_h5"]

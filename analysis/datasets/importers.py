@@ -37,7 +37,8 @@ from numpy.typing import NDArray
 
 from analysis.core.errors import InputFileError
 from analysis.datasets import sniff
-from analysis.datasets.frames import ReferenceSet, frame_content_hash, make_frame, temperature_key
+from analysis.datasets.columns import content_hashes
+from analysis.datasets.frames import ReferenceSet, make_frame, temperature_key
 
 ReferenceFormat = Literal["extxyz", "nep", "outcar", "vasprun", "deepmd", "archive", "folder", "pwmat-movement", "abacus", "qe-pw",
                           "qe-cp", "cp2k-output", "cp2k-aimd", "fhi-aims", "siesta", "ase-traj", "ase-db"]
@@ -205,8 +206,8 @@ def import_reference(
                 extra_info={k: v for k, v in atoms.info.items() if k in ("config_type", "sampler", "weight")},
             )
         )
-    for frame in frames:  # the frame's identity: its source (file#index) and its content
-        frame.info["content_hash"] = frame_content_hash(frame)
+    for frame, digest in zip(frames, content_hashes(frames)):  # the frame's identity: its source (file#index) and its content
+        frame.info["content_hash"] = digest
     check_units(path, frames)
     provenance = {"source_files": [str(path)], "format": fmt, "energy_unit_in_file": energy_unit}
     if warnings:
@@ -319,10 +320,14 @@ def _read_text(path: Path) -> str:
         raise InputFileError(path, f"cannot read: {exc.strerror}") from exc
 
 
+#: an OUTCAR's final energy block of one ionic step, through its energy(sigma->0) line (a few lines below the header)
+_ENERGY_BLOCK = re.compile(r"FREE ENERGIE OF THE ION-ELECTRON SYSTEM[^\n]*\n(?:[^\n]*\n){0,10}?[^\n]*energy\(sigma->0\)[^\n]*\n")
+
+
 def outcar_steps(text: str) -> tuple[int, int, int]:
     """(ionic steps begun, steps with a final energy, steps with a force block) of an OUTCAR's text."""
     begun = {int(m) for m in re.findall(r"Iteration\s+(\d+)\(", text)}
-    energies = len(re.findall(r"FREE ENERGIE OF THE ION-ELECTRON SYSTEM", text))
+    energies = len(_ENERGY_BLOCK.findall(text))  # whole blocks only: a run cut inside one has not finished that step
     forces = len(re.findall(r"POSITION\s+TOTAL-FORCE", text))
     return (max(begun) if begun else energies), energies, forces
 
@@ -358,7 +363,7 @@ def _read_outcar(path: Path, opts: ReadOptions) -> list[RawFrame]:
 
 def _outcar_step_end(text: str, n: int) -> int:
     """Where the ``n``-th ionic step's final energy block ends in an OUTCAR's text."""
-    matches = list(re.finditer(r"FREE ENERGIE OF THE ION-ELECTRON SYSTEM.*?energy\(sigma->0\)[^\n]*\n", text, flags=re.S))
+    matches = list(_ENERGY_BLOCK.finditer(text))
     return matches[n - 1].end()
 
 

@@ -16,7 +16,8 @@ from typing import Literal
 from analysis.core.config import data_dir
 from analysis.core.locks import locked
 from analysis.datasets import store
-from analysis.datasets.frames import ReferenceSet, frame_content_hash
+from analysis.datasets.columns import content_hashes
+from analysis.datasets.frames import ReferenceSet
 
 WriteMode = Literal["refuse", "append", "replace"]
 MODES: tuple[str, ...] = ("refuse", "append", "replace")
@@ -66,10 +67,9 @@ def write_frames(ref: ReferenceSet, name: str, *, mode: WriteMode = "refuse", ro
         if exists and mode == "refuse":
             raise DatasetExistsError(exists_message(name, len(old)))  # type: ignore[arg-type]
         if old is not None and mode == "append":
-            seen = {frame_content_hash(a) for a in old.frames}
+            seen = set(store.read_columns(folder).content_hash.tolist())  # stored with the frames
         skipped = 0
-        for atoms in ref.frames:
-            key = frame_content_hash(atoms)
+        for atoms, key in zip(ref.frames, content_hashes(ref.frames)):
             if key in seen:
                 skipped += 1
                 continue
