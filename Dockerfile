@@ -22,11 +22,11 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-# the same pinned requirements as `make`, into the same venv path the scripts use
-COPY requirements.txt ./
+# the same locked environments as `make install`, into the same venv paths the scripts use
+COPY requirements.txt requirements.lock requirements-sevenn.lock requirements-deepmd.lock ./
 RUN python -m venv /app/.venv \
- && /app/.venv/bin/pip install --upgrade pip \
- && /app/.venv/bin/pip install -r requirements.txt
+ && /app/.venv/bin/pip install --no-deps -r requirements.lock \
+ && /app/.venv/bin/pip check
 COPY scripts/ scripts/
 COPY analysis/data/gpaw_setups/ analysis/data/gpaw_setups/
 RUN bash scripts/install_gpaw.sh /app/.venv

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 APT_PACKAGES := chromium chromium-driver libxc-dev libopenblas-dev
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint install system-deps venv gpaw sevenn deepmd bench reference reference-ci score-default checkpoint-default clean-venv
+.PHONY: run test lint lock install system-deps venv gpaw sevenn deepmd bench reference reference-ci score-default checkpoint-default clean-venv
 
 # gunicorn + one job worker; RUN_ARGS="--read-only", "--host 0.0.0.0" (needs auth or read-only), "--dev" (Flask's server)
 run: install
@@ -31,12 +31,20 @@ $(VENV)/.system-deps:
 	fi
 	@mkdir -p $(VENV) && touch $@
 
+# .venv is requirements.lock (the whole environment pinned; `make lock` writes it from requirements.txt):
+# every package without its dependencies (the lock lists them all), then pip checks that they fit.
 venv: $(VENV)/.requirements
-$(VENV)/.requirements: requirements.txt
+$(VENV)/.requirements: requirements.lock
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps -r requirements.lock
+	$(BIN)/python -m pip check
 	@touch $@
+
+# Refresh the three lock files after changing a pin (requirements.txt, scripts/sevenn_env.sh,
+# scripts/deepmd_env.sh): pip resolves the pins into the environments, then they are frozen;
+# UPGRADE=1 also moves every unpinned package to the newest version the pins allow. Test, then commit.
+lock:
+	bash scripts/lock.sh
 
 # GPAW built from source with MPI off, its PAW setups, and a generated Tc setup.
 gpaw: venv

@@ -9,6 +9,10 @@
 # through files (analysis/models/deepmd_driver.py; frames in as extended XYZ, arrays out as .npz).
 # The descriptors the project uses (se_e2_a) are pure PyTorch and train without that library.
 #
+# What it installs is requirements-deepmd.lock (every package pinned, from `make lock`); the pins
+# below are what the lock was resolved from: RESOLVE=1 lets pip resolve them instead (`make lock`
+# does, then writes the lock again).
+#
 # Idempotent. Usage: scripts/deepmd_env.sh [VENV_DIR]   (default: .venv-deepmd in the repository root)
 set -euo pipefail
 
@@ -24,7 +28,9 @@ ASE_PIN="ase==3.29.0"
 # shellcheck source=scripts/venv_lib.sh
 source "$ROOT/scripts/venv_lib.sh"
 
-# torch first and on its own, so that pip resolves deepmd-kit against this exact (CPU) torch
+install_lock "$ROOT/requirements-deepmd.lock"
+# RESOLVE=1, or a lock that lacks a pin: torch first and on its own, so that pip resolves
+# deepmd-kit against this exact (CPU) torch
 installed "$TORCH_PIN" || "$VENV/bin/pip" install --quiet "$TORCH_PIN"
 if ! installed "$DEEPMD_PIN" || ! installed "$E3NN_PIN" || ! installed "$MPICH_PIN" || ! installed "$ASE_PIN"; then
     "$VENV/bin/pip" install --quiet "$DEEPMD_PIN" "$E3NN_PIN" "$MPICH_PIN" "$ASE_PIN" "$TORCH_PIN"

@@ -4,6 +4,10 @@
 # installed changes nothing. The worker drives it through analysis/models/sevenn_driver.py
 # (frames in as extended XYZ, energies/forces out as .npz; no pickle crosses the boundary).
 #
+# What it installs is requirements-sevenn.lock (every package pinned, from `make lock`); the pins
+# below are what the lock was resolved from: RESOLVE=1 lets pip resolve them instead (`make lock`
+# does, then writes the lock again).
+#
 # Usage: scripts/sevenn_env.sh [VENV_DIR]   (default: .venv-sevenn in the repository root)
 set -euo pipefail
 
@@ -17,8 +21,9 @@ E3NN_PIN="e3nn==0.6.0"
 # shellcheck source=scripts/venv_lib.sh
 source "$ROOT/scripts/venv_lib.sh"
 
-# torch first and on its own, so that pip resolves sevenn against this exact torch
-# (a CPU wheel when one is on the local find-links; never an unpinned torch).
+install_lock "$ROOT/requirements-sevenn.lock"
+# RESOLVE=1, or a lock that lacks a pin: torch first and on its own, so that pip resolves sevenn
+# against this exact torch (a CPU wheel when one is on the local find-links; never an unpinned torch).
 if ! installed "$TORCH_PIN"; then
     "$VENV/bin/pip" install --quiet "$TORCH_PIN"
 fi
