@@ -180,6 +180,17 @@ def test_python_api_reexports_what_a_notebook_reaches_for() -> None:
         assert getattr(analysis, name) is not None, name
 
 
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_subpackages_reexport_public_names_only(package: str) -> None:
+    """A package's re-exports are its public surface: a private helper is reached in its own module or not at all."""
+    import importlib
+
+    table: dict[str, str] = getattr(importlib.import_module(f"analysis.{package}"), "_EXPORTS", {})
+    assert [name for name in table if name.startswith("_")] == []
+    missing = [f"{name} ({module})" for name, module in table.items() if not hasattr(importlib.import_module(module), name)]
+    assert missing == [], f"analysis.{package} re-exports names its modules do not define: {missing}"
+
+
 def test_each_subpackage_registers_its_commands() -> None:
     from analysis import cli
 

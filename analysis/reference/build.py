@@ -42,7 +42,7 @@ from analysis.reference import gpaw_calc
 from analysis.reference.eos_fit import eos_for, load_eos_table
 from analysis.reference.sampling import sample_configurations
 from analysis.reference.tiers import TierSettings, dft_for_temperature
-from analysis.reference.timing import _append_jsonl, _now, _Timer, _timing_totals
+from analysis.reference.timing import Timer, append_jsonl, timing_totals, utc_now
 
 log = logging.getLogger("analysis.reference")
 
@@ -105,7 +105,7 @@ def claim_path(frame: Path) -> Path:
     return frame.with_suffix(".claim")
 
 
-def _claim(frame: Path) -> bool:
+def claim_frame(frame: Path) -> bool:
     """Atomically claim ``frame`` for this process; False while another live process holds it.
 
     A claim left by a process that is gone (killed mid-frame, or a zombie; see
@@ -193,15 +193,15 @@ def _samples(symbol: str, temp: float, settings: TierSettings, build: Path, eos:
     spath = samples_path(build, symbol, temp)
     samples = cast(list[Atoms], read(spath, index=":", format="extxyz")) if spath.is_file() else []
     # a tier with more frames than an earlier one resamples: the seeded trajectory is the same, longer
-    if not samples or not _samples_match(samples, v0) or len(samples) < settings.n_frames:
+    if not samples or not samples_match(samples, v0) or len(samples) < settings.n_frames:
         if not create:
             return None
         start = gpaw_calc.supercell(symbol, v0, settings.n_atoms, covera=eos.get("covera"))
         log.info("%s %g K: sampling %d configurations (%d atoms)", symbol, temp, settings.n_frames, len(start))
-        with _Timer() as t:
+        with Timer() as t:
             samples = sample_configurations(symbol, temp, settings.n_frames, start, settings.sampler)
         write_frames_atomic(spath, samples)
-        _append_jsonl(timings, {"stage": "md", "element": symbol, "temperature": temp, "wall_s": round(t.wall_s, 2), "cpu_s": round(t.cpu_s, 2), "finished": _now()})
+        append_jsonl(timings, {"stage": "md", "element": symbol, "temperature": temp, "wall_s": round(t.wall_s, 2), "cpu_s": round(t.cpu_s, 2), "finished": utc_now()})
     if len(samples) < settings.n_frames:
         raise InputFileError(spath, f"{len(samples)} samples, {settings.n_frames} needed")
     return samples
@@ -213,7 +213,7 @@ def _label_claimed(symbol: str, temp: float, index: int, config: Atoms, settings
     target = frame_path(build, symbol, temp, index)
     if _frame_done(target, settings):  # another worker or an earlier run finished it
         return 0
-    if not _claim(target):  # another process is computing it now
+    if not claim_frame(target):  # another process is computing it now
         return 0
     try:
         return _label_frame(symbol, temp, index, config, settings, build, v0, ph, timings, on_frame)
@@ -269,14 +269,14 @@ def _label_frame(symbol: str, temp: float, index: int, config: Atoms, settings: 
     log.info("%s %g K frame %d: GPAW single point", symbol, temp, index)
     dft = dft_for_temperature(settings.dft, temp)
     try:
-        with _Timer() as t:
+        with Timer() as t:
             result = gpaw_calc.single_point(config, dft)
     except Exception as exc:  # noqa: BLE001 - one bad frame must not stop hours of work
         error = one_line(exc)
         log.error("%s %g K frame %d failed after %.0f s: %s", symbol, temp, index, t.wall_s, error)
-        atomic_write_json(failed_path(build, symbol, temp, index), {"error": error, "finished": _now(), "wall_s": round(t.wall_s, 2)})
-        _append_jsonl(timings, {"stage": "dft", "element": symbol, "temperature": temp, "index": index, "failed": error,
-                                "wall_s": round(t.wall_s, 2), "cpu_s": round(t.cpu_s, 2), "finished": _now()})
+        atomic_write_json(failed_path(build, symbol, temp, index), {"error": error, "finished": utc_now(), "wall_s": round(t.wall_s, 2)})
+        append_jsonl(timings, {"stage": "dft", "element": symbol, "temperature": temp, "index": index, "failed": error,
+                                "wall_s": round(t.wall_s, 2), "cpu_s": round(t.cpu_s, 2), "finished": utc_now()})
         return 0
     failed_path(build, symbol, temp, index).unlink(missing_ok=True)
     frame = make_frame(
@@ -303,7 +303,7 @@ def _label_frame(symbol: str, temp: float, index: int, config: Atoms, settings: 
         },
     )
     write_frames_atomic(target, [frame])
-    _append_jsonl(
+    append_jsonl(
         timings,
         {
             "stage": "dft",
@@ -316,7 +316,7 @@ def _label_frame(symbol: str, temp: float, index: int, config: Atoms, settings: 
             "iterations": result.iterations,
             "wall_s": round(t.wall_s, 2),
             "cpu_s": round(t.cpu_s, 2),
-            "finished": _now(),
+            "finished": utc_now(),
         },
     )
     log.info("%s %g K frame %d done in %.0f s (%d SCF iterations)", symbol, temp, index, t.wall_s, result.iterations)
@@ -352,7 +352,7 @@ def _frame_done(path: Path, settings: TierSettings) -> bool:
     return path.is_file() and is_current(_read_frame(path), settings)
 
 
-def _samples_match(samples: list[Atoms], v0: float) -> bool:
+def samples_match(samples: list[Atoms], v0: float) -> bool:
     """Sampled cells are built at the EOS volume: samples at another volume came from another fit (e.g. another setup)."""
     return all(abs(a.get_volume() / len(a) - v0) <= 1e-6 * v0 for a in samples)
 
@@ -376,7 +376,7 @@ def assemble_dataset(settings: TierSettings, out: Path, eos_path: Path, *, frame
         for s in settings.elements
         if f"{sampled.eos_hash_of(s)}/{s}" in table
     }
-    timing = _timing_totals(build / "timings.jsonl")
+    timing = timing_totals(build / "timings.jsonl")
     planned = sum(len(settings.temperatures_of(s)) for s in settings.elements) * settings.n_frames
     provenance = {
         "generator": "python -m analysis build-reference",

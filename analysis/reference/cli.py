@@ -23,9 +23,9 @@ from analysis.reference.build import (
 from analysis.reference.eos_fit import DEFAULT_EOS_PATH
 from analysis.reference.tiers import SETTINGS_PATH, TIERS, estimated_cost, load_settings
 from analysis.reference.timing import (
-    timing_totals,
     dft_seconds_per_frame,
     projected_seconds,
+    timing_totals,
 )
 
 

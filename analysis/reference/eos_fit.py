@@ -16,7 +16,7 @@ from analysis.core.locks import locked
 from analysis.datasets.store import atomic_write_json
 from analysis.reference import gpaw_calc
 from analysis.reference.tiers import TierSettings
-from analysis.reference.timing import _append_jsonl, _now, _Timer
+from analysis.reference.timing import Timer, append_jsonl, utc_now
 
 log = logging.getLogger("analysis.reference")
 
@@ -131,7 +131,7 @@ def eos_for(symbol: str, settings: TierSettings, path: Path, *, timings: Path | 
     if key in table["entries"]:
         return table["entries"][key]
     log.info("%s: energy-volume fit", symbol)
-    with _Timer() as t:
+    with Timer() as t:
         result = compute_eos(symbol, settings)
     # Re-read before writing, under a lock: another worker (process or Dask task) may add an element meanwhile.
     with locked(path):
@@ -140,7 +140,7 @@ def eos_for(symbol: str, settings: TierSettings, path: Path, *, timings: Path | 
         table["units"] = {"V0": "Å^3/atom", "B0": "GPa", "E0": "eV/atom"}
         atomic_write_json(path, table)
     if timings is not None:
-        _append_jsonl(timings, {"stage": "eos", "element": symbol, "wall_s": round(t.wall_s, 2), "cpu_s": round(t.cpu_s, 2), "finished": _now()})
+        append_jsonl(timings, {"stage": "eos", "element": symbol, "wall_s": round(t.wall_s, 2), "cpu_s": round(t.cpu_s, 2), "finished": utc_now()})
     log.info("%s: V0 %.3f Å^3/atom, B0 %.1f GPa, B' %.2f (%.0f s)", symbol, result["V0_A3_per_atom"], result["B0_GPa"], result["Bprime"], t.wall_s)
     return result
 

@@ -12,7 +12,8 @@ import numpy as np
 
 
 # --------------------------------------------------------------------------- time log
-def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
+def append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    """Append ``record`` as one JSON line to ``path`` and flush it to disk (a kill loses at most that line)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:
         handle.write(json.dumps(record, sort_keys=True) + "\n")
@@ -21,13 +22,15 @@ def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
 
 
 @dataclass
-class _Timer:
+class Timer:
+    """``with Timer() as t:`` measures the block's wall and CPU seconds (``t.wall_s``, ``t.cpu_s``)."""
+
     wall_s: float = 0.0
     cpu_s: float = 0.0
     _w: float = field(default=0.0, repr=False)
     _c: float = field(default=0.0, repr=False)
 
-    def __enter__(self) -> _Timer:
+    def __enter__(self) -> Timer:
         self._w, self._c = time.perf_counter(), time.process_time()
         return self
 
@@ -36,11 +39,12 @@ class _Timer:
         self.cpu_s = time.process_time() - self._c
 
 
-def _now() -> str:
+def utc_now() -> str:
+    """The time now as the log writes it (UTC, ISO 8601 to the second)."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def _timing_records(path: Path) -> list[dict[str, Any]]:
+def timing_records(path: Path) -> list[dict[str, Any]]:
     """The lines of a timings.jsonl file (a line cut by a kill is skipped: the frame files are the record)."""
     if not path.is_file():
         return []
@@ -53,9 +57,10 @@ def _timing_records(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def _timing_totals(path: Path) -> dict[str, float]:
+def timing_totals(path: Path) -> dict[str, float]:
+    """Wall seconds per stage summed over a timings.jsonl file (``{"dft_wall_s": ..., "eos_wall_s": ...}``)."""
     totals: dict[str, float] = {}
-    for rec in _timing_records(path):
+    for rec in timing_records(path):
         key = f"{rec.get('stage', '?')}_wall_s"
         totals[key] = round(totals.get(key, 0.0) + float(rec.get("wall_s", 0.0)), 1)
     return totals
@@ -64,7 +69,7 @@ def _timing_totals(path: Path) -> dict[str, float]:
 def dft_seconds_per_frame(path: Path) -> dict[str, float]:
     """Element -> mean wall time (s) of its successful DFT single points, from timings.jsonl."""
     sums: dict[str, list[float]] = {}
-    for rec in _timing_records(path):
+    for rec in timing_records(path):
         if rec.get("stage") == "dft" and "failed" not in rec and rec.get("element"):
             sums.setdefault(str(rec["element"]), []).append(float(rec.get("wall_s", 0.0)))
     return {el: float(np.mean(v)) for el, v in sums.items()}

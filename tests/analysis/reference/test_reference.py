@@ -250,8 +250,8 @@ def test_a_per_element_setup_keeps_the_other_elements_frames(tmp_path: Path, cap
 def test_samples_at_another_volume_are_not_reused() -> None:
     """Sampled cells are built at the EOS V0; samples from another fit (another setup) are drawn again."""
     samples = [_frame_of("Ni", 10.9), _frame_of("Ni", 10.9)]
-    assert reference._samples_match(samples, 10.9)
-    assert not reference._samples_match(samples, 10.9 * 1.001)
+    assert reference.samples_match(samples, 10.9)
+    assert not reference.samples_match(samples, 10.9 * 1.001)
 
 
 def test_frame_claims_let_processes_share_an_element(tmp_path: Path) -> None:
@@ -267,26 +267,26 @@ def test_frame_claims_let_processes_share_an_element(tmp_path: Path) -> None:
     from analysis.core.procs import process_start
 
     frame = tmp_path / "frames" / "Ni_2138K_0000.extxyz"
-    assert reference._claim(frame) and reference._claim(frame)  # this process, twice
+    assert reference.claim_frame(frame) and reference.claim_frame(frame)  # this process, twice
     reference.claim_path(frame).unlink()
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     holder = {"pid": sleeper.pid, "host": socket.gethostname(), "start": process_start(sleeper.pid)}
     try:
         reference.claim_path(frame).write_text(json.dumps(holder))
-        assert not reference._claim(frame)  # a live process holds it
+        assert not reference.claim_frame(frame)  # a live process holds it
         reference.claim_path(frame).write_text(json.dumps({**holder, "host": "another-host"}))
-        assert not reference._claim(frame)  # another host's claim cannot be judged: left alone
+        assert not reference.claim_frame(frame)  # another host's claim cannot be judged: left alone
         reference.claim_path(frame).write_text(json.dumps(holder))
         sleeper.kill()  # killed mid-frame and not reaped yet: a zombie, which counts as gone
         deadline = time.time() + 10
         while psutil.Process(sleeper.pid).status() != psutil.STATUS_ZOMBIE and time.time() < deadline:
             time.sleep(0.05)
-        assert reference._claim(frame)
+        assert reference.claim_frame(frame)
         reference.claim_path(frame).write_text(json.dumps(holder))
     finally:
         sleeper.kill()
         sleeper.wait()
-    assert reference._claim(frame)  # its process is gone: stale, taken over
+    assert reference.claim_frame(frame)  # its process is gone: stale, taken over
     assert json.loads(reference.claim_path(frame).read_text())["pid"] == os.getpid()
 
 
