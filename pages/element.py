@@ -15,10 +15,10 @@ from components import ids
 from components.curves import curves_from_electronic, eigenvalue_sum_curve
 from components.eos import eos_figure
 from components.export import export_controls, export_download, export_id
-from components.temperature import element_temperature_figure
 from components.fitting import learning_curve_figure, split_table
 from components.layout import alert, data_table, decode_query, encode_query, key_value_card, no_data_message, split_list
 from components.parity import parity_plot
+from components.temperature import element_temperature_figure
 from components.theme import empty_figure, graph_config, is_presentation, presentation_style
 
 dash.register_page(__name__, path_template="/element/<symbol>", title=lambda symbol=None: f"{symbol} · MLFF Error Atlas",

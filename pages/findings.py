@@ -17,8 +17,8 @@ from analysis.metrics.tables import POOLED
 from components import ids
 from components.export import export_controls, export_download, export_id
 from components.findings import agreement_heatmap, descriptor_heatmap, group_figure
-from components.temperature import temperature_grid
 from components.layout import METRIC_OPTIONS, alert, data_table, encode_query, labelled, no_data_message
+from components.temperature import temperature_grid
 from components.theme import graph_config
 
 dash.register_page(__name__, path="/findings", title="Findings · MLFF Error Atlas", name="Findings")
