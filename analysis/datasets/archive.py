@@ -125,7 +125,10 @@ def extract_archive(path: str | Path, dest: str | Path, *, max_bytes: int, max_m
                     with src:
                         _copy_capped(src, dest.joinpath(*parts), archive, member.name, budget)
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
-        raise InputFileError(archive, f"not a readable archive: {type(exc).__name__}: {exc}") from exc
+        text = " ".join(str(exc).split())
+        if "could not be opened successfully" in text:  # tarfile lists every method it tried, one line each
+            text = "none of gzip, bzip2, xz or plain tar reads it"
+        raise InputFileError(archive, f"not a readable archive ({type(exc).__name__}: {text[:200]})") from exc
     return dest
 
 
@@ -212,6 +215,7 @@ def import_tree(
     energy_key: str | None = None,
     forces_key: str | None = None,
     error_path: Path | None = None,
+    force_unit: str | None = None,
 ) -> ReferenceSet:
     """Import every reference source under ``root`` (a folder, or an unpacked archive) as one set.
 
@@ -245,7 +249,7 @@ def import_tree(
         named_t = temperature_from_path(rel)
         try:
             ref = import_reference(source, element=element, temperature_k=temperature_k, energy_unit=energy_unit,
-                                   type_map=type_map, energy_key=energy_key, forces_key=forces_key)
+                                   type_map=type_map, energy_key=energy_key, forces_key=forces_key, force_unit=force_unit)
             if temperature_k is None and named_t is not None:
                 _take_named_temperature(ref, named_t)
                 check_units(source, ref.frames)  # the spread bound of a known temperature applies now
@@ -304,6 +308,7 @@ def import_folder(
     type_map: Sequence[str] | None = None,
     energy_key: str | None = None,
     forces_key: str | None = None,
+    force_unit: str | None = None,
 ) -> ReferenceSet:
     """Import every reference source under a folder, recursively (see :func:`import_tree`).
 
@@ -312,7 +317,8 @@ def import_folder(
     """
     root = Path(path)
     ref = import_tree(root, display=f"{root.name}/", where="file", element=element, temperature_k=temperature_k,
-                      energy_unit=energy_unit, type_map=type_map, energy_key=energy_key, forces_key=forces_key)
+                      energy_unit=energy_unit, type_map=type_map, energy_key=energy_key, forces_key=forces_key,
+                      force_unit=force_unit)
     ref.provenance = {**ref.provenance, "format": "folder"}
     return ref
 
@@ -327,12 +333,13 @@ def import_archive(
     energy_key: str | None = None,
     forces_key: str | None = None,
     type_map: Sequence[str] | None = None,
+    force_unit: str | None = None,
 ) -> ReferenceSet:
     """Import every reference source in an archive as one reference set (see :func:`import_tree`).
 
     Args:
         path: the archive (.zip, .tar, .tar.gz, ...).
-        element, energy_unit, energy_key, forces_key, type_map: as in
+        element, energy_unit, energy_key, forces_key, type_map, force_unit: as in
             :func:`analysis.datasets.importers.import_reference`, for every source.
         temperature_k: for every frame; when None, from each source's path (``Cu_1200K/OUTCAR``)
             or from the frames themselves.
@@ -352,7 +359,7 @@ def import_archive(
         extract_archive(archive, folder, max_bytes=limit)
         ref = import_tree(folder, display=f"{archive.name}:", where="member", element=element, temperature_k=temperature_k,
                           energy_unit=energy_unit, type_map=type_map, energy_key=energy_key, forces_key=forces_key,
-                          error_path=archive)
+                          error_path=archive, force_unit=force_unit)
         ref.provenance = {**ref.provenance, "format": "archive"}
         return ref
     finally:

@@ -8,7 +8,7 @@ import sys
 from analysis.core.errors import InputFileError
 from analysis.datasets import store
 from analysis.datasets.frames import ReferenceSet
-from analysis.datasets.importers import ENERGY_UNITS, import_reference
+from analysis.datasets.importers import ENERGY_UNITS, FORCE_UNITS, import_reference
 from analysis.datasets.predictions import import_predictions
 from analysis.datasets.writing import MODES, write_frames
 
@@ -34,6 +34,7 @@ def import_main(argv: list[str]) -> int:
                         "qe-pw, qe-cp, cp2k-output, cp2k-aimd, fhi-aims, siesta, ase-traj, ase-db, archive, folder, or dpdata's "
                         "names such as pwmat/movement; with --predictions: nep-out, deepmd-out, extxyz)")
     parser.add_argument("--energy-unit", default="eV", choices=sorted(ENERGY_UNITS), help="unit of the file's energies (forces: the same per Å)")
+    parser.add_argument("--force-unit", choices=sorted(FORCE_UNITS), help="unit of the file's forces (default: the energy unit per Å)")
     parser.add_argument("--type-map", help="elements of a DeePMD system's type numbers, comma-separated (when it has no type_map.raw)")
     parser.add_argument("--energy-key", help="extended XYZ: the comment-line key of the reference energy (default: detected among "
                         "energy, REF_energy, DFT_energy, free_energy, in any case)")
@@ -63,7 +64,7 @@ def import_main(argv: list[str]) -> int:
             return 0
         sets = [
             import_reference(p, fmt=args.fmt, element=args.element, temperature_k=args.temperature,
-                             energy_unit=args.energy_unit, type_map=type_map, energy_key=args.energy_key, forces_key=args.forces_key)
+                             energy_unit=args.energy_unit, type_map=type_map, energy_key=args.energy_key, forces_key=args.forces_key, force_unit=args.force_unit)
             for p in args.paths
         ]
         skipped = [f for s in sets for f in s.provenance.get("skipped_files", [])]

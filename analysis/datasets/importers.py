@@ -52,6 +52,18 @@ ENERGY_UNITS: dict[str, float] = {
     "kcal/mol": 0.0433641043,
     "kJ/mol": 0.0103642688,
 }
+_BOHR_A = 0.529177210903
+#: conversion factors to eV/Å for the accepted force units (default: the energy unit per Å)
+FORCE_UNITS: dict[str, float] = {
+    "eV/Å": 1.0,
+    "eV/A": 1.0,
+    "meV/Å": 1e-3,
+    "eV/bohr": 1.0 / _BOHR_A,
+    "Ha/bohr": ENERGY_UNITS["Ha"] / _BOHR_A,
+    "Ry/bohr": ENERGY_UNITS["Ry"] / _BOHR_A,
+    "kcal/mol/Å": ENERGY_UNITS["kcal/mol"],
+    "kJ/mol/Å": ENERGY_UNITS["kJ/mol"],
+}
 #: |energy| per atom beyond this (eV/atom) is no total energy of any code (all-electron U is about 7.6e5)
 MAX_PLAUSIBLE_EV = 1.0e6
 #: force components beyond this (eV/Å) are a unit mistake: AIMD of metals up to 1.2 Tc stays below ~15 eV/Å
@@ -137,6 +149,7 @@ def import_reference(
     type_map: Sequence[str] | None = None,
     energy_key: str | None = None,
     forces_key: str | None = None,
+    force_unit: str | None = None,
 ) -> ReferenceSet:
     """Read reference frames (DFT energies and forces) from ``path``.
 
@@ -153,6 +166,8 @@ def import_reference(
         energy_key: extended XYZ: the comment-line key of the reference energy (any case), for a
             file whose key is none of :data:`analysis.datasets.xyz.ENERGY_KEYS` or has several.
         forces_key: extended XYZ: the ``Properties`` column of the reference forces.
+        force_unit: unit of the forces in the file (a key of :data:`FORCE_UNITS`: eV/bohr, Ha/bohr, ...);
+            default the energy unit per Å.
 
     Raises:
         InputFileError: the file is missing, empty, truncated where no complete step remains, has
@@ -166,19 +181,24 @@ def import_reference(
         raise InputFileError(path, "file is empty")
     if energy_unit not in ENERGY_UNITS:
         raise InputFileError(path, f"unknown energy unit {energy_unit!r}; use one of {', '.join(ENERGY_UNITS)}")
+    if force_unit is not None and force_unit not in FORCE_UNITS:
+        raise InputFileError(path, f"unknown force unit {force_unit!r}; use one of {', '.join(FORCE_UNITS)}")
     from analysis.datasets.archive import import_archive, import_folder
 
     fmt = FORMAT_ALIASES.get(fmt, fmt) if fmt else detect_format(path)  # type: ignore[assignment]
     if fmt == "archive":
         return import_archive(path, element=element, temperature_k=temperature_k, energy_unit=energy_unit,
-                              energy_key=energy_key, forces_key=forces_key, type_map=type_map)
+                              energy_key=energy_key, forces_key=forces_key, type_map=type_map, force_unit=force_unit)
     if fmt == "folder" or (path.is_dir() and fmt in READERS and fmt not in FOLDER_FORMATS):
         return import_folder(path, element=element, temperature_k=temperature_k, energy_unit=energy_unit,
-                             type_map=type_map, energy_key=energy_key, forces_key=forces_key)
+                             type_map=type_map, energy_key=energy_key, forces_key=forces_key, force_unit=force_unit)
     if fmt not in READERS:
         raise InputFileError(path, f"format {fmt!r} is not a reference format (use one of {', '.join(READERS)}, archive, folder)")
     warnings: list[str] = []
     with tempfile.TemporaryDirectory(prefix="atlas-unpack-") as folder, sniff.decompressed(path, Path(folder)) as inner:
+        problem = sniff.text_problem(inner) if fmt in TEXT_FORMATS and inner.is_file() else None
+        if problem:
+            raise InputFileError(path, f"{problem} (read as {fmt})")
         try:
             raw = READERS[fmt](inner, ReadOptions(warnings, type_map, energy_key, forces_key))
         except InputFileError as exc:
@@ -188,18 +208,19 @@ def import_reference(
     if not raw:
         raise InputFileError(path, "no frames found")
     scale = ENERGY_UNITS[energy_unit]
+    f_scale = FORCE_UNITS[force_unit] if force_unit is not None else scale
     frames = []
     raw.reverse()  # popped from the end, so each parsed frame is freed once its labelled copy exists
     for index in range(len(raw)):
         atoms, energy, forces = raw.pop()
-        _check_frame(path, index, atoms, energy, forces, scale)
+        _check_frame(path, index, atoms, energy, forces, scale, f_scale)
         label = check_label(path, index, atoms, element)
         temp = temperature_k if temperature_k is not None else _info_temperature(atoms)
         frames.append(
             make_frame(
                 atoms,
                 float(energy) * scale,  # type: ignore[arg-type]
-                np.asarray(forces, dtype=np.float64) * scale,
+                np.asarray(forces, dtype=np.float64) * f_scale,
                 temperature_k=temp,
                 source=f"{path.name}#{index}",
                 element=label,
@@ -209,7 +230,8 @@ def import_reference(
     for frame, digest in zip(frames, content_hashes(frames)):  # the frame's identity: its source (file#index) and its content
         frame.info["content_hash"] = digest
     check_units(path, frames)
-    provenance = {"source_files": [str(path)], "format": fmt, "energy_unit_in_file": energy_unit}
+    provenance = {"source_files": [str(path)], "format": fmt, "energy_unit_in_file": energy_unit,
+                  **({"force_unit_in_file": force_unit} if force_unit else {})}
     if warnings:
         provenance["warnings"] = [f"{path.name}: {w}" for w in warnings]
     return ReferenceSet(frames, provenance)
@@ -237,7 +259,8 @@ def _info_temperature(atoms: Atoms) -> float:
     return math.nan if key is None else key
 
 
-def _check_frame(path: Path, index: int, atoms: Atoms, energy: float | None, forces: object, scale: float) -> None:
+def _check_frame(path: Path, index: int, atoms: Atoms, energy: float | None, forces: object, scale: float,
+                 f_scale: float) -> None:
     where = f"frame {index}"
     if len(atoms) == 0:
         raise InputFileError(path, f"{where} has no atoms")
@@ -257,7 +280,7 @@ def _check_frame(path: Path, index: int, atoms: Atoms, energy: float | None, for
     per_atom = abs(energy * scale) / len(atoms)
     if per_atom > MAX_PLAUSIBLE_EV:
         raise InputFileError(path, f"{where}: |energy| of {per_atom:.3g} eV/atom is no total energy: wrong unit; {UNIT_HINT}")
-    biggest = float(np.abs(forces_arr * scale).max())
+    biggest = float(np.abs(forces_arr * f_scale).max())
     if biggest > MAX_FORCE_EV_PER_A:
         raise InputFileError(path, f"{where}: a force component of {biggest:.4g} eV/Å, beyond the {MAX_FORCE_EV_PER_A:g} eV/Å "
                              f"no metal's AIMD reaches: the forces are in another unit (meV/Å?); {UNIT_HINT}")
@@ -370,11 +393,11 @@ def _outcar_step_end(text: str, n: int) -> int:
 def _read_vasprun(path: Path, opts: ReadOptions) -> list[RawFrame]:
     warnings = opts.warnings
     text = _read_text(path)
-    if "</modeling>" in text[-4096:]:
+    begun = text.count("<calculation>")
+    complete = text.count("</calculation>")
+    if "</modeling>" in text[-4096:] and begun == complete:
         frames = _ase_read(path, "vasp-xml")
-    else:
-        begun = text.count("<calculation>")
-        complete = text.count("</calculation>")
+    else:  # cut by a killed run (or cut and closed again by hand: a step begun and not ended)
         if complete == 0:
             raise InputFileError(path, "file is truncated before its first ionic step ended (no </calculation>): nothing to import")
         end = text.rindex("</calculation>") + len("</calculation>")
@@ -394,6 +417,8 @@ def _read_deepmd(path: Path, opts: ReadOptions) -> list[RawFrame]:
     bad = [n for n in names if n not in chemical_symbols[1:]]
     if bad:
         raise InputFileError(path, f"type map entry {bad[0]!r} is not a chemical element")
+    for npy in sorted(path.glob("set.*/*.npy")):
+        _check_npy(npy)
     if any(path.glob("set.*/real_atom_types.npy")):
         return _read_deepmd_mixed(path, names)
     import dpdata
@@ -414,6 +439,25 @@ def _read_deepmd(path: Path, opts: ReadOptions) -> list[RawFrame]:
         atoms = Atoms(symbols=symbols, positions=system.data["coords"][i], cell=system.data["cells"][i], pbc=not system.nopbc)
         out.append((atoms, float(system.data["energies"][i]), np.asarray(system.data["forces"][i], dtype=np.float64)))
     return out
+
+
+def _check_npy(path: Path) -> None:
+    """Refuse a ``.npy`` that is no numeric array (damaged, or pickled objects: never loaded), naming the file."""
+    from numpy.lib import format as npy_format
+
+    try:
+        with open(path, "rb") as handle:
+            version = npy_format.read_magic(handle)
+            reader = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
+            shape, _fortran, dtype = reader(handle)
+            offset = handle.tell()
+    except (ValueError, OSError, EOFError, SyntaxError) as exc:
+        raise InputFileError(path, f"is not a numpy .npy array file (damaged?): {' '.join(str(exc).split())[:120]}") from None
+    if dtype.hasobject:
+        raise InputFileError(path, "holds Python objects (a pickled array), which are never loaded: DeePMD arrays are numbers")
+    expected = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if path.stat().st_size < expected:
+        raise InputFileError(path, f"is cut short: its header declares {shape} {dtype} ({expected} bytes), the file has {path.stat().st_size}")
 
 
 def _read_deepmd_mixed(path: Path, names: list[str]) -> list[RawFrame]:
@@ -460,6 +504,8 @@ READERS = {"extxyz": _read_xyz, "nep": _read_xyz, "outcar": _read_outcar, "vaspr
            **{f: _dpdata_reader(f) for f in ("pwmat-movement", "abacus", "qe-pw", "qe-cp", "cp2k-output", "cp2k-aimd",
                                              "fhi-aims", "siesta")},
            "ase-traj": _ase_reader("ase-traj"), "ase-db": _ase_reader("ase-db")}
+#: formats that are text files (checked for their encoding before a parser sees them)
+TEXT_FORMATS = ("extxyz", "nep", "outcar", "vasprun", "pwmat-movement", "qe-pw", "cp2k-output", "fhi-aims", "siesta")
 #: formats whose source is a folder (any other folder is a folder of reference files: :func:`analysis.datasets.archive.import_folder`)
 FOLDER_FORMATS = ("deepmd", "abacus", "qe-cp", "cp2k-aimd")
 #: ``--format`` names that dpdata's own spelling also reaches
@@ -480,7 +526,8 @@ def import_file(
     type_map: Sequence[str] | None = None,
     energy_key: str | None = None,
     forces_key: str | None = None,
+    force_unit: str | None = None,
 ) -> ReferenceSet:
     """Alias of :func:`import_reference` with ``temperature`` in K (used by the dashboard)."""
     return import_reference(path, fmt=fmt, element=element, temperature_k=temperature, energy_unit=energy_unit, type_map=type_map,
-                            energy_key=energy_key, forces_key=forces_key)
+                            energy_key=energy_key, forces_key=forces_key, force_unit=force_unit)

@@ -377,6 +377,53 @@ class Matcher:
         return -1
 
 
+#: predicted per-atom energies of one element that spread over more than this many times the reference's
+#: spread (plus :data:`SPREAD_FLOOR_EV`) are in another unit: meV x1000, kJ/mol x96, kcal/mol x23
+MAX_SPREAD_RATIO = 20.0
+SPREAD_FLOOR_EV = 0.5
+
+
+def check_prediction_units(path: Path, forces_path: Path, frames: Sequence[int], energy: NDArray[np.float64],
+                           forces: NDArray[np.float64], arrays: FrameArrays) -> None:
+    """Refuse predictions whose magnitudes betray another unit than eV and eV/Å.
+
+    A predicted force component beyond the bound no metal's AIMD reaches (the reference's, 100 eV/Å),
+    a per-atom energy beyond any code's, or predicted per-atom energies of one element (3 frames or
+    more) spreading :data:`MAX_SPREAD_RATIO` times wider than the reference values they are matched to.
+
+    Raises:
+        InputFileError: naming the file (``path`` for energies, ``forces_path`` for forces), the element
+            or value, and the units expected.
+    """
+    from analysis.datasets.importers import MAX_FORCE_EV_PER_A, MAX_PLAUSIBLE_EV
+
+    if not len(frames):
+        return
+    ks = np.asarray(frames, dtype=np.int64)
+    chosen = np.zeros(len(arrays), dtype=bool)
+    chosen[ks] = True
+    atoms = np.repeat(chosen, arrays.n_atoms)
+    biggest = float(np.abs(forces[atoms]).max(initial=0.0))
+    expected = "predictions must be in eV and eV/Å, like the reference columns beside them"
+    if biggest > MAX_FORCE_EV_PER_A:
+        raise InputFileError(forces_path, f"a predicted force component of {biggest:.4g} eV/Å, beyond the {MAX_FORCE_EV_PER_A:g} eV/Å no "
+                             f"metal's AIMD reaches: the predicted forces are in another unit (meV/Å?); the {expected}")
+    n = arrays.n_atoms[ks]
+    pred, ref = energy[ks] / n, arrays.energy[ks] / n
+    if np.abs(pred).max() > MAX_PLAUSIBLE_EV:
+        raise InputFileError(path, f"a predicted energy of {np.abs(pred).max():.3g} eV/atom is no total energy: another unit; the {expected}")
+    labels = arrays.element[ks]
+    for element in np.unique(labels).tolist():
+        sel = labels == element
+        if sel.sum() < 3:
+            continue
+        spread_pred, spread_ref = float(np.ptp(pred[sel])), float(np.ptp(ref[sel]))
+        if spread_pred > MAX_SPREAD_RATIO * spread_ref + SPREAD_FLOOR_EV:
+            raise InputFileError(path, f"the predicted per-atom energies of {element} spread over {spread_pred:.4g} eV/atom, "
+                                 f"{spread_pred / max(spread_ref, 1e-12):.3g} times the {spread_ref:.3g} eV/atom of the reference "
+                                 f"frames they match: the predictions are in another unit (meV, kJ/mol, kcal/mol?); the {expected}")
+
+
 def _hint(file_mean_abs: float, arrays: FrameArrays) -> str:
     """A units hint when the file's reference forces look like the data set's times 1000 (meV)."""
     scale_ref = float(np.abs(arrays.forces).mean()) if len(arrays.forces) else 0.0
@@ -390,14 +437,16 @@ def _unmatched_error(path: Path, hint: str, unmatched: list[str], tol: float) ->
                           f"within {tol:g} eV): {'; '.join(unmatched)}; the files belong to other data")
 
 
-def _match_table_pair(pair: OutputPair, matcher: Matcher, energy: NDArray[np.float64], forces: NDArray[np.float64]) -> None:
-    """Match a NEP or DeePMD pair, writing its predictions into ``energy``/``forces`` (data set order)."""
+def _match_table_pair(pair: OutputPair, matcher: Matcher, energy: NDArray[np.float64], forces: NDArray[np.float64]) -> list[int]:
+    """Match a NEP or DeePMD pair, writing its predictions into ``energy``/``forces`` (data set order);
+    returns the frames it predicted."""
     e = load_columns(pair.energy, 2)
     ref_e, pred_e = (e[:, 1], e[:, 0]) if pair.fmt == "nep-out" else (e[:, 0], e[:, 1])
     nep = pair.fmt == "nep-out"
     rows = _ForceRows((c[:, 3:6], c[:, 0:3]) if nep else (c[:, 0:3], c[:, 3:6]) for c in iter_columns(pair.forces, 6))
     arrays, offsets = matcher.arrays, matcher.offsets
     unmatched: list[str] = []
+    found: list[int] = []
     ran_out = False
     for row in range(len(ref_e)):
         k = matcher.match(float(ref_e[row]), pair.per_atom, rows.peek)
@@ -413,6 +462,7 @@ def _match_table_pair(pair: OutputPair, matcher: Matcher, energy: NDArray[np.flo
         n = int(arrays.n_atoms[k])
         energy[k] = pred_e[row] * (n if pair.per_atom else 1)
         forces[offsets[k]:offsets[k + 1]] = rows.take(n)
+        found.append(k)
     if ran_out and not unmatched:
         raise InputFileError(pair.forces, f"has {rows.read} atom rows, which end before frame {row + 1} of the "
                              f"{len(ref_e)} in {pair.energy.name} (truncated, or the two files are not one run's)")
@@ -422,16 +472,18 @@ def _match_table_pair(pair: OutputPair, matcher: Matcher, energy: NDArray[np.flo
     total = rows.total()
     if rows.consumed != total:
         raise InputFileError(pair.forces, f"has {total} atom rows but the {len(ref_e)} matched frames hold {rows.consumed} atoms")
+    return found
 
 
 def _match_xyz(pair: OutputPair, matcher: Matcher, energy: NDArray[np.float64], forces: NDArray[np.float64],
-               pred_prefix: str | None, energy_key: str | None, forces_key: str | None) -> str:
-    """Match an extended XYZ file with predictions; returns the prefix used."""
+               pred_prefix: str | None, energy_key: str | None, forces_key: str | None) -> tuple[str, list[int]]:
+    """Match an extended XYZ file with predictions; returns the prefix used and the frames it predicted."""
     from analysis.datasets.xyz import read_xyz_predictions
 
     prefix, frames = read_xyz_predictions(pair.energy, pred_prefix, energy_key=energy_key, forces_key=forces_key)
     arrays, offsets = matcher.arrays, matcher.offsets
     unmatched: list[str] = []
+    found: list[int] = []
     abs_sum = count = 0.0
     for index, frame in enumerate(frames):
         abs_sum += float(np.abs(frame.ref_forces).sum())
@@ -445,9 +497,10 @@ def _match_xyz(pair: OutputPair, matcher: Matcher, energy: NDArray[np.float64], 
             continue
         energy[k] = frame.pred_energy
         forces[offsets[k]:offsets[k + 1]] = frame.pred_forces
+        found.append(k)
     if unmatched:
         raise _unmatched_error(pair.energy, _hint(abs_sum / count if count else 0.0, arrays), unmatched, matcher.tol)
-    return prefix
+    return prefix, found
 
 
 def import_predictions(
@@ -490,9 +543,11 @@ def import_predictions(
     prefixes: list[str] = []
     for pair in found.pairs:
         if pair.fmt == "extxyz":
-            prefixes.append(_match_xyz(pair, matcher, energy, forces, pred_prefix, energy_key, forces_key))
+            prefix, found_frames = _match_xyz(pair, matcher, energy, forces, pred_prefix, energy_key, forces_key)
+            prefixes.append(prefix)
         else:
-            _match_table_pair(pair, matcher, energy, forces)
+            found_frames = _match_table_pair(pair, matcher, energy, forces)
+        check_prediction_units(pair.energy, pair.forces, found_frames, energy, forces, arrays)
     meta = {"universal": universal, "format": found.pairs[0].fmt,
             "source_files": list(dict.fromkeys(str(p) for pair in found.pairs for p in (pair.energy, pair.forces))),
             "skipped_files": found.skipped, "frames_without_prediction": int((~matcher.taken).sum())}

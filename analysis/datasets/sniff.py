@@ -122,8 +122,34 @@ def head_text(path: Path, n_bytes: int = _HEAD_BYTES) -> str:
         raise InputFileError(path, f"cannot open: {exc.strerror}") from exc
 
 
+def text_problem(path: Path) -> str | None:
+    """Why a file that should be text is not (UTF-16/32, binary bytes, another encoding), or None.
+
+    A UTF-8 byte-order mark is fine (the readers skip it); a few stray non-UTF-8 bytes are too
+    (a Latin-1 character in a comment), more than 1 % of the first kilobytes are not.
+    """
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(_HEAD_BYTES)
+    except OSError as exc:
+        raise InputFileError(path, f"cannot open: {exc.strerror}") from exc
+    for bom, name in ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16")):
+        if head.startswith(bom):
+            return f"is {name} text (it starts with a {name} byte-order mark): the readers take UTF-8 or ASCII; convert it (iconv -f {name} -t UTF-8)"
+    if b"\x00" in head:
+        odd, even = head[1::2].count(0), head[0::2].count(0)
+        if len(head) > 16 and max(odd, even) > 0.4 * len(head) / 2 and min(odd, even) < 0.05 * len(head) / 2:
+            return "looks like UTF-16 text without a byte-order mark (every other byte is 0): convert it to UTF-8 (iconv -f UTF-16LE -t UTF-8)"
+        return f"holds binary data ({head.count(0)} zero bytes in its first {len(head)}), not text"
+    bad = head.decode("utf-8", errors="replace")[:-1].count("\ufffd")  # the last character may be cut in two
+    if bad > 0.01 * len(head):
+        return f"is not UTF-8 text ({bad} of its first {len(head)} bytes are not): convert it to UTF-8 or ASCII"
+    return None
+
+
 def sniff_text(head: str) -> Format | None:
     """The format a file's first kilobytes show, or None when they show none."""
+    head = head.removeprefix("\ufeff")  # a UTF-8 byte-order mark
     stripped = head.lstrip()
     if stripped.startswith("<?xml") or stripped.startswith("<modeling"):
         return "vasprun" if "<modeling" in head else None

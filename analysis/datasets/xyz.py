@@ -288,9 +288,14 @@ def _blocks(path: Path) -> Iterator[tuple[int, str, list[bytes]]]:
 
         while True:
             count_line = line()
+            if lineno == 1:
+                count_line = count_line.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark
             if not count_line:
                 return
             if not count_line.strip():
+                if not _skip_blank(handle, lineno_box := [lineno]):
+                    return
+                lineno = lineno_box[0]
                 continue
             try:
                 declared = int(count_line.split()[0])
@@ -313,6 +318,24 @@ def _blocks(path: Path) -> Iterator[tuple[int, str, list[bytes]]]:
                 raise InputFileError(path, f"line {lineno - declared}: the comment line of frame {index} is not UTF-8 text") from None
             yield index, text, block
             index += 1
+
+
+def _skip_blank(handle: Any, lineno: list[int]) -> bool:
+    """Skip the blank lines that follow, a megabyte at a time (a file of 300 MB of newlines is read in
+    a second, not line by line); ``lineno[0]`` counts them. Returns False at the end of the file."""
+    while True:
+        start = handle.tell()
+        chunk = handle.read(1 << 20)
+        if not chunk:
+            return False
+        rest = chunk.lstrip()
+        if not rest:
+            lineno[0] += chunk.count(b"\n")
+            continue
+        line_start = chunk.rfind(b"\n", 0, len(chunk) - len(rest)) + 1  # the start of the first line that is not blank
+        lineno[0] += chunk.count(b"\n", 0, line_start)
+        handle.seek(start + line_start)
+        return True
 
 
 def read_xyz(path: Path, *, energy_key: str | None = None, forces_key: str | None = None) -> list[XyzFrame]:
@@ -350,7 +373,7 @@ def first_comment(path: Path) -> str | None:
     limit = max_line_bytes()
     try:
         with open(path, "rb") as handle:
-            first = handle.readline(limit + 1)
+            first = handle.readline(limit + 1).removeprefix(b"\xef\xbb\xbf")
             while first and not first.strip():
                 first = handle.readline(limit + 1)
             if not re.fullmatch(rb"\s*\d+\s*", first or b"x"):
