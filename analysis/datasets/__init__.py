@@ -1,4 +1,4 @@
-"""Reference data: data sets of frames (:mod:`.frames`), the on-disk store (:mod:`.store`), the importers of extended XYZ, VASP, NEP and DeePMD files (:mod:`.importers`, :mod:`.xyz`, :mod:`.sniff`, :mod:`.archive`), predictions made elsewhere (:mod:`.predictions`) and writing into a data set (:mod:`.writing`).
+"""Reference data: data sets of frames (:mod:`.frames`), the on-disk store (:mod:`.store`), the importers of extended XYZ, VASP, NEP and DeePMD files (:mod:`.importers`, :mod:`.xyz`, :mod:`.sniff`, :mod:`.archive`) and of what dpdata and ASE read (:mod:`.dpdata_formats`), predictions made elsewhere (:mod:`.predictions`), writing into a data set (:mod:`.writing`) and exports (:mod:`.export`).
 
 Imports only :mod:`analysis.core`.
 """
@@ -69,6 +69,10 @@ _EXPORTS: dict[str, str] = {
     'reference_sources': 'analysis.datasets.archive',
     'temperature_from_path': 'analysis.datasets.archive',
     'import_archive': 'analysis.datasets.archive',
+    'import_folder': 'analysis.datasets.archive',
+    'FORCE_UNITS': 'analysis.datasets.importers',
+    'export_frames': 'analysis.datasets.export',
+    'read_xyz_predictions': 'analysis.datasets.xyz',
     'DEFAULT_DATASET': 'analysis.datasets.cli',
     'import_main': 'analysis.datasets.cli',
     'datasets_main': 'analysis.datasets.cli',
