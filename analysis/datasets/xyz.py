@@ -429,11 +429,12 @@ def read_xyz_predictions(path: Path, prefix: str | None = None, *, energy_key: s
             f_key = pick_key(index, {k: w for k, w in columns.items() if k != p_forces}, forces_key, FORCES_KEYS,
                              "reference forces", FORCES_OPTION, path, "Properties")
             if e_key is None or f_key is None:
-                what = "reference energy" if e_key is None else "reference forces"
-                raise InputFileError(path, f"{missing_message(index, what, ENERGY_KEYS if e_key is None else FORCES_KEYS, others if e_key is None else columns, ENERGY_OPTION if e_key is None else FORCES_OPTION, 'comment line' if e_key is None else 'Properties')}"
-                                     "; predictions are matched to the data set's frames by the reference values beside them. "
-                                     "mace_eval_configs drops energy=/forces (ASE's calculator keys): give it the reference under "
-                                     "REF_energy/REF_forces (python -m analysis export --format mace)")
+                missing = (missing_message(index, "reference energy", ENERGY_KEYS, others, ENERGY_OPTION, "comment line")
+                           if e_key is None else
+                           missing_message(index, "reference forces", FORCES_KEYS, columns, FORCES_OPTION, "Properties"))
+                raise InputFileError(path, f"{missing}; predictions are matched to the data set's frames by the reference values "
+                                     "beside them. mace_eval_configs drops energy=/forces (ASE's calculator keys): give it the "
+                                     "reference under REF_energy/REF_forces (python -m analysis export --format mace)")
             yield PredictedFrame(len(parsed.atoms), _energy_value(path, index, parsed, e_key), _energy_value(path, index, parsed, p_energy),
                                  _forces_value(path, index, parsed, f_key), _forces_value(path, index, parsed, p_forces))
 
