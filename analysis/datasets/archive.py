@@ -22,11 +22,12 @@ import stat
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
-from typing import IO, Iterator, Sequence
+from typing import IO
 
-from analysis.datasets.frames import ReferenceSet
 from analysis.core.errors import InputFileError
+from analysis.datasets.frames import ReferenceSet
 
 ARCHIVE_SUFFIXES: tuple[str, ...] = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 MAX_MEMBERS = 20_000
@@ -150,9 +151,8 @@ def reference_sources(root: Path, *, skipped: list[str] | None = None, max_files
     Raises:
         InputFileError: more than ``max_files`` files.
     """
-    from analysis.datasets.sniff import head_text, sniff_name, sniff_text
-
     from analysis.datasets.dpdata_formats import is_folder_source
+    from analysis.datasets.sniff import head_text, sniff_name, sniff_text
 
     root = Path(root)
     folders = [root, *(p for p in root.rglob("*") if p.is_dir())]

@@ -26,9 +26,10 @@ import io
 import math
 import re
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal, Sequence
+from typing import Literal
 
 import numpy as np
 from ase import Atoms
@@ -482,7 +483,7 @@ def _read_deepmd_mixed(path: Path, names: list[str]) -> list[RawFrame]:
     return out
 
 
-def _dpdata_reader(fmt: str) -> "Callable[[Path, ReadOptions], list[RawFrame]]":
+def _dpdata_reader(fmt: str) -> Callable[[Path, ReadOptions], list[RawFrame]]:
     def read(path: Path, opts: ReadOptions) -> list[RawFrame]:
         from analysis.datasets.dpdata_formats import read_dpdata
 
@@ -491,7 +492,7 @@ def _dpdata_reader(fmt: str) -> "Callable[[Path, ReadOptions], list[RawFrame]]":
     return read
 
 
-def _ase_reader(fmt: str) -> "Callable[[Path, ReadOptions], list[RawFrame]]":
+def _ase_reader(fmt: str) -> Callable[[Path, ReadOptions], list[RawFrame]]:
     def read(path: Path, opts: ReadOptions) -> list[RawFrame]:
         from analysis.datasets.dpdata_formats import read_ase
 

@@ -34,9 +34,10 @@ XYZ files with predictions by their keys, and every other file is listed as skip
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Literal, Sequence
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -343,7 +344,7 @@ class Matcher:
         found = [self._window(n, ref_energy, per_atom)[0] for n in self._sizes(n_atoms)]
         return np.sort(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
 
-    def match(self, ref_energy: float, per_atom: bool, block_of: "callable[[int], NDArray[np.float64]]",
+    def match(self, ref_energy: float, per_atom: bool, block_of: Callable[[int], NDArray[np.float64]],
               n_atoms: int | None = None) -> int:
         """The first free frame (in the data set's order) whose energy and force block agree, marked taken; or -1.
 

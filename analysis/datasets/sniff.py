@@ -13,9 +13,10 @@ import bz2
 import gzip
 import os
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator, Literal
+from typing import IO, Literal
 
 from analysis.core.errors import InputFileError
 

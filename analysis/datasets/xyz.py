@@ -22,9 +22,10 @@ column: mace-torch's ``mace_eval_configs``).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from ase import Atoms

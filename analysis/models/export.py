@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from analysis.datasets.export import FORMATS, export_frames, parse_temperatures, select, write_atomic_folder
 from analysis.datasets.frames import ReferenceSet
@@ -35,8 +35,8 @@ def write_nep(ref: ReferenceSet, out: Path, *, seed: int = 0) -> Path:
     Raises:
         ValueError: a compound label (nep.in's ``type`` line names one element here).
     """
-    from analysis.models.fitting import FitSpec, fit_frames
     from analysis.models.fit_inputs import write_nep_inputs
+    from analysis.models.fitting import FitSpec, fit_frames
 
     compounds = [label for label in ref.elements if any(len(set(a.numbers)) > 1 for a in ref.frames if a.info["element"] == label)]
     if compounds:

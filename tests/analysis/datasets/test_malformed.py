@@ -3,8 +3,6 @@ append and on predictions, force units, cut VASP files, encodings, damaged npy a
 from __future__ import annotations
 
 import io
-import shutil
-import tarfile
 import zipfile
 from pathlib import Path
 
@@ -14,7 +12,6 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import write
 
 from analysis.core.errors import InputFileError
-from analysis.datasets import store
 from analysis.datasets.importers import import_reference
 from analysis.datasets.predictions import import_predictions
 from analysis.datasets.writing import write_frames
