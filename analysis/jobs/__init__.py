@@ -12,6 +12,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     'evaluate': ('analysis.jobs.cli:evaluate_main', 'evaluate a model on a data set through the job queue'),
     'jobs': ('analysis.jobs.cli:jobs_main', 'list, show or cancel evaluation and fit jobs'),
     'fit': ('analysis.jobs.cli:fit_main', 'fit a model per element (MACE, DeePMD, NEP) through the job queue and score its test frames'),
+    'experiment': ('analysis.jobs.smearing:experiment_main', 'the smearing experiment: relabel at another smearing, refit, compare'),
 }
 
 _EXPORTS: dict[str, str] = {

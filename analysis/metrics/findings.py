@@ -17,30 +17,13 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from analysis.core.groups import EASY, GROUPS, HARD, group_of
 from analysis.metrics.tables import POOLED, REFERENCE_SPREAD
-
-GROUPS: dict[str, tuple[str, ...]] = {
-    "alkali": ("Li", "Na", "K", "Rb", "Cs"),
-    "alkaline earth": ("Be", "Mg", "Ca", "Sr", "Ba"),
-    "early TM": ("Sc", "Ti", "V", "Cr", "Mn", "Y", "Zr", "Nb", "Mo", "Tc", "Hf", "Ta", "W", "Re"),
-    "late TM": ("Fe", "Co", "Ni", "Ru", "Rh", "Pd", "Os", "Ir", "Pt"),
-    "noble and group 12": ("Cu", "Ag", "Au", "Zn", "Cd", "Hg"),
-    "p-block": ("Al", "Ga", "In", "Tl"),
-}
-"""Metal-43 by block of the periodic table (each element once)."""
-
-HARD = ("early TM",)
-EASY = ("alkali", "alkaline earth")
 
 #: fewer elements than this in either compared group: the test is not made
 MIN_GROUP_ELEMENTS = 3
 #: fewer scored frames per element than this: its error is flagged as thin
 MIN_FRAMES = 3
-
-
-def group_of(symbol: str) -> str | None:
-    """The :data:`GROUPS` name of ``symbol`` (None outside Metal-43)."""
-    return next((g for g, members in GROUPS.items() if symbol in members), None)
 
 
 def per_element(table: pd.DataFrame, metric: str, *, relative: bool = False, temperature: str = POOLED) -> pd.DataFrame:

@@ -39,6 +39,7 @@ _EXPORTS: dict[str, str] = {
     'PER_ELEMENT_KEYS': 'analysis.reference.tiers',
     'TierSettings': 'analysis.reference.tiers',
     'load_settings': 'analysis.reference.tiers',
+    'tier_names': 'analysis.reference.tiers',
     'dft_for_temperature': 'analysis.reference.tiers',
     'estimated_cost': 'analysis.reference.tiers',
     'append_jsonl': 'analysis.reference.timing',

@@ -32,7 +32,7 @@ from analysis.reference.timing import (
 def main(argv: list[str] | None = None) -> int:
     """``python -m analysis build-reference [--tier ci|default|full] [--jobs N] [--elements ...]``."""
     parser = argparse.ArgumentParser(prog="python -m analysis build-reference", description=__doc__.splitlines()[0])
-    parser.add_argument("--tier", choices=TIERS, default="default")
+    parser.add_argument("--tier", default="default", help=f"a tier of the settings file ({', '.join(TIERS)} in the shipped one)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: number of cores)")
     parser.add_argument("--elements", nargs="+", help="only these elements (default: the tier's)")
     parser.add_argument("--out", type=Path, help="store root (default: analysis/data/default for default/full, the data directory for ci)")

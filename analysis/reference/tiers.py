@@ -131,6 +131,14 @@ def changed_dft(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list
     return {k: [before.get(k), after.get(k)] for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)}
 
 
+def tier_names(path: Path = SETTINGS_PATH) -> list[str]:
+    """The tiers the settings file defines, in its order (:data:`TIERS` are the shipped file's)."""
+    try:
+        return list(json.loads(Path(path).read_text())["tiers"])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise InputFileError(path, f"cannot read the tiers of the reference settings: {exc}") from exc
+
+
 def load_settings(tier: str, *, path: Path = SETTINGS_PATH, elements: list[str] | None = None) -> TierSettings:
     """Resolve the settings of ``tier`` from the versioned settings file.
 
@@ -143,8 +151,11 @@ def load_settings(tier: str, *, path: Path = SETTINGS_PATH, elements: list[str] 
         InputFileError: the settings file is missing or malformed.
         ValueError: unknown tier or element.
     """
-    if tier not in TIERS:
-        raise ValueError(f"{tier=} must be one of {TIERS}")
+    known = tier_names(path)
+    if tier not in known:
+        if tier in TIERS:  # a shipped tier the given file lacks: the file is the problem
+            raise InputFileError(path, f"cannot read reference settings for tier {tier!r}: the file defines {', '.join(known) or 'no tier'}")
+        raise ValueError(f"{tier=} must be one of {tuple(known)}")
     try:
         raw = json.loads(Path(path).read_text())
         spec = raw["tiers"][tier]
@@ -165,7 +176,7 @@ def load_settings(tier: str, *, path: Path = SETTINGS_PATH, elements: list[str] 
     source = None
     if "relabel_of" in spec:
         source_tier = str(spec["relabel_of"])
-        if source_tier not in TIERS or source_tier == tier or "relabel_of" in raw["tiers"].get(source_tier, {}):
+        if source_tier not in known or source_tier == tier or "relabel_of" in raw["tiers"].get(source_tier, {}):
             raise InputFileError(path, f"tier {tier!r}: relabel_of must name another tier that samples its own frames, got {source_tier!r}")
         source = load_settings(source_tier, path=path, elements=list(ordered))
         if {k: v for k, v in spec.items() if k in ("temperatures", "n_frames", "n_atoms")} != {
