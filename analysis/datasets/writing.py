@@ -136,7 +136,11 @@ def write_frames(ref: ReferenceSet, name: str, *, mode: WriteMode = "refuse", ro
         if old is not None and mode == "append":
             seen = set(store.read_columns(folder).content_hash.tolist())  # stored with the frames
         skipped = 0
-        for atoms, key in zip(ref.frames, content_hashes(ref.frames)):
+        known = [a.info.get("content_hash") for a in ref.frames]
+        # the importers record each frame's content hash as they build it: hash only frames without one
+        missing = [a for a, h in zip(ref.frames, known) if not h]
+        computed = iter(content_hashes(missing))
+        for atoms, key in zip(ref.frames, [h if h else next(computed) for h in known]):
             if key in seen:
                 skipped += 1
                 continue
