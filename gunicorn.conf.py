@@ -7,6 +7,11 @@ on its command line included) is checked against the access rule of :mod:`access
 it refuses to start unless authentication or read-only mode is on or ``MLFF_ATLAS_INSECURE=1``.
 The app is not preloaded: it opens the background-callback diskcache (SQLite) when it is built,
 and a SQLite connection must not be shared across a fork.
+
+Each worker sets up the Dash server (:func:`post_worker_init`) before it accepts a connection. Dash
+does that on the first request otherwise, and its guard flag is set before the JS bundles are
+registered (plotly/dash#3971): a bundle request that reaches a fresh worker in that gap answered 500
+('"dash" is not a registered library'), so the first visit after a (re)start could load broken.
 """
 from __future__ import annotations
 
@@ -31,6 +36,23 @@ def bound_host(address: str) -> str | None:
     if address.startswith("["):
         return address[1:].split("]", 1)[0]
     return address.rsplit(":", 1)[0] if ":" in address else address
+
+
+def post_worker_init(worker) -> None:  # noqa: ANN001  (gunicorn's worker, after it loaded the app)
+    """Set up the Dash server in this worker before it serves: one request to ``/`` through Flask's test client.
+
+    That request runs Dash's ``before_request`` set-up (``Dash._setup_server``: bundles in
+    ``registered_paths``, the callback map, the pages' router) while no other request can reach
+    this worker. A worker that is not ready afterwards refuses to boot.
+    """
+    import dash
+
+    worker.wsgi.test_client().get("/")  # the answer does not matter (401 under authentication); its set-up does
+    dash_app = dash.get_app()
+    registered = sorted(dash_app.registered_paths)
+    if not dash_app._got_first_request["setup_server"] or "dash" not in registered:
+        raise RuntimeError(f"worker {worker.pid}: the Dash server was not set up before serving (registered: {registered})")
+    worker.log.info("Worker %s ready: Dash server set up, %d component libraries registered", worker.pid, len(registered))
 
 
 def on_starting(server) -> None:  # noqa: ANN001  (gunicorn's Arbiter)
