@@ -148,3 +148,4 @@ FINDINGS_AGREEMENT = "findings-agreement"
 FINDINGS_ELECTRONIC = "findings-electronic"
 ELEMENT_TEMPERATURE = "element-temperature"  # errors against sampling temperature, a line per model
 FINDINGS_TEMPERATURE_GRID = "findings-temperature-grid"
+MAP_CAVEATS = "map-caveats"  # one strip for every caveat of the map

@@ -55,6 +55,21 @@ def alert(message: Any, kind: AlertKind = "info", *, id: str | None = None) -> h
     return html.Div(message, **props)
 
 
+def caveat_strip(caveats: Sequence[tuple[AlertKind, str]], *, id: str | None = None) -> html.Details | None:
+    """One strip for all of a view's caveats: the most serious one in the summary line with the count
+    of the others, every caveat in the list it opens; None when there is none."""
+    if not caveats:
+        return None
+    order = {"error": 0, "warning": 1, "info": 2, "success": 3}
+    ranked = sorted(caveats, key=lambda c: order.get(c[0], 9))
+    kind, first = ranked[0]
+    more = f" (and {len(ranked) - 1} more caveat{'s' if len(ranked) > 2 else ''})" if len(ranked) > 1 else ""
+    props: dict[str, Any] = {"className": f"alert alert-{kind} caveats", "role": "status"}
+    if id:
+        props["id"] = id
+    return html.Details([html.Summary(first + more), html.Ul([html.Li(text, className=f"caveat-{k}") for k, text in ranked])], **props)
+
+
 def no_data_message() -> html.Div:
     """What every page shows while no data set exists (never invented numbers)."""
     return alert(

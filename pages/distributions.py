@@ -52,7 +52,9 @@ def parse_state(query: dict[str, str], dataset: str | None) -> dict[str, Any]:
         state["temperature"] = POOLED
     state["x"] = query.get("x") if query.get("x") in models else (models[0] if models else None)
     state["y"] = query.get("y") if query.get("y") in models else (models[1] if len(models) > 1 else state["x"])
-    state["descriptor"] = query.get("descriptor") if query.get("descriptor") in DESCRIPTORS else next(iter(DESCRIPTORS))
+    ranked = views.top_descriptor(dataset) if dataset and models else None  # the findings page's strongest, by median |partial rho|
+    state["descriptor"] = query.get("descriptor") if query.get("descriptor") in DESCRIPTORS else (
+        ranked if ranked in DESCRIPTORS else next(iter(DESCRIPTORS)))
     return state
 
 

@@ -15,7 +15,7 @@ from analysis import views
 from analysis.metrics.tables import POOLED
 from components import ids
 from components.export import export_controls, export_download, export_id
-from components.layout import METRIC_OPTIONS, alert, decode_query, encode_query, labelled, no_data_message, split_list
+from components.layout import METRIC_OPTIONS, alert, caveat_strip, decode_query, encode_query, labelled, no_data_message, split_list
 from components.ptable import MAX_SPLIT_MODELS, ptable_comparison, ptable_heatmap, ptable_heatmap_grid, symbol_from_click
 from components.theme import empty_figure, graph_config, is_presentation, presentation_style
 
@@ -245,10 +245,11 @@ def layout(dataset: str | None = None, present: str | None = None, **query: str)
                                    f"{' and ' + ', '.join(elsewhere[1:]) if len(elsewhere) > 1 else ''}: "
                                    "its map, element pages and distributions compare them with the universal models."],
                                   className="hint", id=ids.MAP_FITTED_HINT))
-    for caveat in views.caveats(name):
-        if present_mode and not concerns_view(caveat.text, models, state):
-            continue  # on a projector only what concerns the map on screen
-        message.append(alert(f"{caveat.text} {caveat.action}".strip(), caveat.level))
+    shown = [(c.level, f"{c.text} {c.action}".strip()) for c in views.caveats(name)
+             if not (present_mode and not concerns_view(c.text, models, state))]  # on a projector only what concerns the map on screen
+    strip = caveat_strip(shown, id=ids.MAP_CAVEATS)
+    if strip is not None:
+        message.append(strip)
     return html.Div(
         [
             dcc.Location(id=ids.MAP_URL, refresh=False),

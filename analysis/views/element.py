@@ -32,12 +32,16 @@ MAX_PARITY_POINTS = 20_000
 
 
 def element_table(name: str, element: str) -> pd.DataFrame:
-    """Errors of every model x temperature for one element (temperatures ascending, pooled last)."""
+    """Errors of every model x temperature for one element (temperatures ascending, pooled last; no
+    pooled row for a model scored at one temperature only, where it would repeat that row)."""
     table = metrics_table(name)
     sub = table[table["element"] == element].copy()
     sub["_order"] = [_temp_key(t) if t != POOLED else math.inf + 0 for t in sub["temperature"]]
     sub["_pooled"] = sub["temperature"] == POOLED
-    sub = sub.sort_values(["model", "_pooled", "_order"]).drop(columns=["_order", "_pooled"])
+    sub = sub.sort_values(["model", "_pooled", "_order"])
+    # a model scored at one temperature only: its pooled row would repeat that row
+    single = sub[~sub["_pooled"]].groupby("model")["temperature"].nunique()
+    sub = sub[~(sub["_pooled"] & sub["model"].map(single).fillna(0).eq(1))].drop(columns=["_order", "_pooled"])
     from analysis.views.fitted import training_frames
 
     # a model fitted per element: the frames its model of this element was fitted on (never scored)

@@ -30,3 +30,12 @@ def test_element_panel_names_its_temperatures_and_says_when_there_is_one() -> No
     assert "one temperature only" in element_temperature_figure(_table(), "Hg", "force_rmse_mev_per_a", "F").layout.title.text
     empty = element_temperature_figure(_table(), "W", "force_rmse_mev_per_a", "F")
     assert not empty.data and "No errors per temperature" in empty.layout.annotations[0].text
+
+
+def test_one_caveat_strip_leads_with_the_most_serious_and_lists_them_all() -> None:
+    from components.layout import caveat_strip
+
+    assert caveat_strip([]) is None
+    strip = caveat_strip([("info", "a refused frame"), ("warning", "stale predictions"), ("info", "a close contact")], id="x")
+    assert "alert-warning" in strip.className and strip.children[0].children == "stale predictions (and 2 more caveats)"
+    assert [li.children for li in strip.children[1].children] == ["stale predictions", "a refused frame", "a close contact"]

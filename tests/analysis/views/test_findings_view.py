@@ -13,3 +13,17 @@ def test_findings_on_the_embedded_set_give_the_trend_in_absolute_errors_only() -
     assert any("one temperature" in n for n in found.limits.notes)
 
 
+
+
+def test_the_element_table_has_no_pooled_row_that_repeats_a_single_temperature() -> None:
+    table = views.element_table("metal43-gpaw", "Hg")  # Hg lists one temperature only
+    assert len(table) and "all" not in set(table["temperature"])
+    two = views.element_table("metal43-gpaw-train", "Cu")  # 300 K and 1630 K: the pooled row stays
+    assert {"300", "1630", "all"} <= set(two["temperature"])
+
+
+def test_the_distributions_page_opens_on_the_descriptor_the_findings_rank_first() -> None:
+    top = views.top_descriptor("metal43-gpaw")
+    strength = views.paper_findings("metal43-gpaw").electronic
+    medians = strength.assign(a=strength["partial_spearman_r"].abs()).groupby("descriptor")["a"].median()
+    assert top == medians.idxmax()

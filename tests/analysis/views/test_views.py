@@ -272,7 +272,7 @@ def test_provenance_summary_of_the_shipped_default_provenance(tmp_path: Path, mo
     assert "chgnet" in lines["configurations sampled by"]
     assert "structure of Mn" in lines and "structure of Hg" in lines
     assert lines["compute (wall, summed)"].startswith("DFT ") and " h" in lines["compute (wall, summed)"]
-    assert lines["frames labelled"].endswith("of 172")
+    assert lines["frames labelled"].endswith("of 340")  # 43 elements at 300 K and the highest temperature, 4 frames each (Hg: one temperature)
     store.save_dataset(ReferenceSet(cu_frames(2), {"imported_files": ["a.xyz"]}), "plain")
     assert views.provenance_summary("plain") == [("source files", "a.xyz")]
 
