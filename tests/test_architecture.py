@@ -26,7 +26,16 @@ TOP = {"__init__", "__main__", "cli"}
 WEB = ("dash", "flask", "plotly", "dash_bootstrap_components", "gunicorn")
 MAX_LINES = 600
 #: modules over MAX_LINES that are one coherent thing (their docstring says why)
-COHERENT_LONG = {"analysis/electronic/smearing.py", "analysis/jobs/queue.py"}
+COHERENT_LONG = {"analysis/electronic/smearing.py"}
+#: import circles known and left to their owners, each a pair of modules; every other circle fails,
+#: and an entry whose circle is gone fails too (remove it then)
+KNOWN_CIRCLES: set[frozenset[str]] = {
+    # the import formats' rewrite (its engineer removes these): archive.py <-> importers.py
+    # (archives read through the importers, which hand archives back to archive.py) ...
+    frozenset({"analysis.datasets.archive", "analysis.datasets.importers"}),
+    # ... and dpdata_formats.py <-> sniff.py (the content sniffer asks dpdata's readers, which sniff)
+    frozenset({"analysis.datasets.dpdata_formats", "analysis.datasets.sniff"}),
+}
 
 
 
@@ -119,32 +128,70 @@ def test_pages_never_import_app() -> None:
     assert bad == []
 
 
-def test_no_import_circle_at_module_level() -> None:
-    """Module-level imports between modules of ``analysis`` form no circle (a package's
-    ``__init__`` re-exports lazily, so it adds no edge)."""
+def _import_graph(*, module_level_only: bool = False) -> dict[str, set[str]]:
+    """Module -> the modules of ``analysis`` it imports (inside functions too, unless ``module_level_only``)."""
     modules = {_module_name(p): p for p in _py_files("analysis")}
     graph: dict[str, set[str]] = {m: set() for m in modules}
     for name, path in modules.items():
         for _line, module, at_top in _imports(path):
-            if at_top and module in modules and module != name:
+            if (at_top or not module_level_only) and module in modules and module != name:
                 graph[name].add(module)
+    return graph
+
+
+def _find_circle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle of ``graph`` (its modules in order, the first repeated at the end), or None."""
     state: dict[str, int] = {}
     stack: list[str] = []
 
-    def visit(node: str) -> None:
+    def visit(node: str) -> list[str] | None:
         state[node] = 1
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                raise AssertionError("import circle: " + " -> ".join(stack[stack.index(nxt):] + [nxt]))
-            if nxt not in state:
-                visit(nxt)
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
         stack.pop()
         state[node] = 2
+        return None
 
     for node in sorted(graph):
-        if node not in state:
-            visit(node)
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def _without_known_circles(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    return {m: {t for t in targets if frozenset({m, t}) not in KNOWN_CIRCLES} for m, targets in graph.items()}
+
+
+def test_no_import_circle_at_module_level() -> None:
+    """Module-level imports between modules of ``analysis`` form no circle (a package's
+    ``__init__`` re-exports lazily, so it adds no edge)."""
+    circle = _find_circle(_import_graph(module_level_only=True))
+    assert circle is None, "import circle: " + " -> ".join(circle or [])
+
+
+def test_no_import_circle_at_all() -> None:
+    """No circle either once imports inside functions count: such an import that closes a circle is a
+    responsibility in the wrong module (only :data:`KNOWN_CIRCLES` are left to their owners)."""
+    circle = _find_circle(_without_known_circles(_import_graph()))
+    assert circle is None, "import circle (imports inside functions included): " + " -> ".join(circle or [])
+
+
+def test_known_circles_still_exist() -> None:
+    graph = _import_graph()
+    gone = [sorted(pair) for pair in KNOWN_CIRCLES
+            if not all(b in graph.get(a, set()) for a, b in (sorted(pair), sorted(pair)[::-1]))]
+    assert gone == [], f"these circles are gone: remove them from KNOWN_CIRCLES: {gone}"
+
+
+def test_the_circle_check_finds_a_circle() -> None:
+    """The search finds a circle and passes a graph without one (a check that cannot fail is no check)."""
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}
+    assert _find_circle(graph) == ["a", "b", "c", "a"]
+    assert _find_circle({"a": {"b"}, "b": set()}) is None
 
 
 def test_the_check_catches_a_forbidden_edge(tmp_path: Path) -> None:

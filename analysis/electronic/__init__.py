@@ -1,4 +1,4 @@
-"""Electronic structure: occupation schemes and the tetrahedron method (:mod:`.smearing`), eigenvalues and VASP readers (:mod:`.eigenvalues`), the GPAW eigenvalue-sum protocols (:mod:`.protocols`), descriptors (:mod:`.descriptors`).
+"""Electronic structure: occupation schemes and the tetrahedron method (:mod:`.smearing`), eigenvalues and VASP readers (:mod:`.eigenvalues`), the GPAW eigenvalue-sum protocols (:mod:`.protocols`) and their SCF cache (:mod:`.scf_cache`), descriptors (:mod:`.descriptors`).
 
 Imports :mod:`analysis.core` and the reference pipeline's calculator factory.
 """
@@ -23,17 +23,19 @@ _EXPORTS: dict[str, str] = {
     'band_energy': 'analysis.electronic.smearing',
     'eigenvalue_sum_vs_fermi_shift': 'analysis.electronic.smearing',
     'dos_tetrahedron': 'analysis.electronic.smearing',
+    'dos_at_fermi': 'analysis.electronic.smearing',
     'Eigenvalues': 'analysis.electronic.eigenvalues',
     'read_vasprun': 'analysis.electronic.eigenvalues',
     'read_eigenval': 'analysis.electronic.eigenvalues',
     'read_vasp': 'analysis.electronic.eigenvalues',
     'smearing_table': 'analysis.electronic.eigenvalues',
-    'SCHEMA_VERSION': 'analysis.electronic.protocols',
     'SETTINGS': 'analysis.electronic.protocols',
+    'SCHEMA_VERSION': 'analysis.electronic.scf_cache',
+    'structure_hash': 'analysis.electronic.scf_cache',
+    'load_scf': 'analysis.electronic.scf_cache',
+    'electronic_dir': 'analysis.electronic.scf_cache',
     'protocol_cell': 'analysis.electronic.protocols',
     'displaced': 'analysis.electronic.protocols',
-    'structure_hash': 'analysis.electronic.protocols',
-    'load_scf': 'analysis.electronic.protocols',
     'run_scf': 'analysis.electronic.protocols',
     'curves_from_eigenvalues': 'analysis.electronic.protocols',
     'ElementResult': 'analysis.electronic.protocols',
@@ -42,7 +44,6 @@ _EXPORTS: dict[str, str] = {
     'curves_frame': 'analysis.electronic.protocols',
     'available_elements': 'analysis.electronic.protocols',
     'DESCRIPTORS': 'analysis.electronic.descriptors',
-    'dos_at_fermi': 'analysis.electronic.descriptors',
     'deband_dmu_exact': 'analysis.electronic.descriptors',
     'descriptors_from_curves': 'analysis.electronic.descriptors',
     'compute_descriptors': 'analysis.electronic.descriptors',

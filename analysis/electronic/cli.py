@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from analysis.core.cluster import SchedulerUnavailable, add_backend_options, chosen_backend, connect
-from analysis.electronic.protocols import SETTINGS, _electronic_dir, run_element
+from analysis.electronic.protocols import SETTINGS, run_element
+from analysis.electronic.scf_cache import electronic_dir
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = dict(SETTINGS)
     if args.settings:
         settings.update(json.loads(Path(args.settings).read_text()))
-    directory = _electronic_dir(Path(args.root) if args.root else None)
+    directory = electronic_dir(Path(args.root) if args.root else None)
     directory.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(directory / "progress.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
@@ -110,7 +111,7 @@ def _on_dask(elements: list[str], args: argparse.Namespace, settings: dict[str, 
 
     try:
         with connect(args.scheduler, timeout_s=args.scheduler_timeout) as client:
-            out = run_electronic(elements, root=_electronic_dir(Path(args.root) if args.root else None).parent,
+            out = run_electronic(elements, root=electronic_dir(Path(args.root) if args.root else None).parent,
                                  client=client, settings=settings, progress=progress)
     except SchedulerUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from analysis.electronic import protocols as pr
+from analysis.electronic.scf_cache import electronic_dir, write_json
 
 
 def _quadratic_through_origin(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -41,7 +42,7 @@ def kmesh_convergence(symbol: str, densities: Sequence[float], deltas_a: Sequenc
 
     base_settings = dict(settings or pr.SETTINGS)
     state = reference_state(symbol)
-    directory = pr._electronic_dir(Path(root) if root is not None else None)
+    directory = electronic_dir(Path(root) if root is not None else None)
     directory.mkdir(parents=True, exist_ok=True)
     cell = pr.protocol_cell(symbol, base_settings, volume_per_atom=state.volume_per_atom_a3, covera=state.covera)
     rows = []
@@ -77,5 +78,5 @@ def kmesh_convergence(symbol: str, densities: Sequence[float], deltas_a: Sequenc
         })
     out = {"element": symbol, "densities": [float(d) for d in densities], "deltas_a": [float(d) for d in deltas_a],
            "reference_state": state.as_dict(), "rows": rows, "settings_version": base_settings["version"]}
-    pr._write_json(directory / f"kconv_{symbol}.json", out)
+    write_json(directory / f"kconv_{symbol}.json", out)
     return out

@@ -55,6 +55,9 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from analysis.electronic import smearing as sm
+from analysis.electronic.protocols import at_reference_state, available_elements, electronic_roots, load_curves
+from analysis.electronic.scf_cache import load_scf
+from analysis.electronic.smearing import dos_at_fermi  # the Gaussian DOS at E_F, a descriptor too
 
 DESCRIPTORS: dict[str, tuple[str, str]] = {
     "disp_slope_ev_per_a": ("eV/Å", "linear coefficient of the total-energy change with displacement"),
@@ -68,28 +71,6 @@ DESCRIPTORS: dict[str, tuple[str, str]] = {
     "fermi_shift_roughness_mev": ("meV/atom", "RMS residual of a cubic fit of the band sum relative to E_F over E_F +- 0.5 eV"),
 }
 """Descriptor name -> (unit, one-line definition); full definitions in the module docstring."""
-
-
-def dos_at_fermi(eigs: ArrayLike, weights: ArrayLike | None, fermi_level_ev: float, *, sigma_ev: float = 0.1) -> float:
-    """Gaussian-broadened DOS at ``fermi_level_ev`` (states/eV per cell, both spins).
-
-    Args:
-        eigs: eigenvalues (eV), shape (spin, kpt, band).
-        weights: k-point weights (kpt,), normalised here; None for uniform.
-        fermi_level_ev: energy at which to evaluate (eV).
-        sigma_ev: Gaussian width (eV).
-    """
-    e = np.asarray(eigs, dtype=np.float64)
-    if e.ndim != 3:
-        raise ValueError(f"eigs must have shape (spin, kpt, band), got {e.shape}")
-    if not sigma_ev > 0:
-        raise ValueError(f"{sigma_ev=} must be positive")
-    w = np.full(e.shape[1], 1.0 / e.shape[1]) if weights is None else np.asarray(weights, dtype=np.float64)
-    w = w / w.sum()
-    deg = 2.0 if e.shape[0] == 1 else 1.0
-    x = (e - fermi_level_ev) / sigma_ev
-    g = np.exp(-np.minimum(x * x, 700.0)) / (math.sqrt(math.pi) * sigma_ev)
-    return float(deg * (w[None, :, None] * g).sum())
 
 
 def deband_dmu_exact(eigs: ArrayLike, weights: ArrayLike | None, fermi_level_ev: float, *,
@@ -190,19 +171,17 @@ def compute_descriptors(elements: Iterable[str] | None = None, *, root: Any = No
     :func:`analysis.electronic.protocols.at_reference_state`), so one table never mixes the two.
     Eigenvalues are read from the cache next to the curves when present (see :func:`descriptors_from_curves`).
     """
-    from analysis.electronic import protocols as el
-
-    names = list(elements) if elements is not None else el.available_elements(root)
+    names = list(elements) if elements is not None else available_elements(root)
     rows = {}
     for symbol in names:
-        curves = el.load_curves(symbol, root)
-        if curves is None or (reference_state_only and not el.at_reference_state(curves)):
+        curves = load_curves(symbol, root)
+        if curves is None or (reference_state_only and not at_reference_state(curves)):
             continue
         ev = None
         keys = curves.get("scf_keys") or []
-        for r in el.electronic_roots(root):
+        for r in electronic_roots(root):
             if keys:
-                ev = el.load_scf(r / "electronic", keys[int(np.argmin(curves["displacement"]["deltas_a"]))])
+                ev = load_scf(r / "electronic", keys[int(np.argmin(curves["displacement"]["deltas_a"]))])
             if ev is not None:
                 break
         rows[symbol] = descriptors_from_curves(curves, method=method, eigenvalues=ev)

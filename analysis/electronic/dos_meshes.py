@@ -1,6 +1,7 @@
 """Density of states at the Fermi level on dense non-self-consistent k-meshes (protocols v3).
 
-Kept apart from :mod:`analysis.electronic.protocols` (which calls it from ``run_element``): one
+Kept apart from :mod:`analysis.electronic.protocols` (which calls it from ``run_element``; both use
+:mod:`analysis.electronic.scf_cache`, so this module does not import the protocols): one
 SCF of the primitive cell with the full point group, then GPAW ``fixed_density`` on each mesh of
 ``settings["dos_kpt_densities"]``, cached in the same ``<hash>.npz`` + ``.json`` layout as an SCF.
 """
@@ -17,7 +18,7 @@ import numpy as np
 
 from analysis.electronic import smearing as sm
 from analysis.electronic.eigenvalues import Eigenvalues
-from analysis.electronic.protocols import _gpaw_version, _save_npz, _scf_settings, _write_json, load_scf, structure_hash
+from analysis.electronic.scf_cache import gpaw_version, load_scf, save_npz, scf_settings, structure_hash, write_json
 
 
 def dos_at_fermi_converged(symbol: str, settings: dict[str, Any], directory: Path, *,
@@ -60,9 +61,7 @@ def dos_at_fermi_converged(symbol: str, settings: dict[str, Any], directory: Pat
         dos_t = sm.dos_tetrahedron(ev.eigs, ef, mesh=ev.mesh, reciprocal_cell=ev.reciprocal_cell,  # type: ignore[arg-type]
                                    bz_to_ibz=ev.bz_to_ibz)
         ef_g = sm.fermi_level(ev.eigs, ev.weights, ev.n_electrons, method="gaussian", sigma_ev=sigma)
-        from analysis.electronic.descriptors import dos_at_fermi
-
-        dos_g = dos_at_fermi(ev.eigs, ev.weights, ef_g, sigma_ev=sigma)
+        dos_g = sm.dos_at_fermi(ev.eigs, ev.weights, ef_g, sigma_ev=sigma)
         out["densities"].append(float(density))
         out["meshes"].append(list(mesh))
         out["n_ibz_kpts"].append(int(ev.eigs.shape[1]))
@@ -83,7 +82,7 @@ def _dos_ground_state(symbol: str, prim: Any, settings: dict[str, Any]) -> Any:
     work = prim.copy()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     with limit_threads():
-        calc = make_calculator(work, _scf_settings(settings))
+        calc = make_calculator(work, scf_settings(settings))
         work.calc = calc
         work.get_potential_energy()
     return calc
@@ -113,12 +112,12 @@ def _non_scf_mesh(calc: Any, prim: Any, mesh: tuple[int, int, int], settings: di
         "reciprocal_cell": np.asarray(prim.cell.reciprocal(), dtype=np.float64),
         "ibz_kpts": np.asarray(nc.get_ibz_k_points(), dtype=np.float64),
     }
-    meta = {"key": key, "element": symbol, "kind": "dos-non-scf", "settings": _scf_settings(settings),
+    meta = {"key": key, "element": symbol, "kind": "dos-non-scf", "settings": scf_settings(settings),
             "mesh": list(mesh), "n_atoms": len(prim), "cell": prim.cell.array.tolist(), "wall_s": wall, "cpu_s": cpu,
-            "n_ibz_kpts": nibz, "n_bands": int(eigs.shape[2]), "gpaw_version": _gpaw_version()}
+            "n_ibz_kpts": nibz, "n_bands": int(eigs.shape[2]), "gpaw_version": gpaw_version()}
     directory.mkdir(parents=True, exist_ok=True)
-    _save_npz(directory / f"{key}.npz", arrays)
-    _write_json(directory / f"{key}.json", meta)
+    save_npz(directory / f"{key}.npz", arrays)
+    write_json(directory / f"{key}.json", meta)
     ev = load_scf(directory, key)
     assert ev is not None
     return ev

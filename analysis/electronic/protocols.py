@@ -34,14 +34,12 @@ An SCF already present in the embedded default data is copied, not recomputed. T
 recorded as wall and CPU seconds per SCF (CPU is the fair measure on a shared machine).
 
 Cache layout (``<root>/electronic/``): one SCF is keyed by the SHA-256 of (element, structure,
-settings) and stored as ``<hash>.npz`` (eigenvalues float32, weights, k-mesh map, electron
-count) plus ``<hash>.json`` (settings, energy, timings); a rerun computes only the missing
-ones. Per element, ``curves_<El>.json`` holds the curves computed from the cached eigenvalues
+settings) and stored as ``<hash>.npz`` plus ``<hash>.json`` (:mod:`analysis.electronic.scf_cache`);
+a rerun computes only the missing ones. Per element, ``curves_<El>.json`` holds the curves computed from the cached eigenvalues
 (so a recompute reproduces them exactly), and ``progress.log`` the run log.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -61,11 +59,19 @@ if TYPE_CHECKING:
 
 
 from analysis.electronic.eigenvalues import Eigenvalues
+from analysis.electronic.scf_cache import (
+    electronic_dir,
+    gpaw_version,
+    load_scf,
+    save_npz,
+    scf_settings,
+    seed_from_default,
+    structure_hash,
+    write_json,
+)
 
 log = logging.getLogger(__name__)
 
-
-SCHEMA_VERSION = 1
 
 
 SETTINGS: dict[str, Any] = {
@@ -155,81 +161,6 @@ def displaced(atoms: Any, delta_a: float, settings: dict[str, Any]) -> Any:
     return out
 
 
-def structure_hash(symbol: str, atoms: Any, settings: dict[str, Any]) -> str:
-    """SHA-256 (first 16 hex digits) of element, structure (rounded to 1e-8 Å) and settings."""
-    payload = {
-        "schema": SCHEMA_VERSION,
-        "element": symbol,
-        "numbers": [int(z) for z in atoms.numbers],
-        "cell": np.round(atoms.cell.array, 8).tolist(),
-        "positions": np.round(atoms.positions, 8).tolist(),
-        "settings": _scf_settings(settings),
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _scf_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """The settings that change an SCF result (analysis-only keys excluded)."""
-    skip = {"deltas_a", "analysis_sigma_ev", "mp_order", "fermi_shifts_ev", "n_atoms", "displaced_atom", "direction",
-            "volume", "forces", "dos_kpt_densities"}
-    return {k: v for k, v in settings.items() if k not in skip}
-
-
-def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    _atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=1, sort_keys=True)))
-
-
-def _save_npz(path: Path, arrays: dict[str, Any]) -> None:
-    def write(p: Path) -> None:
-        with open(p, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
-
-    _atomic_write(path, write)
-
-
-def load_scf(directory: Path, key: str) -> Eigenvalues | None:
-    """The cached eigenvalues of one SCF (None when missing or unreadable)."""
-    npz = directory / f"{key}.npz"
-    if not npz.is_file() or not (directory / f"{key}.json").is_file():
-        return None
-    try:
-        with np.load(npz) as z:
-            return Eigenvalues(
-                eigs=z["eigs"].astype(np.float64),
-                weights=z["weights"].astype(np.float64),
-                n_electrons=float(z["n_electrons"]),
-                efermi=float(z["efermi"]),
-                source=str(npz),
-                mesh=tuple(int(m) for m in z["mesh"]),  # type: ignore[arg-type]
-                bz_to_ibz=z["bz_to_ibz"].astype(np.intp),
-                reciprocal_cell=z["reciprocal_cell"].astype(np.float64),
-            )
-    except (OSError, KeyError, ValueError) as exc:
-        log.warning("ignoring unreadable cache entry %s: %s", npz, exc)
-        return None
-
-
-def _seed_from_default(directory: Path, key: str) -> None:
-    """Copy an SCF the embedded default data already holds into ``directory`` (no recompute)."""
-    import shutil
-
-    from analysis.core.config import default_data_dir
-
-    shipped = default_data_dir() / "electronic"
-    if directory.resolve() == shipped.resolve() or (directory / f"{key}.json").is_file():
-        return
-    if (shipped / f"{key}.npz").is_file() and (shipped / f"{key}.json").is_file():
-        directory.mkdir(parents=True, exist_ok=True)
-        _atomic_write(directory / f"{key}.npz", lambda p: shutil.copyfile(shipped / f"{key}.npz", p))
-        _atomic_write(directory / f"{key}.json", lambda p: shutil.copyfile(shipped / f"{key}.json", p))
-
-
 def run_scf(symbol: str, atoms: Any, settings: dict[str, Any], directory: Path, *,
             txt: str | Path | None = None) -> tuple[Eigenvalues, dict[str, Any]]:
     """One GPAW SCF, cached under ``directory`` by :func:`structure_hash`.
@@ -240,7 +171,7 @@ def run_scf(symbol: str, atoms: Any, settings: dict[str, Any], directory: Path, 
         (eigenvalues, metadata dict with energy_ev, magmom, wall_s, iterations, cached flag).
     """
     key = structure_hash(symbol, atoms, settings)
-    _seed_from_default(directory, key)
+    seed_from_default(directory, key)
     cached = load_scf(directory, key)
     if cached is not None:
         meta = json.loads((directory / f"{key}.json").read_text())
@@ -249,7 +180,7 @@ def run_scf(symbol: str, atoms: Any, settings: dict[str, Any], directory: Path, 
 
     from analysis.reference.gpaw_calc import limit_threads, make_calculator
 
-    scf = _scf_settings(settings)
+    scf = scf_settings(settings)
     work = atoms.copy()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     with limit_threads():
@@ -291,11 +222,11 @@ def run_scf(symbol: str, atoms: Any, settings: dict[str, Any], directory: Path, 
         "iterations": int(calc.get_number_of_iterations()),
         "n_ibz_kpts": nibz,
         "n_bands": int(eigs.shape[2]),
-        "gpaw_version": _gpaw_version(),
+        "gpaw_version": gpaw_version(),
     }
     directory.mkdir(parents=True, exist_ok=True)
-    _save_npz(directory / f"{key}.npz", arrays)
-    _write_json(directory / f"{key}.json", meta)  # written last: marks the entry complete
+    save_npz(directory / f"{key}.npz", arrays)
+    write_json(directory / f"{key}.json", meta)  # written last: marks the entry complete
     ev = load_scf(directory, key)
     assert ev is not None
     meta["cached"] = False
@@ -312,15 +243,6 @@ def _set_nbands(calc: Any, nbands: int) -> None:
         calc.params.nbands = nbands
     else:
         calc.set(nbands=nbands)
-
-
-def _gpaw_version() -> str:
-    try:
-        import gpaw
-
-        return str(gpaw.__version__)
-    except Exception:  # noqa: BLE001
-        return "unknown"
 
 
 def curves_from_eigenvalues(steps: Sequence[tuple[float, Eigenvalues, dict[str, Any]]], settings: dict[str, Any]
@@ -394,12 +316,6 @@ class ElementResult:
     scf_wall_s: list[float] = field(default_factory=list)
 
 
-def _electronic_dir(root: Path | None) -> Path:
-    from analysis.core.config import data_dir
-
-    return Path(root if root is not None else data_dir()) / "electronic"
-
-
 def base_cell(symbol: str, settings: dict[str, Any], volume_per_atom: float | None = None) -> tuple[Any, Any, float | None, float | None]:
     """(undisplaced protocol cell, reference state or None, volume per atom in Å^3, c/a) of ``symbol``:
     with ``settings["volume"] == "eos"`` and no volume given, the frames' PBE V0 and c/a."""
@@ -418,7 +334,7 @@ def run_displacement_scf(symbol: str, delta_a: float, *, root: str | Path | None
     one task per SCF on a distributed backend. Returns the SCF's metadata (``cached`` True when reused)."""
     settings = dict(settings or SETTINGS)
     base = base_cell(symbol, settings)[0]
-    return run_scf(symbol, displaced(base, float(delta_a), settings), settings, _electronic_dir(Path(root) if root is not None else None))[1]
+    return run_scf(symbol, displaced(base, float(delta_a), settings), settings, electronic_dir(Path(root) if root is not None else None))[1]
 
 
 def run_element(symbol: str, *, root: str | Path | None = None, settings: dict[str, Any] | None = None,
@@ -436,7 +352,7 @@ def run_element(symbol: str, *, root: str | Path | None = None, settings: dict[s
         progress: called with a one-line message after each SCF.
     """
     settings = dict(settings or SETTINGS)
-    directory = _electronic_dir(Path(root) if root is not None else None)
+    directory = electronic_dir(Path(root) if root is not None else None)
     directory.mkdir(parents=True, exist_ok=True)
     base, state, volume_per_atom, covera = base_cell(symbol, settings, volume_per_atom)
     start = time.perf_counter()
@@ -491,7 +407,7 @@ def run_element(symbol: str, *, root: str | Path | None = None, settings: dict[s
         "dos_at_fermi_error": dos_error,
         "gpaw_version": steps[0][2].get("gpaw_version", "unknown"),
     })
-    _write_json(directory / f"curves_{symbol}.json", curves)
+    write_json(directory / f"curves_{symbol}.json", curves)
     return ElementResult(symbol, curves, computed, cached, time.perf_counter() - start, walls)
 
 

@@ -1070,6 +1070,28 @@ def eigenvalue_sum_vs_fermi_shift(
     return FermiShiftCurve(shifts, esum, count, ent, sol.fermi, method, float(sigma_ev))
 
 
+def dos_at_fermi(eigs: ArrayLike, weights: ArrayLike | None, fermi_level_ev: float, *, sigma_ev: float = 0.1) -> float:
+    """Gaussian-broadened DOS at ``fermi_level_ev`` (states/eV per cell, both spins).
+
+    Args:
+        eigs: eigenvalues (eV), shape (spin, kpt, band).
+        weights: k-point weights (kpt,), normalised here; None for uniform.
+        fermi_level_ev: energy at which to evaluate (eV).
+        sigma_ev: Gaussian width (eV).
+    """
+    e = np.asarray(eigs, dtype=np.float64)
+    if e.ndim != 3:
+        raise ValueError(f"eigs must have shape (spin, kpt, band), got {e.shape}")
+    if not sigma_ev > 0:
+        raise ValueError(f"{sigma_ev=} must be positive")
+    w = np.full(e.shape[1], 1.0 / e.shape[1]) if weights is None else np.asarray(weights, dtype=np.float64)
+    w = w / w.sum()
+    deg = 2.0 if e.shape[0] == 1 else 1.0
+    x = (e - fermi_level_ev) / sigma_ev
+    g = np.exp(-np.minimum(x * x, 700.0)) / (math.sqrt(math.pi) * sigma_ev)
+    return float(deg * (w[None, :, None] * g).sum())
+
+
 def dos_tetrahedron(
     eigs: ArrayLike,
     energy_ev: float,

@@ -228,8 +228,8 @@ def repair() -> list[str]:
 
     lines = []
     problem = check_db(q.jobs_dir())
-    with q._open(check=True) as cache:
-        n_jobs = len(q._all(cache))
+    with q.open_db(check=True) as cache:
+        n_jobs = len(q.all_records(cache))
     lines.append(f"job queue {q.jobs_dir()}: " + (f"damaged ({problem}); " + "; ".join(q.REPAIRS) if problem else f"sound, {n_jobs} jobs"))
     chunks_root = q.jobs_dir() / "chunks"
     bad_chunks = [f"{folder.name}/{name}" for folder in sorted(chunks_root.iterdir()) if folder.is_dir()

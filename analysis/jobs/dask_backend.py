@@ -45,7 +45,7 @@ def evaluate_chunk(job_id: str, start: int, data: str, cache: str, pause_s: floa
     rec = q.get_job(job_id)
     frames = load_dataset(rec.dataset).frames[start : start + rec.chunk_frames]
     info = {"start": start, "frames": len(frames), "computed": 0, "cached": 0, "failed": 0, "pid": os.getpid()}
-    if start in q._chunk_files(job_id):
+    if start in q.chunk_files(job_id):
         return info
     time.sleep(pause_s)
     spec = ModelSpec.from_dict(rec.spec)
@@ -54,10 +54,10 @@ def evaluate_chunk(job_id: str, start: int, data: str, cache: str, pause_s: floa
     mkey = model_key(spec.identity(), model_versions(spec), rec.dtype, evaluator.device)
     try:
         with FrameCache() as fcache:
-            res, failed, hits = q._predict_chunk(evaluator, frames, [structure_hash(a) for a in frames], fcache, mkey)
+            res, failed, hits = q.predict_chunk(evaluator, frames, [structure_hash(a) for a in frames], fcache, mkey)
     finally:
         evaluator.close()
-    q._write_chunk(job_id, start, res.energy, res.forces, time.perf_counter() - t0, failed)
+    q.write_chunk(job_id, start, res.energy, res.forces, time.perf_counter() - t0, failed)
     info.update(computed=len(frames) - hits, cached=hits, failed=len(failed))
     return info
 
@@ -85,8 +85,8 @@ def run_job(
         ref = load_dataset(rec.dataset)
         rec = q.follow_content(rec, ref.content_hash(), pid)
         rec = q.check_chunks(rec, pid)
-        done = q._chunk_files(job_id)
-        q._update(job_id, pid, frames_total=len(ref), frames_reused=q._chunk_frames_done(job_id), device_used=f"dask:{rec.device}")
+        done = q.chunk_files(job_id)
+        q.update_running(job_id, pid, frames_total=len(ref), frames_reused=q.chunk_frames_done(job_id), device_used=f"dask:{rec.device}")
         starts = [s for s in range(0, len(ref), rec.chunk_frames) if s not in done]
         futures = [
             client.submit(evaluate_chunk, job_id, s, str(data_dir()), str(cache_dir()), pause_s,
@@ -97,7 +97,7 @@ def run_job(
         for fut in as_completed(futures):
             info = fut.result()
             cached, failed = cached + info["cached"], failed + info["failed"]
-            current = q._update(job_id, pid, frames_done=q._chunk_frames_done(job_id), frames_cached=cached)
+            current = q.update_running(job_id, pid, frames_done=q.chunk_frames_done(job_id), frames_cached=cached)
             if current is None or current.state != "running" or current.worker_pid != pid:
                 client.cancel(futures)
                 return current or rec
@@ -110,19 +110,19 @@ def run_job(
         if current.state != "running" or current.worker_pid != pid:
             return current
         save_predictions(pred, rec.dataset)
-        final = q._update(job_id, pid, state="done", frames_done=len(ref), frames_failed=q._chunk_frames_failed(job_id),
+        final = q.update_running(job_id, pid, state="done", frames_done=len(ref), frames_failed=q.chunk_frames_failed(job_id),
                           finished=time.time(), seconds=float(pred.meta["timings"]["seconds_evaluating"]))
-        q._remove_chunks(job_id)
+        q.remove_chunks(job_id)
     except Exception as exc:
         import traceback
 
         if cluster_lost(exc):  # the work is not at fault: what is stored stays, the job waits for a scheduler
-            final = q._update(job_id, pid, state="queued", worker_pid=None, worker_host=None, worker_start=None,
+            final = q.update_running(job_id, pid, state="queued", worker_pid=None, worker_host=None, worker_start=None,
                               error=f"Dask scheduler lost ({type(exc).__name__}); the job resumes from its stored chunks",
-                              frames_done=q._chunk_frames_done(job_id))
+                              frames_done=q.chunk_frames_done(job_id))
             return final or q.get_job(job_id)
-        final = q._update(job_id, pid, state="failed", error=f"{type(exc).__name__}: {exc}",
-                          traceback=traceback.format_exc(), finished=time.time(), frames_done=q._chunk_frames_done(job_id))
+        final = q.update_running(job_id, pid, state="failed", error=f"{type(exc).__name__}: {exc}",
+                          traceback=traceback.format_exc(), finished=time.time(), frames_done=q.chunk_frames_done(job_id))
     return final or q.get_job(job_id)
 
 
@@ -215,7 +215,7 @@ def run_fit_jobs(job_ids: list[str], client: Any, *, pause_s: float = 0.0, poll_
             if not fut.done():
                 trainer = TRAINERS[rec.fit["family"]]
                 done = trainer.progress(q.chunk_dir(job_id) / "work")
-                updated = q._update(job_id, pid, frames_done=min(done, rec.frames_total), heartbeat=time.time(),
+                updated = q.update_running(job_id, pid, frames_done=min(done, rec.frames_total), heartbeat=time.time(),
                                     device_used="dask:cpu" if rec.device in ("auto", "cpu") else f"dask:{rec.device}")
                 if updated is not None and on_progress is not None:
                     on_progress(updated)
@@ -227,17 +227,17 @@ def run_fit_jobs(job_ids: list[str], client: Any, *, pause_s: float = 0.0, poll_
                 if result is None:
                     raise RuntimeError(f"fit task of job {job_id} finished without a readable result")
                 store_fit(rec, result)
-                final = q._update(job_id, pid, state="done", frames_done=rec.frames_total, finished=time.time(),
+                final = q.update_running(job_id, pid, state="done", frames_done=rec.frames_total, finished=time.time(),
                                   seconds=time.perf_counter() - t0)
                 import shutil
 
                 shutil.rmtree(q.chunk_dir(job_id), ignore_errors=True)
             except Exception as exc:
                 if cluster_lost(exc):
-                    final = q._update(job_id, pid, state="queued", worker_pid=None, worker_host=None, worker_start=None,
+                    final = q.update_running(job_id, pid, state="queued", worker_pid=None, worker_host=None, worker_start=None,
                                       error=f"Dask scheduler lost ({type(exc).__name__}); the fit resumes from its checkpoints")
                 else:
-                    final = q._update(job_id, pid, state="failed", error=f"{type(exc).__name__}: {exc}",
+                    final = q.update_running(job_id, pid, state="failed", error=f"{type(exc).__name__}: {exc}",
                                       traceback=traceback.format_exc(), finished=time.time())
             out[job_id] = final or q.get_job(job_id)
             if on_progress is not None:

@@ -33,7 +33,7 @@ import numpy as np
 
 from analysis.core.locks import locked
 from analysis.datasets.store import atomic_write_bytes, atomic_write_json, find_dataset, load_dataset, load_predictions, save_predictions
-from analysis.jobs import queue as q
+from analysis.jobs import records as q  # the records and chunks (the worker that runs fit jobs imports this module)
 from analysis.models.fitting import (
     TRAINERS,
     FitCancelled,
@@ -96,13 +96,13 @@ def submit_fit(family: str, dataset: str, element: str, *, seed: int = 0, hyperp
                          "train/validation/test split (at least 3 at one temperature)")
     key = fit_key(spec, ref)
     job_id = fit_job_id(key, dataset)
-    with q._open() as cache, cache.transact():
-        rec = q._get(cache, job_id)
+    with q.open_db() as cache, cache.transact():
+        rec = q.get_record(cache, job_id)
         if rec is not None:
             if rec.state in ("queued", "running") or (rec.state == "done" and stored_fit(dataset, spec, key)):
                 return job_id
             rec.state, rec.error, rec.traceback, rec.finished = "queued", "", "", None
-            q._put(cache, rec)
+            q.put_record(cache, rec)
             return job_id
         rec = q.JobRecord(job_id=job_id, model=spec.model, spec={}, dataset=dataset, dataset_hash=info.content_hash,
                           device="cpu", dtype=str(spec.hyperparameters.get("default_dtype", spec.hyperparameters.get("precision", "float64"))),
@@ -110,7 +110,7 @@ def submit_fit(family: str, dataset: str, element: str, *, seed: int = 0, hyperp
                           fit={**spec.to_dict(), "key": key}, unit=TRAINERS[family].unit)
         if stored_fit(dataset, spec, key):
             rec.state, rec.frames_done, rec.finished = "done", rec.frames_total, time.time()
-        q._put(cache, rec)
+        q.put_record(cache, rec)
     return job_id
 
 
@@ -239,14 +239,14 @@ def run_fit_job(rec: q.JobRecord, pid: int, *, on_progress: Callable[[q.JobRecor
 
     def beat() -> None:
         while not stop_beating.wait(q.HEARTBEAT_S):
-            q._update(rec.job_id, pid, heartbeat=time.time())
+            q.update_running(rec.job_id, pid, heartbeat=time.time())
 
     def should_stop() -> bool:
         current = q.get_job(rec.job_id)
         return current.state != "running" or current.worker_pid != pid
 
     def progress(p: Progress) -> None:
-        updated = q._update(rec.job_id, pid, frames_done=p.done, frames_total=p.total, unit=p.unit)
+        updated = q.update_running(rec.job_id, pid, frames_done=p.done, frames_total=p.total, unit=p.unit)
         if updated is not None and on_progress is not None:
             on_progress(updated)
 
@@ -262,7 +262,7 @@ def run_fit_job(rec: q.JobRecord, pid: int, *, on_progress: Callable[[q.JobRecor
         if current.state != "running" or current.worker_pid != pid:
             return current
         store_fit(rec, result)
-        final = q._update(rec.job_id, pid, state="done", frames_done=current.frames_total, finished=time.time(),
+        final = q.update_running(rec.job_id, pid, state="done", frames_done=current.frames_total, finished=time.time(),
                           seconds=rec.seconds + time.perf_counter() - t0)
         shutil.rmtree(q.chunk_dir(rec.job_id), ignore_errors=True)
     except FitCancelled:
@@ -272,7 +272,7 @@ def run_fit_job(rec: q.JobRecord, pid: int, *, on_progress: Callable[[q.JobRecor
         error = f"{type(exc).__name__}: {exc}"
         if isinstance(exc, FitUnavailableError):
             error = f"unavailable here: {exc}"
-        final = q._update(rec.job_id, pid, state=state, error=error, traceback=traceback.format_exc(),
+        final = q.update_running(rec.job_id, pid, state=state, error=error, traceback=traceback.format_exc(),
                           finished=time.time() if state == "failed" else None, worker_pid=None if state == "queued" else pid,
                           seconds=rec.seconds + time.perf_counter() - t0)
         if not isinstance(exc, Exception):

@@ -23,9 +23,10 @@ beside the embedded data with ``--embed``).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -73,7 +74,8 @@ def arms(sigmas: Sequence[float], *, settings_path: Path | None = None) -> list[
 
 def complete_elements(arm_list: Sequence[Arm], elements: Sequence[str]) -> tuple[list[str], dict[str, str]]:
     """The elements whose frames are labelled in every arm with the same frame ids; element -> why not, for the others."""
-    ready, why = [], {}
+    ready: list[str] = []
+    why: dict[str, str] = {}
     ids: dict[str, list[set[str]]] = {e: [] for e in elements}
     for arm in arm_list:
         try:
@@ -254,7 +256,7 @@ def summarise(rows: Sequence[dict[str, Any]], *, n_boot: int = N_BOOT, seed: int
                 pick = rng.integers(0, len(a["_err"]), len(a["_err"])) if len(a["_err"]) == len(b["_err"]) else None
                 lo_v.append(rel(a, pick))
                 hi_v.append(rel(b, pick))
-            boots.append(np.mean(hi_v) / max(np.mean(lo_v), 1e-300))
+            boots.append(float(np.mean(hi_v)) / max(float(np.mean(lo_v)), 1e-300))
         out.append({"element": element, "model": model, "group": group_of(str(element)) or "", "sigma_low": lo_w, "sigma_high": hi_w,
                     "n_seeds": len(seeds), "relative_low_sigma": r_lo, "relative_high_sigma": r_hi, "ratio": r_hi / r_lo,
                     "ratio_low": float(np.quantile(boots, 0.025)), "ratio_high": float(np.quantile(boots, 0.975))})

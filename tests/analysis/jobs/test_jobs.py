@@ -292,20 +292,22 @@ def test_job_of_a_silent_worker_on_another_host_is_requeued(data_env: Path, cu_s
     job_id = jobs.submit_job("emt", "cu", device="cpu")
     rec = jobs.claim_job(job_id)
     assert rec is not None and rec.heartbeat is not None
-    with jobs._open() as cache:
+    with jobs.open_db() as cache:
         rec.worker_host, rec.worker_pid = "another-host", 12345
         rec.heartbeat = _time.time() - 0.5 * jobs.STALE_AFTER_S  # beating recently: leave it alone
-        jobs._put(cache, rec)
+        jobs.put_record(cache, rec)
     assert jobs.requeue_stale() == [] and jobs.get_job(job_id).state == "running"
-    with jobs._open() as cache:
+    with jobs.open_db() as cache:
         rec.heartbeat = _time.time() - 2 * jobs.STALE_AFTER_S  # silent for too long: dead
-        jobs._put(cache, rec)
+        jobs.put_record(cache, rec)
     assert jobs.requeue_stale() == [job_id] and jobs.get_job(job_id).state == "queued"
 
 
 def test_a_running_job_keeps_beating(data_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The heartbeat thread refreshes the record while a long job runs (here: beats every 50 ms)."""
-    monkeypatch.setattr(jobs, "HEARTBEAT_S", 0.05)
+    from analysis.jobs import records
+
+    monkeypatch.setattr(records, "HEARTBEAT_S", 0.05)  # the worker reads it from the records module
     save_dataset(ReferenceSet(cu_frames(40, repeat=(3, 3, 3))), "cu-big")
     job_id = jobs.submit_job("emt", "cu-big", device="cpu", chunk_frames=4)
     beats: list[float] = []
