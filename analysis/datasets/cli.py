@@ -52,8 +52,9 @@ def import_main(argv: list[str]) -> int:
     sets: list[ReferenceSet] = []
     try:
         if args.predictions:
-            reference = store.load_dataset(args.dataset)
+            reference = store.load_columns(args.dataset)  # the stored arrays and hashes: no Atoms are built
             pred = import_predictions(args.paths, reference, model=args.model, fmt=args.fmt, universal=args.universal,
+                                      dataset_hash=store.find_dataset(args.dataset).content_hash,
                                       pred_prefix=args.pred_prefix, energy_key=args.energy_key, forces_key=args.forces_key)
             path = store.save_predictions(pred, args.dataset)
             for name in pred.meta["skipped_files"]:

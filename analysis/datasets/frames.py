@@ -353,19 +353,27 @@ class Predictions:
         """
         if self.structure_hash is None:
             raise ValueError(f"{source}: no structure hashes recorded, so frames cannot be matched one by one")
-        index = {fid: i for i, fid in enumerate(self.frame_id.tolist())}
+        ids = np.asarray(self.frame_id, dtype=str)
+        order = np.argsort(ids, kind="stable")
+        ordered = ids[order]
+        ref_ids = np.asarray(ref.frame_id, dtype=str)
+        pos = np.searchsorted(ordered, ref_ids)
+        found = pos < len(ordered)
+        found[found] = ordered[pos[found]] == ref_ids[found]
+        src = order[np.where(found, pos, 0)] if len(order) else np.zeros(len(ref_ids), dtype=np.int64)
+        ok = found.copy()
+        if len(order):
+            ok &= (np.asarray(self.structure_hash, dtype=str)[src] == np.asarray(ref_hashes, dtype=str)) & (self.n_atoms[src] == ref.n_atoms)
         own = np.concatenate([[0], np.cumsum(self.n_atoms)]).astype(np.int64)
         offsets = ref.offsets
         energy = np.full(len(ref), np.nan)
         forces = np.full((int(offsets[-1]), 3), np.nan)
-        missing: list[str] = []
-        for k, fid in enumerate(ref.frame_id.tolist()):
-            i = index.get(fid)
-            if i is None or self.structure_hash[i] != ref_hashes[k] or self.n_atoms[i] != ref.n_atoms[k]:
-                missing.append(fid)
-                continue
-            energy[k] = self.energy[i]
-            forces[offsets[k] : offsets[k + 1]] = self.forces[own[i] : own[i + 1]]
+        energy[ok] = self.energy[src[ok]]
+        lengths = np.asarray(ref.n_atoms)[ok].astype(np.int64)
+        if lengths.sum():  # every matched frame's atom rows at once: source and target index ranges
+            within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+            forces[np.repeat(offsets[:-1][ok], lengths) + within] = np.asarray(self.forces)[np.repeat(own[src[ok]], lengths) + within]
+        missing = ref_ids[~ok].tolist()
         if len(missing) == len(ref):
             raise ValueError(f"{source}: none of the {len(ref)} reference frames matches a predicted frame")
         matched = Predictions(self.model, self.dataset_hash, ref.frame_id, energy, forces, ref.n_atoms, self.meta, np.asarray(ref_hashes))

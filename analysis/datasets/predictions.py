@@ -43,6 +43,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analysis.core.errors import InputFileError
+from analysis.datasets.columns import FrameColumns
 from analysis.datasets.frames import FrameArrays, Predictions, ReferenceSet, structure_hash
 
 PredictionFormat = Literal["nep-out", "deepmd-out", "extxyz"]
@@ -506,9 +507,10 @@ def _match_xyz(pair: OutputPair, matcher: Matcher, energy: NDArray[np.float64], 
 
 def import_predictions(
     paths: str | Path | Sequence[str | Path],
-    reference: ReferenceSet,
+    reference: ReferenceSet | FrameColumns,
     *,
     model: str,
+    dataset_hash: str | None = None,
     fmt: PredictionFormat | None = None,
     universal: bool = False,
     check_reference_tol_ev: float = 1e-3,
@@ -520,8 +522,10 @@ def import_predictions(
 
     Args:
         paths: the output files, or folders holding them (several pairs: train and test, systems).
-        reference: the reference set the model was tested on, in any order.
+        reference: the reference set the model was tested on, in any order: frames, or the store's
+            columns (:func:`analysis.datasets.store.load_columns`: no ``Atoms`` are built).
         model: model name to store the predictions under.
+        dataset_hash: the reference's content hash when known (the manifest's); computed when None.
         fmt: 'nep-out', 'deepmd-out' or 'extxyz' (read from the names and content when None).
         universal: whether the model is a universal one (gets the per-element constant shift).
         check_reference_tol_ev: tolerance (eV/atom, eV/Å) of the match on the files' reference columns.
@@ -554,13 +558,19 @@ def import_predictions(
             "skipped_files": found.skipped, "frames_without_prediction": int((~matcher.taken).sum())}
     if prefixes:
         meta["prediction_prefix"] = sorted(set(prefixes))
+    if isinstance(reference, FrameColumns):
+        hashes = np.asarray(reference.structure_hash, dtype=str)
+        content = dataset_hash or reference.set_content_hash()
+    else:
+        hashes = np.array([structure_hash(a) for a in reference.frames], dtype=str)
+        content = dataset_hash or reference.content_hash()
     return Predictions(
         model=model,
-        dataset_hash=reference.content_hash(),
-        frame_id=arrays.frame_id.copy(),
+        dataset_hash=content,
+        frame_id=np.array(arrays.frame_id, copy=True),
         energy=energy,
         forces=forces,
         n_atoms=arrays.n_atoms.copy(),
         meta=meta,
-        structure_hash=np.array([structure_hash(a) for a in reference.frames], dtype=str),
+        structure_hash=hashes,
     )
