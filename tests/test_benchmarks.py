@@ -52,10 +52,11 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         rf"^import \+ write into the store\s+{N} s\s+{N} frames/s",
         rf"^import_reference vs ase\.io\.read: {N}x the speed",
     ),
-    "bench_load": (  # its --smoke is written by the engineer who owns the script
+    "bench_load": (
         r"request \(page and outputs\)\s+n\s+p50\s+p95\s+max\s+err",
         rf"^/\S*\s.*\s\d+\s+{N}\s+{N}\s+{N}\s+\d+$",  # one request type's count, p50, p95, max, errors
-        r"\b1 user: \d+ requests",  # the single-user baseline beside the concurrent users
+        r"\b1 user \(baseline\): \d+ requests",  # the single-user baseline beside the concurrent users
+        rf"^/\S*\s.*\s\d+\s+{N}\s+{N}\s+{N}\s+\d+\s+{N}$",  # a request type under load, its p95 against the baseline's
         rf"every p95 under {N} ms and no errors: (yes|no)",
     ),
     "bench_metrics": (
