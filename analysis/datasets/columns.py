@@ -300,10 +300,26 @@ def checksum(cols: FrameColumns) -> str:
 
 
 def write_h5(path: Path, cols: FrameColumns, attrs: dict[str, Any] | None = None) -> str:
-    """Write ``cols`` to the HDF5 file ``path`` (the caller renames it into place); returns the checksum."""
+    """Write ``cols`` to the HDF5 file ``path`` (the caller renames it into place); returns the checksum.
+
+    Raises:
+        OSError: with errno ENOSPC when the disk is full (HDF5's own error says so only in its text).
+    """
+    digest = checksum(cols)
+    try:
+        _write_h5_file(path, cols, digest, attrs)
+    except Exception as exc:  # HDF5 reports a full disk as its own error, with the errno in the text
+        if "No space left on device" in str(exc) or "errno = 28" in str(exc):
+            import errno
+
+            raise OSError(errno.ENOSPC, f"No space left on device while writing {path.name}") from exc
+        raise
+    return digest
+
+
+def _write_h5_file(path: Path, cols: FrameColumns, digest: str, attrs: dict[str, Any] | None) -> None:
     import h5py
 
-    digest = checksum(cols)
     # datasets aligned to 4 KiB pages: mapped arrays start on a page (and a SIMD boundary), so reductions
     # over them sum in the same order as over an array in memory (same numbers to the last bit)
     with h5py.File(path, "w", libver="latest", alignment_threshold=1, alignment_interval=4096) as h5:
@@ -320,7 +336,6 @@ def write_h5(path: Path, cols: FrameColumns, attrs: dict[str, Any] | None = None
         h5.attrs.update({"format": FORMAT, "version": FORMAT_VERSION, "checksum": digest,
                          "n_frames": len(cols), "n_atoms": int(cols.offsets[-1]) if len(cols.offsets) else 0,
                          **{k: json.dumps(v) for k, v in (attrs or {}).items()}})
-    return digest
 
 
 def read_h5(path: Path, *, verify: bool = True) -> FrameColumns:

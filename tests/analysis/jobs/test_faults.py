@@ -259,7 +259,7 @@ def test_a_full_disk_keeps_the_store_and_names_the_folder(small_disk: Path, tmp_
     data = small_disk / "data"
     env = {**os.environ, "MLFF_ATLAS_DATA": str(data), "PYTHONPATH": str(REPO)}
     write(tmp_path / "small.xyz", cu_frames(2), format="extxyz")
-    write(tmp_path / "big.xyz", cu_frames(600, repeat=(3, 3, 3)), format="extxyz")  # about 8 MB in the store: more than the disk
+    write(tmp_path / "big.xyz", cu_frames(1500, repeat=(3, 3, 3)), format="extxyz")  # about 8 MB of columns in the store: more than the disk
     assert subprocess.run([sys.executable, "-m", "analysis", "import", str(tmp_path / "small.xyz"), "--dataset", "cu"],
                           cwd=REPO, env=env, capture_output=True).returncode == 0
     before = {p: p.read_bytes() for p in data.rglob("*") if p.is_file() and not p.name.endswith(".lock")}
