@@ -2,6 +2,8 @@
 models, and the descriptors' partial correlations with the errors (descriptor x model)."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -75,4 +77,25 @@ def descriptor_heatmap(electronic: pd.DataFrame, *, title: str = "Descriptors vs
     return apply_theme(fig)
 
 
-__all__ = ["agreement_heatmap", "descriptor_heatmap", "group_figure"]
+__all__ = ["agreement_heatmap", "descriptor_heatmap", "group_figure", "smearing_figure"]
+
+
+def smearing_figure(rows: list[dict[str, Any]], *, title: str = "Relative test force error against the smearing width") -> go.Figure:
+    """One line per element and model: the relative error (force RMSE / reference spread on the same test
+    frames) at each smearing width, seeds averaged, with the range of the seeds' bootstrap intervals."""
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return empty_figure("The smearing experiment has not run yet (python -m analysis experiment smearing).", title=title)
+    fig = go.Figure()
+    for k, ((element, model), part) in enumerate(frame.groupby(["element", "model"], sort=True)):
+        by = part.groupby("sigma_ev").agg(rel=("relative", "mean"), lo=("relative_low", "min"), hi=("relative_high", "max"),
+                                         seeds=("seed", "nunique")).reset_index()
+        fitted = not str(model).startswith(("chgnet", "sevennet", "mace-mp", "orb"))
+        fig.add_trace(go.Scatter(x=by["sigma_ev"], y=by["rel"], mode="lines+markers", name=f"{element} · {model}",
+                                 line={"color": color(k), "dash": "solid" if fitted else "dot"}, marker={"color": color(k)},
+                                 error_y={"type": "data", "symmetric": False, "array": by["hi"] - by["rel"], "arrayminus": by["rel"] - by["lo"]},
+                                 customdata=by["seeds"],
+                                 hovertemplate=f"{element} · {model}<br>σ %{{x:g}} eV: %{{y:.3g}} (%{{customdata}} seed(s))<extra></extra>"))
+    fig.update_layout(title={"text": title}, xaxis={"title": "Fermi-Dirac width of the labels (eV)"},
+                      yaxis={"title": "force RMSE / reference spread", "type": "log"}, legend={"orientation": "h", "y": -0.25})
+    return apply_theme(fig)

@@ -149,3 +149,4 @@ FINDINGS_ELECTRONIC = "findings-electronic"
 ELEMENT_TEMPERATURE = "element-temperature"  # errors against sampling temperature, a line per model
 FINDINGS_TEMPERATURE_GRID = "findings-temperature-grid"
 MAP_CAVEATS = "map-caveats"  # one strip for every caveat of the map
+FINDINGS_SMEARING = "findings-smearing"  # the smearing experiment: relative error against the width

@@ -16,7 +16,7 @@ from analysis import views
 from analysis.metrics.tables import POOLED
 from components import ids
 from components.export import export_controls, export_download, export_id
-from components.findings import agreement_heatmap, descriptor_heatmap, group_figure
+from components.findings import agreement_heatmap, descriptor_heatmap, group_figure, smearing_figure
 from components.layout import METRIC_OPTIONS, alert, data_table, encode_query, labelled, no_data_message
 from components.temperature import temperature_grid
 from components.theme import graph_config
@@ -73,6 +73,23 @@ def body(dataset: str, metric: str, temperature: str, values: str) -> list[Any]:
         dcc.Graph(id=ids.FINDINGS_ELECTRONIC, figure=descriptor_heatmap(found.electronic),
                   config=graph_config(f"findings_electronic_{dataset}_{metric}")),
         html.Details([html.Summary("Descriptor x model (table)"), data_table(found.electronic.round(4), id="findings-electronic-table")]),
+        *smearing_section(),
+    ]
+
+
+def smearing_section() -> list[Any]:
+    """4. The intervention: the same frames labelled at a wider smearing, refitted (the stored experiment)."""
+    import pandas as pd
+
+    result = views.smearing_experiment() or {}
+    rows = result.get("rows", [])
+    summary = pd.DataFrame(result.get("summary", []))
+    return [
+        html.H3("4. An intervention: relabel with a smoother Fermi surface, refit"),
+        html.P(result.get("statement", "The smearing experiment has not run yet: python -m analysis experiment smearing.")),
+        dcc.Graph(id=ids.FINDINGS_SMEARING, figure=smearing_figure(rows), config=graph_config("findings_smearing-experiment")),
+        html.Details([html.Summary("Ratios per element and model (table)"),
+                      data_table(summary.round(4) if not summary.empty else summary, id="findings-smearing-table")]),
     ]
 
 
@@ -97,7 +114,7 @@ def layout(dataset: str | None = None, **query: str) -> html.Div:
         ], className="controls"),
         html.Div(body(name, state["metric"], state["temperature"], state["values"]), id=ids.FINDINGS_BODY),
         export_controls("findings", [("Errors against temperature", ids.FINDINGS_TEMPERATURE_GRID), ("Errors by group", ids.FINDINGS_GROUPS), ("Rank agreement", ids.FINDINGS_AGREEMENT),
-                                     ("Descriptors vs errors", ids.FINDINGS_ELECTRONIC)]),
+                                     ("Descriptors vs errors", ids.FINDINGS_ELECTRONIC), ("Smearing experiment", ids.FINDINGS_SMEARING)]),
     ])
 
 
@@ -126,14 +143,15 @@ def update(metric: str, temperature: str, values: str, dataset: str, search: str
           State(ids.FINDINGS_GROUPS, "figure"), State(ids.FINDINGS_GROUPS, "config"),
           State(ids.FINDINGS_AGREEMENT, "figure"), State(ids.FINDINGS_AGREEMENT, "config"),
           State(ids.FINDINGS_ELECTRONIC, "figure"), State(ids.FINDINGS_ELECTRONIC, "config"),
+          State(ids.FINDINGS_SMEARING, "figure"), State(ids.FINDINGS_SMEARING, "config"),
           background=True, running=[(Output(export_id("findings", "button"), "disabled"), True, False)], prevent_initial_call=True)
 def export_figure(_n: int, graph_id: str, fmt: str, size: str, font: float | None, grid: dict[str, Any], grid_config: dict[str, Any],
                   groups: dict[str, Any], groups_config: dict[str, Any],
                   agreement: dict[str, Any], agreement_config: dict[str, Any], electronic: dict[str, Any],
-                  electronic_config: dict[str, Any]) -> dict[str, Any]:
+                  electronic_config: dict[str, Any], smearing: dict[str, Any], smearing_config: dict[str, Any]) -> dict[str, Any]:
     """Render the chosen figure with kaleido (a background job) and send the file."""
     graphs = {ids.FINDINGS_TEMPERATURE_GRID: (grid, grid_config), ids.FINDINGS_GROUPS: (groups, groups_config), ids.FINDINGS_AGREEMENT: (agreement, agreement_config),
-              ids.FINDINGS_ELECTRONIC: (electronic, electronic_config)}
+              ids.FINDINGS_ELECTRONIC: (electronic, electronic_config), ids.FINDINGS_SMEARING: (smearing, smearing_config)}
     return export_download(graph_id, graphs, fmt=fmt, size=size, font_size=font, fallback="findings")
 
 

@@ -69,6 +69,7 @@ _EXPORTS: dict[str, str] = {
     'correlation_table': 'analysis.views.distributions',
     'paper_findings': 'analysis.views.findings',
     'top_descriptor': 'analysis.views.findings',
+    'smearing_experiment': 'analysis.views.findings',
     'Findings': 'analysis.views.findings',
     'correlation_caveats': 'analysis.views.distributions',
     'descriptor_coverage': 'analysis.views.distributions',

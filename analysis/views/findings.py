@@ -109,4 +109,12 @@ def top_descriptor(name: str, metric: str = "force_rmse") -> str | None:
     return str(strength.idxmax()) if len(strength.dropna()) else None
 
 
-__all__ = ["Findings", "paper_findings", "top_descriptor"]
+__all__ = ["Findings", "paper_findings", "smearing_experiment", "top_descriptor"]
+
+
+def smearing_experiment() -> dict[str, Any] | None:
+    """The stored smearing experiment (:mod:`analysis.jobs.smearing`; user data first, then the shipped
+    one): its rows, per-element summary and statement; None before it has run."""
+    from analysis.jobs.smearing import load_result
+
+    return load_result()

@@ -39,3 +39,17 @@ def test_one_caveat_strip_leads_with_the_most_serious_and_lists_them_all() -> No
     strip = caveat_strip([("info", "a refused frame"), ("warning", "stale predictions"), ("info", "a close contact")], id="x")
     assert "alert-warning" in strip.className and strip.children[0].children == "stale predictions (and 2 more caveats)"
     assert [li.children for li in strip.children[1].children] == ["stale predictions", "a refused frame", "a close contact"]
+
+
+def test_the_smearing_figure_draws_each_element_and_model_across_the_widths() -> None:
+    from components.findings import smearing_figure
+
+    rows = [{"element": "Al", "model": "mace-fitted", "sigma_ev": s, "seed": seed, "relative": r, "relative_low": r * 0.9, "relative_high": r * 1.1}
+            for s, r in ((0.1, 0.04), (0.4, 0.03)) for seed in (0, 1)]
+    rows += [{"element": "Al", "model": "chgnet-0.3.0", "sigma_ev": s, "seed": -1, "relative": 0.33, "relative_low": 0.3, "relative_high": 0.4}
+             for s in (0.1, 0.4)]
+    fig = smearing_figure(rows)
+    assert [t.name for t in fig.data] == ["Al · chgnet-0.3.0", "Al · mace-fitted"]
+    mace = fig.data[1]
+    assert list(mace.x) == [0.1, 0.4] and list(mace.y) == [0.04, 0.03] and mace.line.dash == "solid" and fig.data[0].line.dash == "dot"
+    assert not smearing_figure([]).data

@@ -27,3 +27,11 @@ def test_the_distributions_page_opens_on_the_descriptor_the_findings_rank_first(
     strength = views.paper_findings("metal43-gpaw").electronic
     medians = strength.assign(a=strength["partial_spearman_r"].abs()).groupby("descriptor")["a"].median()
     assert top == medians.idxmax()
+
+
+def test_the_shipped_smearing_experiment_is_read_with_its_statement() -> None:
+    result = views.smearing_experiment()
+    assert result is not None and "Al" in result["ready"]
+    al = [s for s in result["summary"] if s["element"] == "Al" and s["model"] == "mace-fitted"][0]
+    assert al["n_seeds"] == 3 and al["ratio_low"] <= al["ratio"] <= al["ratio_high"]
+    assert "Al" in result["statement"] and "Waiting" in result["statement"]  # Cu, Cr, Hf not labelled at 0.4 eV yet
