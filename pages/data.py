@@ -17,7 +17,7 @@ from typing import Any
 
 import dash
 import pandas as pd
-from dash import Input, Output, State, callback, clientside_callback, dcc, html
+from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
 from analysis import views
 from analysis.core.errors import InputFileError
@@ -327,6 +327,43 @@ def upload_sections(names: list[str]) -> list[Any]:
     ]
 
 
+def export_section(names: list[str]) -> list[Any]:
+    """Export a data set (or some elements) to a fitting code's format, as a zip download."""
+    if not names:
+        return []
+    return [
+        html.H3("Export a data set to a fitting code"),
+        html.Div([
+            labelled("Data set", dcc.Dropdown(id=ids.DATA_EXPORT_DATASET, options=names, value=names[0], clearable=False), width="16rem"),
+            labelled("Format", dcc.Dropdown(id=ids.DATA_EXPORT_FORMAT, value="mace", clearable=False,
+                                            options=[{"label": label, "value": k} for k, (label, _) in views.EXPORT_FORMATS.items()]),
+                     width="26rem"),
+            labelled("Elements (all when empty)", dcc.Dropdown(id=ids.DATA_EXPORT_ELEMENTS, multi=True, options=[]), width="20rem"),
+            html.Button("Download (zip)", id=ids.DATA_EXPORT_BUTTON, className="button"),
+        ], className="controls"),
+        html.Div(id=ids.DATA_EXPORT_MESSAGE),
+        dcc.Download(id=ids.DATA_EXPORT_DOWNLOAD),
+    ]
+
+
+@callback(Output(ids.DATA_EXPORT_ELEMENTS, "options"), Input(ids.DATA_EXPORT_DATASET, "value"))
+def export_elements(dataset: str | None) -> list[str]:
+    """The chosen data set's elements."""
+    return views.summary(dataset).elements if dataset in views.dataset_names() else []
+
+
+@callback(Output(ids.DATA_EXPORT_DOWNLOAD, "data"), Output(ids.DATA_EXPORT_MESSAGE, "children"), Input(ids.DATA_EXPORT_BUTTON, "n_clicks"),
+          State(ids.DATA_EXPORT_DATASET, "value"), State(ids.DATA_EXPORT_FORMAT, "value"), State(ids.DATA_EXPORT_ELEMENTS, "value"),
+          prevent_initial_call=True)
+def export_download(_n: int, dataset: str, fmt: str, elements: list[str] | None) -> tuple[Any, Any]:
+    """The zip of the export, or the reason it cannot be made (names and formats only from the offered lists)."""
+    try:
+        filename, data, n = views.export_zip(dataset, fmt, elements)
+    except (ValueError, KeyError) as exc:
+        return no_update, alert(str(exc), "error")
+    return dcc.send_bytes(data, filename), alert(f"{n} frames of {dataset} exported as {fmt}: {filename}", "success")
+
+
 def layout(**_: str) -> html.Div:
     """The data page."""
     names = views.dataset_names()
@@ -334,6 +371,7 @@ def layout(**_: str) -> html.Div:
         [
             html.H2("Data"),
             *upload_sections(names),
+            *export_section(names),
             html.H3("Data sets present"),
             html.Div(datasets_table(), id=ids.DATA_LIST),
         ]

@@ -70,6 +70,8 @@ _EXPORTS: dict[str, str] = {
     'paper_findings': 'analysis.views.findings',
     'top_descriptor': 'analysis.views.findings',
     'smearing_experiment': 'analysis.views.findings',
+    'export_zip': 'analysis.views.exports',
+    'EXPORT_FORMATS': 'analysis.views.exports',
     'Findings': 'analysis.views.findings',
     'correlation_caveats': 'analysis.views.distributions',
     'descriptor_coverage': 'analysis.views.distributions',

@@ -694,3 +694,28 @@ def test_the_map_points_to_the_data_set_with_fitted_models(pages, own_data: Path
     hint = _find(pages.home.layout(dataset="other-set"), ids.MAP_FITTED_HINT)
     assert hint is not None and TEST_DATASET in _text(hint)
     assert _find(pages.home.layout(dataset=TEST_DATASET), ids.MAP_FITTED_HINT) is None
+
+
+def test_data_page_exports_a_data_set_as_a_zip_in_the_chosen_format(pages) -> None:
+    import base64
+    import io
+    import zipfile
+
+    from ase.io import read
+
+    layout = pages.data.layout()
+    assert _find(layout, ids.DATA_EXPORT_FORMAT).value == "mace"
+    elements = pages.data.export_elements(TEST_DATASET)
+    download, message = pages.data.export_download(1, TEST_DATASET, "mace", elements[:1])
+    assert "exported as mace" in _text(message)
+    archive = zipfile.ZipFile(io.BytesIO(base64.b64decode(download["content"])))
+    assert archive.namelist() == ["frames.xyz"] and download["filename"] == f"{TEST_DATASET}-{elements[0]}_mace.zip"
+    frames = read(io.StringIO(archive.read("frames.xyz").decode()), index=":", format="extxyz")
+    assert frames and all("REF_energy" in a.info and a.get_chemical_symbols()[0] == elements[0] for a in frames)
+    download, _ = pages.data.export_download(1, TEST_DATASET, "deepmd", None)
+    names = zipfile.ZipFile(io.BytesIO(base64.b64decode(download["content"]))).namelist()
+    assert any(n.endswith("type_map.raw") for n in names) and any(n.endswith("force.npy") for n in names)
+    _, refused = pages.data.export_download(1, "../../etc", "mace", None)  # a name from a forged request is only a name
+    assert "no data set named" in _text(refused)
+    _, refused = pages.data.export_download(1, TEST_DATASET, "pickle", None)
+    assert "unknown export format" in _text(refused)
