@@ -30,7 +30,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -132,7 +131,7 @@ def server_steps(data: Path, dataset: str, users: int, seconds: float) -> None:
             captured = bench_load.capture(base_url, list(pages.values()))
             one = bench_load.replay(base_url, captured, 1, max(3.0, seconds / 4), min_rounds=1)
             many = bench_load.replay(base_url, captured, users, seconds, min_rounds=1)
-            bench_load.report(f"scale set, 1 user (baseline)", one)
+            bench_load.report("scale set, 1 user (baseline)", one)
             bench_load.report(f"scale set, {users} users (goal: every callback p95 <= 300 ms)", many, one)
             rss = _worker_rss_gb(proc.pid)
             print(f"{'RSS per worker after the load':<34} " + ", ".join(f"{r:.2f} GB" for r in rss), flush=True)
