@@ -30,11 +30,10 @@ COHERENT_LONG = {"analysis/electronic/smearing.py"}
 #: import circles known and left to their owners, each a pair of modules; every other circle fails,
 #: and an entry whose circle is gone fails too (remove it then)
 KNOWN_CIRCLES: set[frozenset[str]] = {
-    # the import formats' rewrite (its engineer removes these): archive.py <-> importers.py
-    # (archives read through the importers, which hand archives back to archive.py) ...
+    # archive.py <-> importers.py: archives and folders are read through the importers, which hand
+    # archives and folders back to archive.py; the way out is a module above both that dispatches a
+    # path to a file, folder or archive reader (import_reference's callers would call it instead)
     frozenset({"analysis.datasets.archive", "analysis.datasets.importers"}),
-    # ... and dpdata_formats.py <-> sniff.py (the content sniffer asks dpdata's readers, which sniff)
-    frozenset({"analysis.datasets.dpdata_formats", "analysis.datasets.sniff"}),
 }
 
 

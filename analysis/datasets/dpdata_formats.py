@@ -95,9 +95,16 @@ def _qe_cp_prefix(path: Path) -> str | None:
 def _cp2k_aimd(path: Path) -> bool:
     if not path.is_dir() or not list(path.glob("*pos*.xyz")):
         return False
-    from analysis.datasets.sniff import head_text
+    return any(sniff_head(_log_head(log)) == "cp2k-output" for log in path.glob("*.log"))
 
-    return any(sniff_head(head_text(log)) == "cp2k-output" for log in path.glob("*.log"))
+
+def _log_head(path: Path, n_bytes: int = 8192) -> str:
+    """The first bytes of a run's log as text (read here: the content sniffer, which asks this module, is above it)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(n_bytes).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def is_folder_source(path: Path) -> bool:
