@@ -24,9 +24,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 from ase import Atoms
@@ -130,47 +131,44 @@ class FrameColumns:
         return hashing.set_content_hash(self.frame_id, self.element, self.temperature, self.numbers, self.positions, self.cell,
                                         self.energy, self.forces, self.offsets)
 
-    def select(self, mask: NDArray[np.bool_]) -> "FrameColumns":
-        """The frames where ``mask`` is True, as columns."""
-        index = np.flatnonzero(mask)
-        atom_index = np.concatenate([np.arange(self.offsets[i], self.offsets[i + 1]) for i in index]) if len(index) else np.zeros(0, np.int64)
-        n = self.n_atoms[index]
-        return FrameColumns(
-            numbers=np.asarray(self.numbers[atom_index]), positions=np.asarray(self.positions[atom_index]),
-            forces=np.asarray(self.forces[atom_index]), offsets=np.concatenate([[0], np.cumsum(n)]).astype(np.int64),
-            **{name: np.asarray(getattr(self, name)[index]) for name in _FRAME_ARRAYS if name != "offsets"},
-            **{name: np.asarray(getattr(self, name)[index]) for name in _TEXT_COLUMNS},
-        )
+    def elemental(self) -> NDArray[np.bool_]:
+        """(F,) frames whose atoms are all of one element (every number equal to the frame's first)."""
+        n = self.n_atoms
+        first = np.repeat(self.numbers[self.offsets[:-1]], n)
+        mixed = np.bincount(np.repeat(np.arange(len(self)), n), self.numbers != first, minlength=len(self)) > 0
+        return ~mixed
 
 
 # --------------------------------------------------------------------------- building
+def _arrays_of(frames: Sequence[Atoms]) -> dict[str, Any]:
+    """The per-atom and per-frame arrays of labelled frames, concatenated in their order."""
+    n_atoms = np.array([len(a) for a in frames], dtype=np.int64)
+    return {
+        "numbers": np.concatenate([a.numbers for a in frames]).astype(np.int64) if frames else np.zeros(0, np.int64),
+        "positions": np.concatenate([a.positions for a in frames]).astype(np.float64) if frames else np.zeros((0, 3)),
+        "forces": np.concatenate([frame_forces(a) for a in frames]).astype(np.float64) if frames else np.zeros((0, 3)),
+        "offsets": np.concatenate([[0], np.cumsum(n_atoms)]).astype(np.int64),
+        "energy": np.array([frame_energy(a) for a in frames], dtype=np.float64),
+        "cell": np.array([a.cell.array for a in frames], dtype=np.float64).reshape(-1, 3, 3),
+        "pbc": np.array([a.pbc for a in frames], dtype=bool).reshape(-1, 3),
+    }
+
+
 def from_frames(frames: Sequence[Atoms]) -> FrameColumns:
     """Columns of labelled frames (a :class:`ReferenceSet`'s, in its order), with the derived columns computed now."""
-    n_atoms = np.array([len(a) for a in frames], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(n_atoms)]).astype(np.int64)
-    cat = (lambda parts, width: np.concatenate(parts) if parts else np.zeros((0, width)))  # noqa: E731
-    positions = cat([a.positions for a in frames], 3).astype(np.float64)
-    cell = np.array([a.cell.array for a in frames], dtype=np.float64).reshape(-1, 3, 3)
-    pbc = np.array([a.pbc for a in frames], dtype=bool).reshape(-1, 3)
-    numbers = np.concatenate([a.numbers for a in frames]).astype(np.int64) if frames else np.zeros(0, np.int64)
-    forces = cat([frame_forces(a) for a in frames], 3).astype(np.float64)
-    energy = np.array([frame_energy(a) for a in frames], dtype=np.float64)
+    arr = _arrays_of(frames)
+    numbers, positions, forces, offsets, energy, cell, pbc = (
+        arr[k] for k in ("numbers", "positions", "forces", "offsets", "energy", "cell", "pbc"))
     structure = hashing.structure_hashes(numbers, positions, offsets, cell, pbc)
     texts = {"energy": hashing.fixed_text_buffer(energy), "forces": hashing.fixed_text_buffer(forces)}  # shared by both hashes
     frame_id = np.array([str(a.info["frame_id"]) for a in frames], dtype=str)
     element = np.array([str(a.info["element"]) for a in frames], dtype=str)
     temperature = np.array([a.info["temperature"] for a in frames], dtype=np.float64)
     return FrameColumns(
-        numbers=numbers,
-        positions=positions,
-        forces=forces,
-        offsets=offsets,
-        energy=energy,
-        cell=cell,
-        pbc=pbc,
+        **arr,
         temperature=temperature,
         d_min=shortest_distances(positions, offsets, cell, pbc),
-        volume_per_atom=volumes_per_atom(cell, pbc, n_atoms),
+        volume_per_atom=volumes_per_atom(cell, pbc, np.diff(offsets)),
         frame_id=frame_id,
         element=element,
         source=np.array([str(a.info.get("source", "")) for a in frames], dtype=str),
@@ -185,16 +183,9 @@ def content_hashes(frames: Sequence[Atoms]) -> list[str]:
     """:func:`analysis.datasets.frames.frame_content_hash` of every frame, computed on their arrays at once."""
     if not frames:
         return []
-    n_atoms = np.array([len(a) for a in frames], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(n_atoms)]).astype(np.int64)
-    numbers = np.concatenate([a.numbers for a in frames]).astype(np.int64)
-    positions = np.concatenate([a.positions for a in frames]).astype(np.float64)
-    cell = np.array([a.cell.array for a in frames], dtype=np.float64).reshape(-1, 3, 3)
-    pbc = np.array([a.pbc for a in frames], dtype=bool).reshape(-1, 3)
-    structure = hashing.structure_hashes(numbers, positions, offsets, cell, pbc)
-    energy = np.array([frame_energy(a) for a in frames], dtype=np.float64)
-    forces = np.concatenate([frame_forces(a) for a in frames]).astype(np.float64)
-    return hashing.frame_content_hashes(structure, energy, forces, offsets).tolist()
+    arr = _arrays_of(frames)
+    structure = hashing.structure_hashes(arr["numbers"], arr["positions"], arr["offsets"], arr["cell"], arr["pbc"])
+    return hashing.frame_content_hashes(structure, arr["energy"], arr["forces"], arr["offsets"]).tolist()
 
 
 def _info_json(atoms: Atoms) -> str:
@@ -269,12 +260,15 @@ def _perpendicular_widths(cell: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 def _ase_shortest(positions: NDArray[np.float64], cell: NDArray[np.float64], pbc: NDArray[np.bool_]) -> float:
+    return neighbour_list_shortest(Atoms(numbers=np.ones(len(positions), int), positions=np.asarray(positions), cell=cell, pbc=pbc))
+
+
+def neighbour_list_shortest(atoms: Atoms) -> float:
+    """The shortest interatomic distance (Å) of ``atoms`` from ASE's neighbour list, periodic images of
+    the atom itself included (inf for a lone atom without periodicity); the cutoff grows until a pair is found."""
     from ase.neighborlist import neighbor_list
 
-    atoms = Atoms(numbers=np.ones(len(positions), int), positions=np.asarray(positions), cell=cell, pbc=pbc)
     if len(atoms) == 1 and not atoms.pbc.any():
-        return math.inf
-    if len(atoms) < 2 and not atoms.pbc.any():
         return math.inf
     volume = atoms.get_volume() / len(atoms) if atoms.pbc.all() else 20.0
     cutoff = 1.5 * volume ** (1 / 3)
@@ -376,4 +370,4 @@ def _mapped(path: Path, dataset: Any) -> NDArray[Any]:
     return np.memmap(path, dtype=dataset.dtype, mode="r", offset=offset, shape=dataset.shape)
 
 
-__all__ = ["FILENAME", "FrameColumns", "checksum", "content_hashes", "from_frames", "read_h5", "shortest_distances", "volumes_per_atom", "write_h5"]
+__all__ = ["FILENAME", "FrameColumns", "checksum", "content_hashes", "from_frames", "neighbour_list_shortest", "read_h5", "shortest_distances", "volumes_per_atom", "write_h5"]

@@ -201,19 +201,13 @@ def column_groups(cols: col.FrameColumns) -> list[dict[str, Any]]:
     """The manifest's groups: frames and atoms per (element, temperature), compounds marked, in the frames' order."""
     groups: dict[tuple[str, float | None], dict[str, Any]] = {}
     n_atoms = cols.n_atoms
-    species = [set(cols.numbers[cols.offsets[i]:cols.offsets[i + 1]].tolist()) for i in range(len(cols))] if len(cols) < 50_000 else None
+    elemental = cols.elemental() if len(cols) else np.zeros(0, dtype=bool)
     for i, (element, temp) in enumerate(zip(cols.element.tolist(), cols.temperature.tolist())):
         key = (element, temperature_key(temp))
         group = groups.setdefault(key, {"element": element, "temperature": key[1], "n_frames": 0, "n_atoms": 0, "_elemental": True})
         group["n_frames"] += 1
         group["n_atoms"] += int(n_atoms[i])
-        if species is not None and len(species[i]) != 1:
-            group["_elemental"] = False
-    if species is None:  # large sets: one vectorised pass (a frame is elemental when all its numbers equal its first)
-        first = np.repeat(cols.numbers[cols.offsets[:-1]], n_atoms) if len(cols) else np.zeros(0)
-        mixed = np.bincount(np.repeat(np.arange(len(cols)), n_atoms), cols.numbers != first, minlength=len(cols)) > 0
-        for i in np.flatnonzero(mixed):
-            groups[(str(cols.element[i]), temperature_key(cols.temperature[i]))]["_elemental"] = False
+        group["_elemental"] = group["_elemental"] and bool(elemental[i])
     out = []
     for group in groups.values():
         elemental = group.pop("_elemental")

@@ -101,7 +101,7 @@ def complete_elements(arm_list: Sequence[Arm], elements: Sequence[str]) -> tuple
 
 
 # --------------------------------------------------------------------------- the numbers
-def _test_errors(dataset: str, test_ids: Sequence[str], energy: np.ndarray, forces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _test_errors(dataset: str, test_ids: Sequence[str], forces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per test frame: squared force error sum, squared reference force deviation sum (about the mean), components."""
     cols = store.load_columns(dataset)
     index = {fid: k for k, fid in enumerate(cols.frame_id.tolist())}
@@ -165,6 +165,15 @@ def snapshot_fit(arm: Arm, element: str, seed: int, *, family: str = "mace", sch
     return True
 
 
+def _row(element: str, arm: Arm, model: str, seed: int, test: list[str], err: np.ndarray, dev: np.ndarray, comp: np.ndarray, *,
+         boot_seed: int = 0) -> dict[str, Any]:
+    """One result row: the test frames' errors and their bootstrap interval (:func:`bootstrap_relative`)."""
+    rmse, spread, rel, lo, hi = bootstrap_relative(err, dev, comp, seed=boot_seed)
+    return {"element": element, "sigma_ev": arm.sigma_ev, "dataset": arm.dataset, "model": model, "seed": seed, "n_test": len(test),
+            "force_rmse_mev_per_a": rmse, "ref_force_std_mev_per_a": spread, "relative": rel, "relative_low": lo, "relative_high": hi,
+            "test_ids": test, "_err": err.tolist(), "_dev": dev.tolist(), "_comp": comp.tolist()}
+
+
 def fit_rows(arm_list: Sequence[Arm], elements: Sequence[str], seeds: Sequence[int], *, family: str = "mace",
              schedule: dict[str, int] | None = None) -> list[dict[str, Any]]:
     """One row per (element, width, seed) with a snapshot of its fit: the test frames' errors (see :func:`bootstrap_relative`)."""
@@ -178,12 +187,8 @@ def fit_rows(arm_list: Sequence[Arm], elements: Sequence[str], seeds: Sequence[i
                     continue
                 with np.load(path, allow_pickle=False) as npz:
                     test, forces, n_train = npz["test_ids"].tolist(), npz["forces"], int(npz["n_train"])
-                err, dev, comp = _test_errors(arm.dataset, test, np.zeros(len(test)), forces)
-                rmse, spread, rel, lo, hi = bootstrap_relative(err, dev, comp, seed=seed)
-                rows.append({"element": element, "sigma_ev": arm.sigma_ev, "dataset": arm.dataset, "model": f"{family}-fitted", "seed": seed,
-                             "fit_key": key, "n_train": n_train, "n_test": len(test), "force_rmse_mev_per_a": rmse,
-                             "ref_force_std_mev_per_a": spread, "relative": rel, "relative_low": lo, "relative_high": hi,
-                             "test_ids": test, "_err": err.tolist(), "_dev": dev.tolist(), "_comp": comp.tolist()})
+                err, dev, comp = _test_errors(arm.dataset, test, forces)
+                rows.append({**_row(element, arm, f"{family}-fitted", seed, test, err, dev, comp, boot_seed=seed), "fit_key": key, "n_train": n_train})
     return rows
 
 
@@ -210,12 +215,8 @@ def universal_rows(arm_list: Sequence[Arm], elements: Sequence[str], test_ids: d
                 forces = np.concatenate([np.asarray(pred.forces[cols.offsets[index[f]]:cols.offsets[index[f] + 1]]) for f in ids])
                 if not np.isfinite(forces).all():
                     continue
-                err, dev, comp = _test_errors(arm.dataset, ids, np.zeros(len(ids)), forces)
-                rmse, spread, rel, lo, hi = bootstrap_relative(err, dev, comp)
-                rows.append({"element": element, "sigma_ev": arm.sigma_ev, "dataset": arm.dataset, "model": model, "seed": -1,
-                             "n_train": 0, "n_test": len(ids), "force_rmse_mev_per_a": rmse, "ref_force_std_mev_per_a": spread,
-                             "relative": rel, "relative_low": lo, "relative_high": hi, "test_ids": ids,
-                             "_err": err.tolist(), "_dev": dev.tolist(), "_comp": comp.tolist()})
+                err, dev, comp = _test_errors(arm.dataset, ids, forces)
+                rows.append({**_row(element, arm, model, -1, ids, err, dev, comp), "n_train": 0})
     return rows
 
 
@@ -352,7 +353,7 @@ def run(elements: Sequence[str], sigmas: Sequence[float], seeds: Sequence[int], 
     rows += universal_rows(arm_list, ready, test_ids)
     summary = summarise(rows)
     result = {"arms": [asdict(a) for a in arm_list], "elements": list(elements), "seeds": list(seeds), "ready": ready,
-              "pending": pending, "rows": [{k: v for k, v in r.items()} for r in rows],
+              "pending": pending, "rows": rows,
               "summary": summary.to_dict(orient="records"), "statement": statement(summary, pending=pending)}
     return result
 

@@ -42,18 +42,9 @@ class Contact:
 
 def shortest_distance(atoms: Atoms) -> float:
     """The shortest interatomic distance (Å) under periodic boundary conditions (self-images included)."""
-    from ase.neighborlist import neighbor_list
+    from analysis.datasets.columns import neighbour_list_shortest
 
-    if len(atoms) == 1 and not atoms.pbc.any():
-        return float("inf")
-    volume = atoms.get_volume() / len(atoms) if atoms.pbc.all() else 20.0
-    cutoff = 1.5 * volume ** (1 / 3)
-    for _ in range(4):
-        d = neighbor_list("d", atoms, cutoff, self_interaction=False)
-        if len(d):
-            return float(d.min())
-        cutoff *= 2
-    return float("inf")
+    return neighbour_list_shortest(atoms)
 
 
 def crystal_nn_distance(symbol: str, volume_per_atom: float) -> float:
@@ -123,16 +114,8 @@ def screen_columns(cols: "FrameColumns", *, ratio: float = CONTACT_RATIO) -> tup
         # the phase's cell scales homogeneously with the volume (fixed c/a): d_nn grows as V^(1/3)
         d_nn[mine] = d_ref * np.cbrt(volume[mine] / v_ref)
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(_elemental(cols), cols.d_min / d_nn, np.nan)
+        out = np.where(cols.elemental(), cols.d_min / d_nn, np.nan)
     return out, np.nan_to_num(out, nan=np.inf) < ratio
-
-
-def _elemental(cols: "FrameColumns") -> NDArray[np.bool_]:
-    """(F,) frames whose atoms are all of one element."""
-    n = cols.n_atoms
-    first = np.repeat(cols.numbers[cols.offsets[:-1]], n)
-    mixed = np.bincount(np.repeat(np.arange(len(cols)), n), cols.numbers != first, minlength=len(cols)) > 0
-    return ~mixed
 
 
 def flagged_in_columns(cols: "FrameColumns", *, ratio: float = CONTACT_RATIO) -> list[tuple[int, Contact]]:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from analysis.metrics import findings as fd
 from analysis.metrics.tables import POOLED
-from analysis.views.common import dataset_signature, metric_column, metric_label, metrics_table
+from analysis.views.common import METRICS, dataset_signature, metric_column, metric_label, metrics_table
 
 
 @dataclass(frozen=True)
@@ -69,17 +69,11 @@ def _findings_cached(name: str, _signature: tuple[Any, ...], column: str, temper
 def _electronic(name: str, column: str, temperature: str) -> pd.DataFrame:
     from analysis.views.distributions import correlation_table
 
-    short = next((k for k, v in _metrics().items() if v == column), "force_rmse")
+    short = next((k for k, v in METRICS.items() if v == column), "force_rmse")
     corr = correlation_table(name, metric=short, temperature=temperature, n_boot=200)
     if corr.empty:
         return pd.DataFrame(columns=["descriptor", "model", "n", "partial_spearman_r", "partial_spearman_p_bh"])
     return corr[["descriptor", "model", "n", "partial_spearman_r", "partial_spearman_p_bh"]].reset_index(drop=True)
-
-
-def _metrics() -> dict[str, str]:
-    from analysis.views.common import METRICS
-
-    return METRICS
 
 
 def _electronic_statement(electronic: pd.DataFrame) -> str:
